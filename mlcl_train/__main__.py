@@ -1,0 +1,3 @@
+from mlcl_train.cli import main
+
+main()
