@@ -1,0 +1,203 @@
+"""The command line. Commands parse their options and call the library; errors a user can
+cause print one line on stderr and exit non-zero. Torch is imported only by commands that train.
+
+    mlcl-train --config configs/mlp_deep.yaml      # same as: mlcl-train train --config ...
+    mlcl-train models
+    mlcl-train show-config --config configs/mlp_deep.yaml
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from mlcl_train import __version__
+from mlcl_train.errors import UserError
+
+app = typer.Typer(
+    name="mlcl-train",
+    help="Train, compare and present MNIST model-structure experiments from YAML configs.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+ConfigOpt = Annotated[list[str], typer.Option("--config", "-c", help="YAML config file (repeat, or quote a glob, for several)")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="override a key: --set train.epochs=3 (value is YAML)")]
+ProgressOpt = Annotated[
+    Optional[bool], typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)")
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn: Callable[[], Any]) -> Any:
+    """Run fn; a UserError becomes one line on stderr and its exit code."""
+    try:
+        return fn()
+    except UserError as err:
+        fail(str(err), err.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlcl-train {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")] = False,
+) -> None:
+    """Train, compare and present MNIST model-structure experiments from YAML configs.
+
+    mlcl-train --config configs/mlp_deep.yaml is short for mlcl-train train --config ...
+    """
+
+
+@app.command()
+def train(
+    config: ConfigOpt,
+    set_: SetOpt = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="where run folders go")] = Path("runs"),
+    name: Annotated[Optional[str], typer.Option(help="run name (default: the config's name, else the file's stem)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="shortcut for --set device=...")] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Train and evaluate the model of each config; each run gets a new folder under --runs-dir."""
+    paths = guarded(lambda: expand_configs(config))
+    sets = [*(set_ or []), *([f"device={device}"] if device else []), *([f"name={name}"] if name else [])]
+    show = sys.stderr.isatty() if progress is None else progress
+    if len(paths) == 1:
+        raise typer.Exit(_train_one(paths[0], sets, runs_dir, show))
+    codes = []
+    for path in paths:
+        typer.echo(f"----- {path} -----")
+        codes.append(_train_one(path, sets, runs_dir, show))
+    failed = [str(p) for p, code in zip(paths, codes) if code]
+    if failed:
+        typer.echo(f"error: {len(failed)} of {len(paths)} configs failed: {', '.join(failed)}", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def resume(
+    run: Annotated[Path, typer.Argument(help="the run folder to continue")],
+    epochs: Annotated[Optional[int], typer.Option(help="train up to this many epochs in all (extends the run)")] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Continue an interrupted run from its last finished epoch, in the same folder."""
+    if epochs is not None and epochs < 1:
+        fail("--epochs must be >= 1")
+    show = sys.stderr.isatty() if progress is None else progress
+    raise typer.Exit(_run_guarded(lambda: __import__("mlcl_train.train").train.resume(run, epochs, show)))
+
+
+@app.command()
+def models(
+    pattern: Annotated[str, typer.Argument(help="only names matching this glob")] = "*",
+) -> None:
+    """List the registered models with their arguments and defaults."""
+    from mlcl_train.models import description, list_models, model_args
+    from mlcl_train.schema import type_name
+
+    names = list_models(pattern)
+    if not names:
+        fail(f"no model matches {pattern!r}; run 'mlcl-train models' for the list")
+    for name in names:
+        typer.echo(f"{name}: {description(name)}")
+        for arg in model_args(name):
+            typer.echo(f"    {arg.name}: {type_name(arg.type)} = {_yaml_value(arg.default)}")
+        if name == "sequential":
+            from mlcl_train.models.sequential import LAYERS, layer_params
+
+            typer.echo("    layer words:")
+            for word in LAYERS:
+                params = ", ".join(f"{p.name}" + ("" if p.default is p.empty else f"={_yaml_value(p.default)}")
+                                   for p in layer_params(word))
+                typer.echo(f"      {word}" + (f" ({params})" if params else ""))
+
+
+@app.command("show-config")
+def show_config(config: ConfigOpt, set_: SetOpt = None) -> None:
+    """Print the fully resolved config (defaults, extends and --set applied) as YAML."""
+    from mlcl_train.config import load_config, to_yaml
+
+    for path in guarded(lambda: expand_configs(config)):
+        typer.echo(to_yaml(guarded(lambda: load_config(path, set_ or []))), nl=False)
+
+
+def expand_configs(patterns: list[str]) -> list[Path]:
+    """Config paths from --config values; a value with *, ? or [ is a glob."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            matches = sorted(p for p in glob.glob(pattern) if not Path(p).name.startswith("_"))
+            if not matches:
+                raise UserError(f"--config {pattern!r} matches no file")
+            paths += map(Path, matches)
+        else:
+            paths.append(Path(pattern))
+    return paths
+
+
+def _train_one(path: Path, sets: list[str], runs_dir: Path, progress: bool) -> int:
+    def work() -> Any:
+        from mlcl_train.config import load_config
+
+        cfg = load_config(path, sets)
+        from mlcl_train.train import train as train_config
+
+        return train_config(cfg, runs_dir, progress)
+
+    return _run_guarded(work)
+
+
+def _run_guarded(work: Callable[[], Any]) -> int:
+    """Run a training job; map every way it can end to a message and an exit code."""
+    try:
+        work()
+        return 0
+    except UserError as err:
+        typer.echo(f"error: {err}", err=True)
+        return err.exit_code
+    except KeyboardInterrupt:  # before the run folder existed
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as err:
+        from mlcl_train.train import Diverged, Stopped
+
+        if isinstance(err, Stopped):
+            return err.exit_code
+        if isinstance(err, Diverged):
+            return 1
+        if os.environ.get("MLCL_DEBUG"):
+            raise
+        typer.echo(f"error: {type(err).__name__}: {err} (set MLCL_DEBUG=1 to see the traceback)", err=True)
+        return 1
+
+
+def _yaml_value(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
+COMMANDS_WITHOUT_TRAIN = {"--help", "-h", "--version"}
+
+
+def main() -> None:
+    """Console entry point: `mlcl-train --config X` means `mlcl-train train --config X`."""
+    args = sys.argv[1:]
+    if args and args[0].startswith("-") and args[0] not in COMMANDS_WITHOUT_TRAIN:
+        args = ["train", *args]
+    app(args=args, prog_name="mlcl-train")

@@ -1,0 +1,180 @@
+"""MNIST-style data: the IDX reader, the bundled MNIST, whole splits as tensors on the device.
+
+Each split is read once, normalized once and held as one tensor on the training device;
+a training batch is a slice of a fresh seeded permutation. No Dataset, PIL or DataLoader.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from mlcl_train.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
+
+BUNDLED = Path(__file__).parent / "mnist"
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+FILES = {  # split -> (images, labels), the names every MNIST-style data set uses
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+STATS = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}  # pixel mean, std on [0, 1]
+TORCHVISION_DIR = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # <root>/<dir>/raw/
+
+
+@dataclass
+class Split:
+    images: "torch.Tensor"  # (N, 1, 28, 28) float32, normalized
+    labels: "torch.Tensor"  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def read_idx(path: Path, md5: str | None = None) -> tuple[tuple[int, ...], bytes]:
+    """Read an IDX file of unsigned bytes (gzipped or not): (shape, data). Checks size and MD5."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror}") from None
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:
+            raise DataError(f"{path} is a truncated or corrupt gzip file ({err}); replace it") from None
+    if md5 is not None and hashlib.md5(raw).hexdigest() != md5:
+        raise DataError(f"{path} is corrupt: its MD5 does not match the original MNIST file; reinstall mlcl-train")
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path} is not an IDX file (bad header); expected MNIST-style IDX data")
+    if raw[2] != 0x08:
+        raise DataError(f"{path}: IDX element type 0x{raw[2]:02x} is not supported (expected unsigned bytes, 0x08)")
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated: its header is incomplete")
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = raw[4 + 4 * ndim :]
+    expected = 1
+    for dim in shape:
+        expected *= dim
+    if len(data) != expected:
+        state = "truncated" if len(data) < expected else "corrupt"
+        raise DataError(f"{path} is {state}: header says {expected} bytes of data, file holds {len(data)}")
+    return shape, data
+
+
+def find_files(folder: Path, dataset: str) -> dict[str, Path] | None:
+    """The four IDX files in folder (plain or .gz, or torchvision's <folder>/<Name>/raw/), or None."""
+    for candidate in (folder, folder / TORCHVISION_DIR[dataset] / "raw"):
+        found = {}
+        for name in (n for pair in FILES.values() for n in pair):
+            path = next((p for p in (candidate / name, candidate / f"{name}.gz") if p.is_file()), None)
+            if path is not None:
+                found[name] = path
+        if len(found) == 4:
+            return found
+        if found:
+            missing = sorted(set(n for pair in FILES.values() for n in pair) - set(found))
+            raise DataError(f"{candidate} lacks {', '.join(missing)} (plain or .gz); it needs all four IDX files")
+    return None
+
+
+def locate(dataset: str, root: str | None) -> tuple[dict[str, Path], dict[str, str]]:
+    """Where the four files are, and the MD5s to check them against (bundled MNIST only)."""
+    if root is not None:
+        folder = Path(root).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"data.root: folder not found: {folder}")
+        files = find_files(folder, dataset)
+        if files is None:
+            raise DataError(f"data.root: {folder} holds no {dataset} IDX files (train-images-idx3-ubyte[.gz], ...)")
+        return files, {}
+    if dataset == "mnist":
+        md5s = dict(line.split()[::-1] for line in (BUNDLED / "MD5SUMS.uncompressed").read_text().splitlines() if line)
+        return {name: BUNDLED / f"{name}.gz" for name in md5s}, md5s
+    files = find_files(DEBIAN_FASHION, dataset) if DEBIAN_FASHION.is_dir() else None
+    return (files or _download_fashion()), {}
+
+
+def load_split(files: dict[str, Path], md5s: dict[str, str], split: str) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """Images (N, 1, 28, 28) uint8 and labels (N,) uint8 of one split, checked."""
+    import torch
+
+    image_name, label_name = FILES[split]
+    shape, pixels = read_idx(files[image_name], md5s.get(image_name))
+    label_shape, labels = read_idx(files[label_name], md5s.get(label_name))
+    if len(shape) != 3 or shape[1:] != (28, 28):
+        raise DataError(f"{files[image_name]}: images have shape {shape}; expected (N, 28, 28)")
+    if len(label_shape) != 1:
+        raise DataError(f"{files[label_name]}: labels have shape {label_shape}; expected (N,)")
+    if shape[0] != label_shape[0]:
+        raise DataError(
+            f"{files[image_name].name} holds {shape[0]} images but {files[label_name].name} holds {label_shape[0]} labels"
+        )
+    y = torch.frombuffer(bytearray(labels), dtype=torch.uint8)
+    if len(y) and int(y.max()) > 9:
+        raise DataError(f"{files[label_name]}: labels must be 0-9, found {int(y.max())}")
+    x = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(shape[0], 1, 28, 28)
+    return x, y
+
+
+def load_data(dataset: str, root: str | None, device: "torch.device", train_subset: int | None = None) -> tuple[Split, Split]:
+    """The train and test splits, normalized, on the device."""
+    files, md5s = locate(dataset, root)
+    mean, std = STATS[dataset]
+    splits = []
+    for split in ("train", "test"):
+        x, y = load_split(files, md5s, split)
+        if split == "train" and train_subset is not None:
+            x, y = x[:train_subset], y[:train_subset]
+        images = x.to(device).float().div_(255).sub_(mean).div_(std)
+        splits.append(Split(images, y.to(device).long()))
+    return splits[0], splits[1]
+
+
+def train_batches(split: Split, batch_size: int, seed: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
+    """Shuffled batches: slices of a permutation drawn from `seed` (the same seed, the same order)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(split), generator=generator).to(split.labels.device)
+    for start in range(0, len(split), batch_size):
+        idx = order[start : start + batch_size]
+        yield split.images[idx], split.labels[idx]
+
+
+def eval_batches(split: Split, batch_size: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
+    """Batches in order; views of the split, no copies."""
+    for start in range(0, len(split), batch_size):
+        yield split.images[start : start + batch_size], split.labels[start : start + batch_size]
+
+
+def num_batches(n: int, batch_size: int) -> int:
+    return (n + batch_size - 1) // batch_size
+
+
+def _download_fashion() -> dict[str, Path]:
+    """Last resort for fashion_mnist: torchvision's download into the user's cache."""
+    cache = Path.home() / ".cache" / "mlcl-train"
+    hint = (
+        "put the four IDX files (train-images-idx3-ubyte.gz, ...) in a folder and set data.root to it, "
+        "or install Debian's dataset-fashion-mnist"
+    )
+    try:
+        from torchvision.datasets import FashionMNIST
+
+        FashionMNIST(str(cache), train=True, download=True)
+        FashionMNIST(str(cache), train=False, download=True)
+    except Exception as err:  # any network or mirror failure: say where the files can go instead
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"fashion_mnist: not in {DEBIAN_FASHION} and the download failed ({reason}); {hint}") from None
+    files = find_files(cache, "fashion_mnist")
+    if files is None:
+        raise DataError(f"fashion_mnist: the download left no IDX files in {cache}; {hint}")
+    return files
