@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny MNIST-style IDX files written by the tests, and a config that uses them."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlcl_train.data import BUNDLED, FILES, read_idx
+
+TRAIN_N, TEST_N = 512, 128  # small enough for a 2-epoch run in about a second
+
+
+def write_idx(path: Path, shape: tuple[int, ...], data: bytes, gz: bool = False) -> Path:
+    """Write an unsigned-byte IDX file (gzipped when gz)."""
+    raw = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + data
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the four IDX files holding the first images of the real MNIST splits."""
+    root = tmp_path_factory.mktemp("tiny_mnist")
+    for split, n in (("train", TRAIN_N), ("test", TEST_N)):
+        images, labels = FILES[split]
+        _, pixels = read_idx(BUNDLED / f"{images}.gz")
+        _, targets = read_idx(BUNDLED / f"{labels}.gz")
+        write_idx(root / images, (n, 28, 28), pixels[: n * 784])
+        write_idx(root / f"{labels}.gz", (n,), targets[:n], gz=True)
+    return root
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, tiny_root: Path):
+    """make_config(**sections) -> path of a YAML config that trains briefly on the tiny data."""
+
+    def make(name: str = "tiny", **sections) -> Path:
+        cfg = {
+            "seed": 1,
+            "device": "cpu",
+            "data": {"root": str(tiny_root)},
+            "model": {"name": "mlp", "hidden": [32]},
+            "train": {"epochs": 2, "batch_size": 64, "optimizer": {"name": "sgd", "lr": 0.1}},
+            "eval": {"batch_size": 64},
+        }
+        for key, value in sections.items():
+            cfg[key] = {**cfg.get(key, {}), **value} if isinstance(value, dict) else value
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    return make
