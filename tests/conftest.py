@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlcl_train.config import merge
 from mlcl_train.data import BUNDLED, FILES, read_idx
 
 TRAIN_N, TEST_N = 512, 128  # small enough for a 2-epoch run in about a second
@@ -47,8 +48,7 @@ def make_config(tmp_path: Path, tiny_root: Path):
             "train": {"epochs": 2, "batch_size": 64, "optimizer": {"name": "sgd", "lr": 0.1}},
             "eval": {"batch_size": 64},
         }
-        for key, value in sections.items():
-            cfg[key] = {**cfg.get(key, {}), **value} if isinstance(value, dict) else value
+        cfg = merge(cfg, sections)  # a section whose `name` changes is replaced, as in configs
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(cfg))
         return path

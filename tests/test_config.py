@@ -1,0 +1,158 @@
+"""The config: defaults, extends, --set, and one clear error for every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from mlcl_train.cli import app
+from mlcl_train.config import load_config, merge, parse_set, resolve
+from mlcl_train.errors import UserError
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_defaults_fill_every_key() -> None:
+    cfg = resolve({"name": "x"})
+    assert cfg["train"]["optimizer"] == {"name": "sgd", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "nesterov": False}
+    assert cfg["model"]["hidden"] == [512, 256]
+    assert cfg["eval"]["batch_size"] == 1000
+
+
+def test_name_defaults_to_file_stem(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path / "my_exp.yaml", "seed: 3\n"))["name"] == "my_exp"
+
+
+def test_extends_deep_merges_and_this_file_wins(tmp_path: Path) -> None:
+    write(tmp_path / "base.yaml", "train: {epochs: 3, optimizer: {name: sgd, lr: 0.5, momentum: 0.9}}\n")
+    cfg = load_config(write(tmp_path / "child.yaml", "extends: base.yaml\ntrain: {optimizer: {lr: 0.1}}\n"))
+    assert cfg["train"]["epochs"] == 3
+    assert cfg["train"]["optimizer"]["lr"] == 0.1
+    assert cfg["train"]["optimizer"]["momentum"] == 0.9
+
+
+def test_changing_a_sections_name_replaces_it() -> None:
+    merged = merge({"optimizer": {"name": "sgd", "momentum": 0.9}}, {"optimizer": {"name": "adam"}})
+    assert merged == {"optimizer": {"name": "adam"}}
+    assert resolve({"train": merged})["train"]["optimizer"]["betas"] == [0.9, 0.999]
+
+
+def test_set_overrides_with_yaml_values(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.yaml", "model: {name: mlp}\n")
+    cfg = load_config(path, ["model.hidden=[1024,512]", "train.optimizer.lr=5e-2", "train.optimizer.name=adam"])
+    assert cfg["model"]["hidden"] == [1024, 512]
+    assert cfg["train"]["optimizer"]["name"] == "adam"
+    assert "momentum" not in cfg["train"]["optimizer"]
+
+
+def test_float_written_like_1e_minus_3_is_a_number() -> None:
+    assert resolve({"train": {"optimizer": {"lr": "1e-3"}}})["train"]["optimizer"]["lr"] == 0.001
+
+
+def test_homework_configs_differ_only_in_name_and_model() -> None:
+    base = load_config(CONFIGS / "hw2_baseline.yaml")
+    deep = load_config(CONFIGS / "mlp_deep.yaml")
+    differ = {key for key in base if base[key] != deep[key]}
+    assert differ == {"name", "model"}
+
+
+@pytest.mark.parametrize("path", sorted(p for p in CONFIGS.rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_resolves(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg["model"]["name"]
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"trian": {}}, "unknown key 'trian'; did you mean 'train'?"),
+        ({"train": {"epoch": 3}}, "unknown key 'train.epoch'; did you mean 'train.epochs'?"),
+        ({"model": {"hiden": [3]}}, "unknown key 'model.hiden' (not an argument of model 'mlp'); did you mean 'model.hidden'?"),
+        ({"train": {"epochs": "ten"}}, "train.epochs: expected int, got 'ten' (string)"),
+        ({"model": {"batch_norm": "yes"}}, "model.batch_norm: expected bool, got 'yes' (string)"),
+        ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range; it must be >= 1"),
+        ({"train": {"batch_size": 0}}, "train.batch_size: 0 is out of range; it must be >= 1"),
+        ({"train": {"optimizer": {"lr": 0}}}, "train.optimizer.lr: 0.0 is out of range; it must be > 0"),
+        ({"model": {"dropout": 1.0}}, "model.dropout: 1.0 is out of range; it must be < 1"),
+        ({"model": {"dropout": -0.1}}, "model.dropout: -0.1 is out of range; it must be >= 0"),
+        ({"model": {"hidden": []}}, "model.hidden: must not be empty"),
+        ({"model": {"name": "mpl"}}, "model.name: unknown model 'mpl'; valid: "),
+        ({"model": {"activation": "relu6"}}, "model.activation: unknown value 'relu6'; valid: sigmoid, tanh, relu"),
+        ({"train": {"loss": "hinge"}}, "train.loss: unknown value 'hinge'; valid: cross_entropy, nll, mse"),
+        ({"train": {"optimizer": {"name": "adamm"}}}, "train.optimizer.name: unknown value 'adamm'; did you mean 'adam'?"),
+        ({"train": {"optimizer": {"name": "adam", "momentum": 0.9}}}, "unknown key 'train.optimizer.momentum'"),
+        ({"train": {"scheduler": {"name": "cosin"}}}, "train.scheduler.name: unknown value 'cosin'; did you mean 'cosine'?"),
+        ({"device": "gpu"}, "device: unknown device 'gpu'; valid: auto, cpu, cuda, cuda:N, mps"),
+        ({"data": {"dataset": "cifar"}}, "data.dataset: unknown value 'cifar'; valid: mnist, fashion_mnist"),
+    ],
+)
+def test_bad_values_name_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(UserError) as err:
+        resolve(raw)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("train.epochs", "expected KEY=VALUE"),
+        ("=3", "expected KEY=VALUE"),
+        ("train..epochs=3", "expected KEY=VALUE"),
+        ("model.hidden=[1,", "not valid YAML"),
+    ],
+)
+def test_bad_set_items(item: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        parse_set(item)
+
+
+@pytest.mark.parametrize(
+    "files, start, message",
+    [
+        ({}, "missing.yaml", "config file not found: "),
+        ({"empty.yaml": ""}, "empty.yaml", "is empty"),
+        ({"list.yaml": "- a\n- b\n"}, "list.yaml", "must hold a YAML mapping"),
+        ({"bad.yaml": "model:\n  name: mlp\n hidden: [1\n"}, "bad.yaml", "bad.yaml:3:"),
+        ({"bin.yaml": b"\xff\xfe\x00binary"}, "bin.yaml", "not a text file"),
+        ({"a.yaml": "extends: nothere.yaml\n"}, "a.yaml", "'extends' names"),
+        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"}, "a.yaml", "'extends' makes a cycle: a.yaml -> b.yaml -> a.yaml"),
+        ({"self.yaml": "extends: self.yaml\n"}, "self.yaml", "'extends' makes a cycle"),
+    ],
+)
+def test_bad_files_through_the_cli(tmp_path: Path, files: dict, start: str, message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / start), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_directory_as_config(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["show-config", "--config", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is a directory" in result.stderr
+
+
+def test_show_config_prints_the_resolved_yaml() -> None:
+    result = CliRunner().invoke(app, ["show-config", "--config", str(CONFIGS / "mlp_deep.yaml"), "--set", "train.epochs=3"])
+    assert result.exit_code == 0, result.output
+    cfg = yaml.safe_load(result.stdout)
+    assert cfg["train"]["epochs"] == 3 and cfg["model"]["batch_norm"] is True
+    assert cfg == load_config(CONFIGS / "mlp_deep.yaml", ["train.epochs=3"])
+
+
+def test_set_of_an_unknown_key_through_the_cli(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.yaml", "seed: 1\n")
+    result = CliRunner().invoke(app, ["show-config", "--config", str(path), "--set", "train.lrr=3"])
+    assert result.exit_code == 2
+    assert "unknown key 'train.lrr'" in result.stderr

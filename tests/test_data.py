@@ -1,0 +1,97 @@
+"""The IDX reader and the data locations, on files the tests write."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import TEST_N, TRAIN_N, write_idx
+from mlcl_train.data import eval_batches, load_data, locate, read_idx, train_batches
+from mlcl_train.errors import DataError
+
+
+def test_bundled_mnist_is_the_original() -> None:
+    files, md5s = locate("mnist", None)
+    assert len(md5s) == 4
+    shape, data = read_idx(files["t10k-labels-idx1-ubyte"], md5s["t10k-labels-idx1-ubyte"])
+    assert shape == (10000,) and list(data[:5]) == [7, 2, 1, 0, 4]
+
+
+def test_md5_mismatch_names_the_file(tmp_path: Path) -> None:
+    path = write_idx(tmp_path / "labels", (3,), bytes([1, 2, 3]))
+    with pytest.raises(DataError, match="labels is corrupt: its MD5"):
+        read_idx(path, md5="0" * 32)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (bytes([0, 0, 8, 1, 0, 0, 0, 9, 1, 2]), "is truncated: header says 9 bytes of data, file holds 2"),
+        (bytes([0, 0, 8, 1, 0, 0, 0, 1, 1, 2]), "is corrupt: header says 1 bytes of data, file holds 2"),
+        (bytes([0, 0, 8, 3, 0, 0]), "header is incomplete"),
+        (b"PK\x03\x04 a zip", "is not an IDX file"),
+        (bytes([0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0]), "element type 0x0d is not supported"),
+    ],
+)
+def test_bad_idx_files(tmp_path: Path, raw: bytes, message: str) -> None:
+    path = tmp_path / "file-idx1-ubyte"
+    path.write_bytes(raw)
+    with pytest.raises(DataError, match=message):
+        read_idx(path)
+
+
+def test_truncated_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "x-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3]))[:-6])
+    with pytest.raises(DataError, match="x-idx1-ubyte.gz is a truncated or corrupt gzip file"):
+        read_idx(path)
+
+
+def test_load_data_normalizes_once_and_keeps_labels(tiny_root: Path) -> None:
+    train, test = load_data("mnist", str(tiny_root), torch.device("cpu"))
+    assert train.images.shape == (TRAIN_N, 1, 28, 28) and test.images.shape == (TEST_N, 1, 28, 28)
+    assert train.images.dtype == torch.float32 and train.labels.dtype == torch.int64
+    assert abs(train.images.mean().item()) < 0.1 and 0.9 < train.images.std().item() < 1.1
+    assert train.labels[:5].tolist() == [5, 0, 4, 1, 9]
+
+
+def test_train_subset_and_torchvision_layout(tmp_path: Path, tiny_root: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    shutil.copytree(tiny_root, raw)
+    train, _ = load_data("mnist", str(tmp_path), torch.device("cpu"), train_subset=100)
+    assert len(train) == 100
+
+
+def test_batches_are_a_seeded_permutation(tiny_root: Path) -> None:
+    train, test = load_data("mnist", str(tiny_root), torch.device("cpu"))
+    first = torch.cat([y for _, y in train_batches(train, 64, seed=7)])
+    again = torch.cat([y for _, y in train_batches(train, 64, seed=7)])
+    other = torch.cat([y for _, y in train_batches(train, 64, seed=8)])
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert sorted(first.tolist()) == sorted(train.labels.tolist())
+    assert [len(y) for _, y in eval_batches(test, 50)] == [50, 50, 28]
+
+
+def test_missing_and_empty_roots(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="data.root: folder not found"):
+        locate("mnist", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="holds no mnist IDX files"):
+        locate("mnist", str(tmp_path))
+
+
+def test_root_with_some_files_missing(tmp_path: Path, tiny_root: Path) -> None:
+    shutil.copytree(tiny_root, tmp_path / "d")
+    (tmp_path / "d" / "t10k-images-idx3-ubyte").unlink()
+    with pytest.raises(DataError, match="lacks t10k-images-idx3-ubyte"):
+        locate("mnist", str(tmp_path / "d"))
+
+
+def test_images_and_labels_of_different_lengths(tmp_path: Path, tiny_root: Path) -> None:
+    shutil.copytree(tiny_root, tmp_path / "d")
+    write_idx(tmp_path / "d" / "t10k-labels-idx1-ubyte.gz", (5,), bytes(5), gz=True)
+    with pytest.raises(DataError, match=f"t10k-images-idx3-ubyte holds {TEST_N} images but t10k-labels-idx1-ubyte.gz holds 5 labels"):
+        load_data("mnist", str(tmp_path / "d"), torch.device("cpu"))
