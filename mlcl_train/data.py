@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ class Split:
 
 def read_idx(path: Path, md5: str | None = None) -> tuple[tuple[int, ...], bytes]:
     """Read an IDX file of unsigned bytes (gzipped or not): (shape, data). Checks size and MD5."""
+    return parse_idx(_decompressed(path, md5), path)
+
+
+def _decompressed(path: Path, md5: str | None) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -51,6 +56,11 @@ def read_idx(path: Path, md5: str | None = None) -> tuple[tuple[int, ...], bytes
             raise DataError(f"{path} is a truncated or corrupt gzip file ({err}); replace it") from None
     if md5 is not None and hashlib.md5(raw).hexdigest() != md5:
         raise DataError(f"{path} is corrupt: its MD5 does not match the original MNIST file; reinstall mlcl-train")
+    return raw
+
+
+def parse_idx(raw: bytes, path: Path) -> tuple[tuple[int, ...], bytes]:
+    """Split IDX bytes into (shape, data), checking the header against the length."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path} is not an IDX file (bad header); expected MNIST-style IDX data")
     if raw[2] != 0x08:
@@ -67,6 +77,32 @@ def read_idx(path: Path, md5: str | None = None) -> tuple[tuple[int, ...], bytes
         state = "truncated" if len(data) < expected else "corrupt"
         raise DataError(f"{path} is {state}: header says {expected} bytes of data, file holds {len(data)}")
     return shape, data
+
+
+def read_verified(path: Path, md5: str) -> tuple[tuple[int, ...], bytes]:
+    """read_idx for a file with a known MD5, through a cache of the decompressed bytes.
+
+    Decompressing and hashing the bundled MNIST costs about half a second per run; the cache
+    file is written once, after the MD5 check, under a name that is that MD5.
+    """
+    cache = cache_dir() / f"{md5}.idx"
+    try:
+        return parse_idx(cache.read_bytes(), cache)
+    except (OSError, DataError):
+        pass  # no cache yet, or a damaged one: read the original
+    raw = _decompressed(path, md5)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(raw)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home is fine: the next run decompresses again
+    return parse_idx(raw, path)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlcl-train"
 
 
 def find_files(folder: Path, dataset: str) -> dict[str, Path] | None:
@@ -107,8 +143,8 @@ def load_split(files: dict[str, Path], md5s: dict[str, str], split: str) -> tupl
     import torch
 
     image_name, label_name = FILES[split]
-    shape, pixels = read_idx(files[image_name], md5s.get(image_name))
-    label_shape, labels = read_idx(files[label_name], md5s.get(label_name))
+    shape, pixels = _read(files[image_name], md5s.get(image_name))
+    label_shape, labels = _read(files[label_name], md5s.get(label_name))
     if len(shape) != 3 or shape[1:] != (28, 28):
         raise DataError(f"{files[image_name]}: images have shape {shape}; expected (N, 28, 28)")
     if len(label_shape) != 1:
@@ -133,7 +169,7 @@ def load_data(dataset: str, root: str | None, device: "torch.device", train_subs
         x, y = load_split(files, md5s, split)
         if split == "train" and train_subset is not None:
             x, y = x[:train_subset], y[:train_subset]
-        images = x.to(device).float().div_(255).sub_(mean).div_(std)
+        images = x.to(device).float().mul_(1 / (255 * std)).sub_(mean / std)  # (x/255 - mean) / std
         splits.append(Split(images, y.to(device).long()))
     return splits[0], splits[1]
 
@@ -153,6 +189,10 @@ def eval_batches(split: Split, batch_size: int) -> Iterator[tuple["torch.Tensor"
     """Batches in order; views of the split, no copies."""
     for start in range(0, len(split), batch_size):
         yield split.images[start : start + batch_size], split.labels[start : start + batch_size]
+
+
+def _read(path: Path, md5: str | None) -> tuple[tuple[int, ...], bytes]:
+    return read_verified(path, md5) if md5 else read_idx(path)
 
 
 def num_batches(n: int, batch_size: int) -> int:

@@ -95,3 +95,21 @@ def test_images_and_labels_of_different_lengths(tmp_path: Path, tiny_root: Path)
     write_idx(tmp_path / "d" / "t10k-labels-idx1-ubyte.gz", (5,), bytes(5), gz=True)
     with pytest.raises(DataError, match=f"t10k-images-idx3-ubyte holds {TEST_N} images but t10k-labels-idx1-ubyte.gz holds 5 labels"):
         load_data("mnist", str(tmp_path / "d"), torch.device("cpu"))
+
+
+def test_bundled_data_is_cached_after_its_md5_check(tmp_path: Path, monkeypatch) -> None:
+    import mlcl_train.data as data
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    files, md5s = locate("mnist", None)
+    name = "t10k-labels-idx1-ubyte"
+    first = data.read_verified(files[name], md5s[name])
+    cached = tmp_path / "mlcl-train" / f"{md5s[name]}.idx"
+    assert cached.is_file()
+    monkeypatch.setattr(data.gzip, "decompress", lambda raw: pytest.fail("decompressed despite the cache"))
+    assert data.read_verified(files[name], md5s[name]) == first
+    cached.write_bytes(b"damaged")
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert data.read_verified(files[name], md5s[name]) == first  # a damaged cache is read around and rewritten
+    assert cached.stat().st_size == 8 + 10000
