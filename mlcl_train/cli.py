@@ -75,14 +75,14 @@ def train(
 ) -> None:
     """Train and evaluate the model of each config; each run gets a new folder under --runs-dir."""
     paths = guarded(lambda: expand_configs(config))
-    sets = [*(set_ or []), *([f"device={device}"] if device else []), *([f"name={name}"] if name else [])]
+    sets = [*(set_ or []), *([f"device={device}"] if device else [])]
     show = sys.stderr.isatty() if progress is None else progress
     if len(paths) == 1:
-        raise typer.Exit(_train_one(paths[0], sets, runs_dir, show))
+        raise typer.Exit(_train_one(paths[0], sets, runs_dir, show, name))
     codes = []
     for path in paths:
         typer.echo(f"----- {path} -----")
-        codes.append(_train_one(path, sets, runs_dir, show))
+        codes.append(_train_one(path, sets, runs_dir, show, name))
     failed = [str(p) for p, code in zip(paths, codes) if code]
     if failed:
         typer.echo(f"error: {len(failed)} of {len(paths)} configs failed: {', '.join(failed)}", err=True)
@@ -150,11 +150,12 @@ def expand_configs(patterns: list[str]) -> list[Path]:
     return paths
 
 
-def _train_one(path: Path, sets: list[str], runs_dir: Path, progress: bool) -> int:
+def _train_one(path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None) -> int:
     def work() -> Any:
         from mlcl_train.config import load_config
 
         cfg = load_config(path, sets)
+        cfg["name"] = name or cfg["name"]
         from mlcl_train.train import train as train_config
 
         return train_config(cfg, runs_dir, progress)
