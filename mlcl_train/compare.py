@@ -36,6 +36,7 @@ IGNORED = {"name"}  # differs between almost all runs and is already in the run 
 FORMATS = ("table", "csv", "json", "markdown")
 RUN_FILES = ("summary.json", "config.yaml", "metrics.csv")
 MISSING = object()  # a config key the run does not have (e.g. momentum in an adam run)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: same result, ~10x faster
 FILTER = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(!=|>=|<=|=|>|<)(.*)", re.DOTALL)
 
 
@@ -118,7 +119,7 @@ def from_metrics(rows: list[dict[str, str]]) -> dict[str, Any]:
 def read_config(folder: Path) -> dict[str, Any] | None:
     """config.yaml flattened to dotted keys ({'model.hidden': [512, 256], ...}), or None if unreadable."""
     try:
-        data = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        data = yaml.load((folder / "config.yaml").read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     return flatten(data) if isinstance(data, dict) else None
