@@ -115,15 +115,15 @@ def resume(
 
 @app.command()
 def compare(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="run folders, or folders of run folders [default: runs]")] = None,
-    sort: Annotated[str, typer.Option(help="column or dotted config key to sort by (accuracies best first, the rest low to high)")] = "best_acc",
+    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH", help="run folders, or folders of run folders [default: runs]")] = None,
+    sort: Annotated[str, typer.Option(metavar="KEY", help="column or dotted config key to sort by (accuracies best first, the rest low to high)")] = "best_acc",
     reverse: Annotated[bool, typer.Option("--reverse", help="reverse the order")] = False,
-    top: Annotated[Optional[int], typer.Option(help="show only the first N runs")] = None,
+    top: Annotated[Optional[int], typer.Option(metavar="N", help="show only the first N runs")] = None,
     filter_: Annotated[Optional[list[str]], typer.Option(
-        "--filter", "-f",
+        "--filter", "-f", metavar="KEY=VALUE|GLOB",
         help="KEY=VALUE on a column or config key (also != > >= < <=; VALUE may be a glob), "
              "or a glob on the run name ('mlp*'); repeat to narrow further")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table | csv | json | markdown")] = "table",
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json | markdown")] = "table",
 ) -> None:
     """One row per run, best first: results, status, and a column per config key that differs between the runs.
 
@@ -140,8 +140,8 @@ def compare(
 
 @app.command()
 def plot(
-    runs: Annotated[list[Path], typer.Argument(help="run folders, or folders of run folders")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="image to write (.png, .pdf or .svg)")] = Path("plot.png"),
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="image to write (.png, .pdf or .svg)")] = Path("plot.png"),
     acc_only: Annotated[bool, typer.Option("--acc-only", help="only the test accuracy")] = False,
     grad_norms: Annotated[bool, typer.Option(
         "--grad-norms", help="each layer's gradient norm per epoch (grad_norms.csv), one panel per run")] = False,
@@ -157,10 +157,10 @@ def plot(
 
 @app.command("eval")
 def eval_run(
-    run: Annotated[Path, typer.Argument(help="the run folder to evaluate")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="folder for the images [default: the run folder]")] = None,
-    device: Annotated[str, typer.Option(help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
-    mistakes: Annotated[int, typer.Option(help="how many wrong test images to show")] = 24,
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="the run folder to evaluate")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="DIR", help="folder for the images [default: the run folder]")] = None,
+    device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
+    mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show")] = 24,
 ) -> None:
     """Evaluate a run's saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:

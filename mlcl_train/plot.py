@@ -52,23 +52,23 @@ def curves_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str], acc_o
     if not series:
         raise UserError("none of these runs has a finished epoch (metrics.csv is empty); nothing to plot")
     if acc_only:
-        fig, acc_ax = plt.subplots(figsize=(7, 4.5))
+        fig, acc_ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     else:
-        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    handles = []
     for i, (label, rows) in enumerate(series):
         color, epochs = f"C{i % 10}", [r["epoch"] for r in rows]
         marker = {"marker": "o", "markersize": 3} if len(epochs) <= 30 else {}
-        acc_ax.plot(epochs, [r["test_acc"] for r in rows], color=color, label=label, **marker)
+        handles += acc_ax.plot(epochs, [r["test_acc"] for r in rows], color=color, label=label, **marker)
         if not acc_only:
             loss_ax.plot(epochs, [r["test_loss"] for r in rows], color=color, **marker)
             loss_ax.plot(epochs, [r["train_loss"] for r in rows], color=color, linestyle="--", alpha=0.7)
     _style(acc_ax, "Test accuracy", "accuracy (%)")
-    acc_ax.legend(loc="lower right", fontsize="small")
     if not acc_only:
         _style(loss_ax, "Loss", "mean loss per image")
-        styles = [plt.Line2D([], [], color="0.3", label="test"), plt.Line2D([], [], color="0.3", linestyle="--", label="train")]
-        loss_ax.legend(handles=styles, loc="upper right", fontsize="small")
-    fig.tight_layout()
+        handles += [plt.Line2D([], [], color="0.3", label="test loss"),
+                    plt.Line2D([], [], color="0.3", linestyle="--", label="train loss")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
     return fig, skipped
 
 
@@ -82,7 +82,9 @@ def grad_norm_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str]) ->
         tables.append(rows)
     cols = min(len(runs), 3)
     nrows = (len(runs) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4 * nrows), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4 * nrows), sharey=True, squeeze=False,
+                             layout="constrained")
+    shared = all(list(t[0]) == list(tables[0][0]) for t in tables)  # the same layers: one legend for all
     for i, (ax, label, rows) in enumerate(zip(axes.flat, labels, tables)):
         layers = [k for k in rows[0] if k != "epoch"]
         cmap = plt.get_cmap("viridis")
@@ -92,11 +94,13 @@ def grad_norm_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str]) ->
             ax.plot(epochs, [_positive(r.get(layer)) for r in rows], color=color, label=layer, marker="o", markersize=3)
         ax.set_yscale("log")
         _style(ax, label, "mean gradient norm" if i % cols == 0 else "")
-        ax.legend(fontsize="x-small", loc="best")
+        if not shared:
+            ax.legend(fontsize="x-small", loc="best")
     for ax in list(axes.flat)[len(runs):]:
         ax.set_visible(False)
+    if shared:
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small", frameon=False)
     fig.suptitle("Gradient norm per layer (input side dark, output side light)")
-    fig.tight_layout()
     return fig
 
 
