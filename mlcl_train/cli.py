@@ -86,9 +86,9 @@ def train(
     codes, trained = [], []
     for path in paths:
         typer.echo(f"----- {path} -----")
-        before = _run_folders(runs_dir)
+        before = _folders(runs_dir)
         codes.append(_train_one(path, sets, runs_dir, show))
-        trained += sorted(_run_folders(runs_dir) - before)
+        trained += _new_runs(runs_dir, before)
     if trained:
         from mlcl_train.compare import collect_runs, render, sort_runs
 
@@ -254,13 +254,15 @@ def expand_configs(patterns: list[str]) -> list[Path]:
     return paths
 
 
-def _run_folders(runs_dir: Path) -> set[Path]:
-    """The folders in runs_dir written by this process (summary.json holds our pid)."""
+def _folders(runs_dir: Path) -> set[Path]:
+    return {p for p in runs_dir.iterdir() if p.is_dir()} if runs_dir.is_dir() else set()
+
+
+def _new_runs(runs_dir: Path, before: set[Path]) -> list[Path]:
+    """Run folders that appeared since `before` and were written by this process (its pid in summary.json)."""
     from mlcl_train.runs import read_summary
 
-    if not runs_dir.is_dir():
-        return set()
-    return {p for p in runs_dir.iterdir() if p.is_dir() and (read_summary(p) or {}).get("pid") == os.getpid()}
+    return sorted(p for p in _folders(runs_dir) - before if (read_summary(p) or {}).get("pid") == os.getpid())
 
 
 def _train_one(path: Path, sets: list[str], runs_dir: Path, progress: bool) -> int:
