@@ -2,6 +2,10 @@
 cause print one line on stderr and exit non-zero. Torch is imported only by commands that train.
 
     mlcl-train --config configs/mlp_deep.yaml      # same as: mlcl-train train --config ...
+    mlcl-train compare runs/ --format markdown
+    mlcl-train plot runs/*-hw2_baseline runs/*-mlp_deep -o curves.png
+    mlcl-train eval runs/20261127-101500-mlp_deep
+    mlcl-train summary --config configs/mlp_deep.yaml
     mlcl-train models
     mlcl-train show-config --config configs/mlp_deep.yaml
 """
@@ -79,10 +83,17 @@ def train(
     show = sys.stderr.isatty() if progress is None else progress
     if len(paths) == 1:
         raise typer.Exit(_train_one(paths[0], sets, runs_dir, show, name))
-    codes = []
+    codes, trained = [], []
     for path in paths:
         typer.echo(f"----- {path} -----")
+        before = _folders(runs_dir)
         codes.append(_train_one(path, sets, runs_dir, show, name))
+        trained += _new_runs(runs_dir, before)
+    if trained:
+        from mlcl_train.compare import collect_runs, render, sort_runs
+
+        typer.echo(f"----- {len(trained)} runs, best first -----")
+        typer.echo(render(sort_runs(collect_runs(trained))), nl=False)
     failed = [str(p) for p, code in zip(paths, codes) if code]
     if failed:
         typer.echo(f"error: {len(failed)} of {len(paths)} configs failed: {', '.join(failed)}", err=True)
@@ -100,6 +111,99 @@ def resume(
         fail("--epochs must be >= 1")
     show = sys.stderr.isatty() if progress is None else progress
     raise typer.Exit(_run_guarded(lambda: __import__("mlcl_train.train").train.resume(run, epochs, show)))
+
+
+@app.command()
+def compare(
+    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH", help="run folders, or folders of run folders [default: runs]")] = None,
+    sort: Annotated[str, typer.Option(metavar="KEY", help="column or dotted config key to sort by (accuracies best first, the rest low to high)")] = "best_acc",
+    reverse: Annotated[bool, typer.Option("--reverse", help="reverse the order")] = False,
+    top: Annotated[Optional[int], typer.Option(metavar="N", help="show only the first N runs")] = None,
+    filter_: Annotated[Optional[list[str]], typer.Option(
+        "--filter", "-f", metavar="KEY=VALUE|GLOB",
+        help="KEY=VALUE on a column or config key (also != > >= < <=; VALUE may be a glob), "
+             "or a glob on the run name ('mlp*'); repeat to narrow further")] = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json | markdown")] = "table",
+) -> None:
+    """One row per run, best first: results, status, and a column per config key that differs between the runs.
+
+    Status: completed, running, interrupted, diverged, failed; incomplete (no summary.json),
+    broken (unreadable summary.json), killed (marked running, but its process is gone).
+    """
+    from mlcl_train.compare import compare as compare_runs
+
+    if top is not None and top < 1:
+        fail("--top must be >= 1")
+    text = guarded(lambda: compare_runs(paths or [Path("runs")], sort, reverse, top, filter_ or [], fmt))
+    typer.echo(text, nl=False)
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="image to write (.png, .pdf or .svg)")] = Path("plot.png"),
+    acc_only: Annotated[bool, typer.Option("--acc-only", help="only the test accuracy")] = False,
+    grad_norms: Annotated[bool, typer.Option(
+        "--grad-norms", help="each layer's gradient norm per epoch (grad_norms.csv), one panel per run")] = False,
+) -> None:
+    """Plot loss and test accuracy per epoch of one or more runs in one figure."""
+    from mlcl_train.plot import plot_runs
+
+    path, skipped = guarded(lambda: plot_runs(runs, output, acc_only, grad_norms))
+    for name in skipped:
+        typer.echo(f"note: {name} has no finished epoch; left out", err=True)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("eval")
+def eval_run(
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="the run folder to evaluate")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="DIR", help="folder for the images [default: the run folder]")] = None,
+    device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
+    mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show")] = 24,
+) -> None:
+    """Evaluate a run's saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
+    if mistakes < 0:
+        fail("--mistakes must be >= 0")
+
+    def work() -> Any:
+        from mlcl_train.evaluation import evaluate_run
+
+        return evaluate_run(run, output, device, mistakes)
+
+    result = guarded(work)
+    recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
+    typer.echo(f"Run {run} | {sum(n for n, _ in result.per_class):,} test images | device {device}")
+    typer.echo(f"Test Loss: {result.loss:.6f}")
+    typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
+    if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
+        typer.echo("note: this differs from the recorded accuracy: the data or model.pt changed since the run", err=True)
+    typer.echo(f"{'class':>8}  {'images':>6}  {'correct':>7}  accuracy")
+    for name, (n, correct) in zip(result.classes, result.per_class):
+        share = f"{100.0 * correct / n:7.2f}%" if n else "      -"
+        typer.echo(f"{name:>8}  {n:>6}  {correct:>7}  {share}")
+    for path in result.files:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def summary(config: ConfigOpt, set_: SetOpt = None) -> None:
+    """Print the model's layers with output shapes and parameter counts, without training."""
+
+    def work(path: Path) -> str:
+        from mlcl_train.config import load_config
+        from mlcl_train.model_summary import format_table, layer_table
+        from mlcl_train.train import build_model
+
+        cfg = load_config(path, set_ or [])
+        model = build_model(cfg)
+        total = sum(p.numel() for p in model.parameters())
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        return f"{path}: model {cfg['model']['name']}\n" + format_table(layer_table(model), total, trainable)
+
+    paths = guarded(lambda: expand_configs(config))
+    for i, path in enumerate(paths):
+        typer.echo(("\n" if i else "") + guarded(lambda: work(path)), nl=False)
 
 
 @app.command()
@@ -148,6 +252,17 @@ def expand_configs(patterns: list[str]) -> list[Path]:
         else:
             paths.append(Path(pattern))
     return paths
+
+
+def _folders(runs_dir: Path) -> set[Path]:
+    return {p for p in runs_dir.iterdir() if p.is_dir()} if runs_dir.is_dir() else set()
+
+
+def _new_runs(runs_dir: Path, before: set[Path]) -> list[Path]:
+    """Run folders that appeared since `before` and were written by this process (its pid in summary.json)."""
+    from mlcl_train.runs import read_summary
+
+    return sorted(p for p in _folders(runs_dir) - before if (read_summary(p) or {}).get("pid") == os.getpid())
 
 
 def _train_one(path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None) -> int:

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,20 @@ def read_summary(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def run_state(summary: dict[str, Any]) -> str:
+    """The summary's status, with `killed` for a run marked running whose process on this host is gone."""
+    status = str(summary.get("status", "unknown"))
+    if status != "running" or summary.get("host") != socket.gethostname():
+        return status  # a run on another host cannot be checked from here
+    pid = summary.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return "killed"  # no process, or this one, which is not training it now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "killed"
+    except PermissionError:  # another user's process: alive
+        pass
+    return "running"

@@ -54,3 +54,30 @@ def make_config(tmp_path: Path, tiny_root: Path):
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> tuple[Path, str]:
+    """Two 2-epoch runs trained by one `train` call, differing only in model.hidden: (runs folder, output).
+
+    Read-only for the tests: copy a run before changing it.
+    """
+    from typer.testing import CliRunner
+
+    from mlcl_train.cli import app
+
+    base = tmp_path_factory.mktemp("trained")
+    args = ["train", "--runs-dir", str(base / "runs"), "--no-progress"]
+    for width in (16, 32):
+        cfg = {
+            "name": f"hidden{width}", "seed": 1, "device": "cpu", "data": {"root": str(tiny_root)},
+            "model": {"name": "mlp", "hidden": [width]},
+            "train": {"epochs": 2, "batch_size": 64, "optimizer": {"name": "sgd", "lr": 0.1}, "log_grad_norms": True},
+            "eval": {"batch_size": 64},
+        }
+        path = base / f"hidden{width}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        args += ["--config", str(path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return base / "runs", result.output

@@ -1,0 +1,99 @@
+"""Evaluate a finished run again: its weights on the test split, per class, and where it goes wrong.
+
+    result = evaluate_run("runs/20261127-101500-mlp_deep")   # writes confusion.png and mistakes.png there
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from mlcl_train.config import load_config
+from mlcl_train.data import STATS, Split, eval_batches, load_data
+from mlcl_train.errors import UserError
+from mlcl_train.runs import read_summary
+from mlcl_train.train import build_model, evaluate, resolve_device
+
+CLASSES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion_mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
+}
+
+
+@dataclass
+class Evaluation:
+    loss: float
+    acc: float  # %
+    final_acc: float | None  # what the run recorded after its last epoch
+    classes: list[str]
+    per_class: list[tuple[int, int]]  # (images, correct) per true class
+    files: list[Path] = field(default_factory=list)
+
+
+def evaluate_run(run_path: str | Path, out_dir: str | Path | None = None, device: str = "cpu",
+                 mistakes: int = 24) -> Evaluation:
+    """Reload a run's config and model.pt, evaluate the test split, write the two figures."""
+    run = Path(run_path)
+    for name in ("config.yaml", "model.pt"):
+        if not (run / name).is_file():
+            raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch")
+    cfg = load_config(run / "config.yaml")
+    dev, _ = resolve_device(device)
+    model = build_model(cfg).to(dev)
+    try:
+        model.load_state_dict(torch.load(run / "model.pt", map_location=dev, weights_only=True))
+    except RuntimeError as err:
+        reason = str(err).strip().splitlines()[0]
+        raise UserError(f"{run}/model.pt does not fit the model of its config.yaml ({reason})") from None
+    data = cfg["data"]
+    _, test = load_data(data["dataset"], data["root"], dev, data["train_subset"])
+    loss, acc = evaluate(model, test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
+    probs = probabilities(model, test, cfg["eval"]["batch_size"])
+    conf, pred = probs.max(1)
+    classes = CLASSES[data["dataset"]]
+    matrix = confusion(test.labels, pred, len(classes))
+    result = Evaluation(loss, acc, (read_summary(run) or {}).get("final_acc"), classes,
+                        [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)])
+    out = Path(out_dir) if out_dir is not None else run
+    result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data["dataset"], mistakes)
+    return result
+
+
+def probabilities(model: torch.nn.Module, split: Split, batch_size: int) -> torch.Tensor:
+    """Class probabilities (N, 10) whether the model ends in logits, softmax or log-softmax."""
+    model.eval()
+    with torch.inference_mode():
+        out = torch.cat([model(x).float() for x, _ in eval_batches(split, batch_size)]).cpu()
+    ones = torch.ones(len(out))
+    if bool((out >= 0).all()) and torch.allclose(out.sum(1), ones, atol=1e-3):
+        return out
+    if bool((out <= 0).all()) and torch.allclose(out.exp().sum(1), ones, atol=1e-3):
+        return out.exp()
+    return out.softmax(1)
+
+
+def confusion(true: torch.Tensor, pred: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, n) counts: row the true class, column the predicted one."""
+    return torch.bincount(true.cpu() * n + pred.cpu(), minlength=n * n).view(n, n)
+
+
+def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: torch.Tensor, matrix: torch.Tensor,
+                  classes: list[str], dataset: str, mistakes: int) -> list[Path]:
+    """confusion.png and mistakes.png (the most confidently wrong test images) in out."""
+    from mlcl_train.plot import confusion_figure, mistakes_figure, pyplot, save
+
+    plt = pyplot()
+    labels = test.labels.cpu()
+    wrong = (pred != labels).nonzero().flatten()
+    worst = wrong[conf[wrong].argsort(descending=True)][:mistakes]  # the most confident mistakes first
+    mean, std = STATS[dataset]
+    images = (test.images[worst.to(test.images.device)].cpu()[:, 0] * std + mean).clamp(0, 1).numpy()  # (K, 28, 28)
+    acc = 100.0 * float((pred == labels).float().mean())
+    paths = [out / "confusion.png", out / "mistakes.png"]
+    save(plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}: confusion matrix ({acc:.2f}% correct)"), paths[0])
+    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}"
+    save(plt, mistakes_figure(plt, images, labels[worst].tolist(), pred[worst].tolist(), conf[worst].tolist(),
+                              classes, title), paths[1])
+    return paths

@@ -1,0 +1,197 @@
+"""Figures: learning curves and per-layer gradient norms of runs, and eval's confusion matrix and mistakes.
+
+    mlcl-train plot runs/*-hw2_baseline runs/*-mlp_deep -o curves.png
+    mlcl-train plot runs/*-deep_sigmoid runs/*-deep_relu --grad-norms -o grads.png
+
+matplotlib draws with the Agg backend (no display needed) and is imported only here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from mlcl_train.compare import collect_runs, run_labels
+from mlcl_train.errors import UserError
+from mlcl_train.runs import read_csv
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_runs(paths: Sequence[str | Path], output: str | Path, acc_only: bool = False,
+              grad_norms: bool = False) -> tuple[Path, list[str]]:
+    """Draw runs' curves (or gradient norms) into one image; returns its path and the runs left out."""
+    runs = collect_runs(paths)
+    if not runs:
+        raise UserError(f"no run folders in {', '.join(map(str, paths))}; pass run folders such as runs/2026...-mlp_deep")
+    plt = pyplot()
+    output = Path(output)
+    check_format(plt, output)
+    labels = run_labels(runs)
+    if grad_norms:
+        fig, skipped = grad_norm_figure(plt, runs, labels), []
+    else:
+        fig, skipped = curves_figure(plt, runs, labels, acc_only)
+    save(plt, fig, output)
+    return output, skipped
+
+
+def curves_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str], acc_only: bool) -> tuple[Any, list[str]]:
+    """Loss (train dashed, test solid) and test accuracy per epoch, one color per run."""
+    tables = [_metrics(run) for run in runs]
+    series = [(label, rows) for label, rows in zip(labels, tables) if rows]
+    skipped = [run["run"] for run, rows in zip(runs, tables) if not rows]
+    if not series:
+        raise UserError("none of these runs has a finished epoch (metrics.csv is empty); nothing to plot")
+    if acc_only:
+        fig, acc_ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    else:
+        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    handles = []
+    for i, (label, rows) in enumerate(series):
+        color, epochs = f"C{i % 10}", [r["epoch"] for r in rows]
+        marker = {"marker": "o", "markersize": 3} if len(epochs) <= 30 else {}
+        handles += acc_ax.plot(epochs, [r["test_acc"] for r in rows], color=color, label=label, **marker)
+        if not acc_only:
+            loss_ax.plot(epochs, [r["test_loss"] for r in rows], color=color, **marker)
+            loss_ax.plot(epochs, [r["train_loss"] for r in rows], color=color, linestyle="--", alpha=0.7)
+    _style(acc_ax, "Test accuracy", "accuracy (%)")
+    if not acc_only:
+        _style(loss_ax, "Loss", "mean loss per image")
+        handles += [plt.Line2D([], [], color="0.3", label="test loss"),
+                    plt.Line2D([], [], color="0.3", linestyle="--", label="train loss")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
+    return fig, skipped
+
+
+def grad_norm_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str]) -> Any:
+    """One panel per run: each weight's mean gradient norm per epoch, log scale, input layers dark."""
+    tables = []
+    for run in runs:
+        rows = read_csv(Path(run["path"]) / "grad_norms.csv")
+        if not rows:
+            raise UserError(f"{run['path']} has no grad_norms.csv; train it with --set train.log_grad_norms=true")
+        tables.append(rows)
+    cols = min(len(runs), 3)
+    nrows = (len(runs) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4 * nrows), sharey=True, squeeze=False,
+                             layout="constrained")
+    shared = all(list(t[0]) == list(tables[0][0]) for t in tables)  # the same layers: one legend for all
+    for i, (ax, label, rows) in enumerate(zip(axes.flat, labels, tables)):
+        layers = [k for k in rows[0] if k != "epoch"]
+        cmap = plt.get_cmap("viridis")
+        epochs = [int(r["epoch"]) for r in rows]
+        for j, layer in enumerate(layers):
+            color = cmap(0.85 * j / max(len(layers) - 1, 1))
+            ax.plot(epochs, [_positive(r.get(layer)) for r in rows], color=color, label=layer, marker="o", markersize=3)
+        ax.set_yscale("log")
+        _style(ax, label, "mean gradient norm" if i % cols == 0 else "")
+        if not shared:
+            ax.legend(fontsize="x-small", loc="best")
+    for ax in list(axes.flat)[len(runs):]:
+        ax.set_visible(False)
+    if shared:
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small", frameon=False)
+    fig.suptitle("Gradient norm per layer (input side dark, output side light)")
+    return fig
+
+
+def confusion_figure(plt: Any, matrix: Sequence[Sequence[int]], classes: list[str], title: str) -> Any:
+    """A confusion matrix with its counts: rows the true class, columns the predicted one."""
+    import numpy as np
+
+    counts = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    share = counts / np.maximum(counts.sum(1, keepdims=True), 1)  # color by the share of each true class
+    from matplotlib.colors import PowerNorm
+
+    image = ax.imshow(share, cmap="Blues", norm=PowerNorm(0.4, vmin=0, vmax=1))  # a few % of errors still show
+    for (i, j), n in np.ndenumerate(counts):
+        if n:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color="white" if share[i, j] > 0.5 else "black")
+    ticks = range(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right" if max(map(len, classes)) > 2 else "center")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="share of the true class", ticks=[0, 0.01, 0.05, 0.2, 0.5, 1])
+    fig.tight_layout()
+    return fig
+
+
+def mistakes_figure(plt: Any, images: Any, true: list[int], pred: list[int], conf: list[float],
+                    classes: list[str], title: str) -> Any:
+    """A grid of test images (N, 28, 28) in [0, 1], each titled with its true and predicted class."""
+    n = len(images)
+    cols = min(max(n, 1), 6)
+    rows = max((n + cols - 1) // cols, 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, t, p, c in zip(axes.flat, images, true, pred, conf):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"true {classes[t]}\npred {classes[p]} ({c:.0%})", fontsize=8)
+    if n == 0:
+        axes[0, 0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def check_format(plt: Any, output: Path) -> None:
+    """Refuse an output name whose suffix matplotlib cannot write, before drawing anything."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = output.suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise UserError(f"-o {output}: cannot write .{suffix or '?'} images; use .png, .pdf or .svg")
+
+
+def save(plt: Any, fig: Any, output: Path) -> None:
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(output, dpi=150, bbox_inches="tight")
+    except OSError as err:
+        raise UserError(f"cannot write {output}: {err.strerror}") from None
+    finally:
+        plt.close(fig)
+
+
+def _metrics(run: dict[str, Any]) -> list[dict[str, float]]:
+    """metrics.csv rows as numbers, dropping any row that does not parse."""
+    out = []
+    for row in read_csv(Path(run["path"]) / "metrics.csv"):
+        try:
+            out.append({k: float(row[k]) for k in ("epoch", "train_loss", "test_loss", "test_acc")})
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _positive(text: str | None) -> float:
+    """A gradient norm for a log axis: NaN (a gap in the line) when missing or not positive."""
+    try:
+        v = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+    return v if v > 0 else float("nan")
+
+
+def _style(ax: Any, title: str, ylabel: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)

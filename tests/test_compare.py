@@ -1,0 +1,136 @@
+"""`mlcl-train compare`: one row per run, the differing config keys as columns, any run folder state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from mlcl_train.cli import app
+from mlcl_train.compare import collect_runs, differing_keys, render
+
+runner = CliRunner()
+
+
+def compare(*args: str):
+    return runner.invoke(app, ["compare", *args])
+
+
+def summaries(runs: Path) -> dict[str, dict]:
+    return {p.name: json.loads((p / "summary.json").read_text()) for p in sorted(runs.iterdir())}
+
+
+def test_train_of_several_configs_ends_with_their_compare_table(trained_runs):
+    runs, output = trained_runs
+    table = output.split("----- 2 runs, best first -----\n")[1]
+    assert table.splitlines()[0].split()[-1] == "model.hidden"
+    for folder in runs.iterdir():
+        assert folder.name in table
+
+
+def test_compare_shows_results_and_only_the_keys_that_differ(trained_runs):
+    runs, _ = trained_runs
+    result = compare(str(runs))
+    assert result.exit_code == 0, result.output
+    header, rule, *rows = result.stdout.splitlines()
+    assert header.split() == ["run", "model", "params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss",
+                              "sec_per_epoch", "status", "model.hidden"]
+    assert len(rows) == 2
+    for name, summary in summaries(runs).items():
+        row = next(r for r in rows if r.startswith(name))
+        assert f"{summary['final_acc']:.2f}" in row and f"{summary['params']:,}" in row
+        assert row.split()[-2:] == ["completed", f"[{summary['name'].removeprefix('hidden')}]"]
+    best = [r.split()[5] for r in rows]
+    assert best == sorted(best, key=float, reverse=True)
+
+
+def test_compare_csv_and_json_parse_with_the_standard_library(trained_runs):
+    runs, _ = trained_runs
+    expected = summaries(runs)
+    rows = list(csv.DictReader(io.StringIO(compare(str(runs), "--format", "csv").stdout)))
+    items = json.loads(compare(str(runs), "--format", "json").stdout)
+    assert {r["run"] for r in rows} == {i["run"] for i in items} == set(expected)
+    for row in rows:
+        assert float(row["final_acc"]) == expected[row["run"]]["final_acc"]
+        assert row["model.hidden"] in ("[16]", "[32]") and "train.epochs" not in row
+    for item in items:
+        assert item["best_acc"] == expected[item["run"]]["best_acc"]
+        assert item["model.hidden"] == [int(expected[item["run"]]["name"].removeprefix("hidden"))]
+
+
+def test_compare_markdown_is_a_pipe_table(trained_runs):
+    lines = compare(str(trained_runs[0]), "--format", "markdown").stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("|") and line.endswith("|") for line in lines)
+    assert lines[1].startswith("|:---|:---|---:|")
+
+
+def test_compare_lists_half_written_and_killed_runs_with_the_others(trained_runs, tmp_path):
+    runs = shutil.copytree(trained_runs[0], tmp_path / "runs")
+    first, second = sorted(runs.iterdir())
+    half = first.rename(runs / "half")
+    (half / "summary.json").unlink()
+    metrics = (half / "metrics.csv").read_text()
+    (half / "metrics.csv").write_text(metrics[: metrics.rindex("\n", 0, -1) + 5])  # epoch 1, half of epoch 2
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = shutil.copytree(second, runs / "killed")
+    summary = json.loads((killed / "summary.json").read_text())
+    (killed / "summary.json").write_text(json.dumps({**summary, "status": "running", "pid": int(dead.stdout)}))
+    (runs / "empty").mkdir()  # not a run folder: ignored
+    result = compare(str(runs))
+    assert result.exit_code == 0, result.output
+    status = {line.split()[0]: line.split()[-2] for line in result.stdout.splitlines()[2:]}
+    assert status == {second.name: "completed", "killed": "killed", "half": "incomplete"}
+    half_row = next(line for line in result.stdout.splitlines() if line.startswith("half"))
+    assert half_row.split()[2:4] == ["-", "1/2"]  # params unknown, one epoch finished
+
+
+def test_compare_filter_sort_and_top(trained_runs):
+    runs, _ = trained_runs
+    narrow = json.loads(compare(str(runs), "--filter", "model.hidden=[32]", "--format", "json").stdout)
+    assert [r["name"] for r in narrow] == ["hidden32"]
+    glob = json.loads(compare(str(runs), "--filter", "*16", "--format", "json").stdout)
+    assert [r["name"] for r in glob] == ["hidden16"]
+    by_params = json.loads(compare(str(runs), "--sort", "params", "--reverse", "--format", "json").stdout)
+    assert [r["params"] for r in by_params] == sorted((r["params"] for r in by_params), reverse=True)
+    assert len(json.loads(compare(str(runs), "--top", "1", "--format", "json").stdout)) == 1
+    both = json.loads(compare(str(runs), "--filter", "params>0", "--filter", "status=complete*", "--format", "json").stdout)
+    assert len(both) == 2
+
+
+def test_compare_bad_options_are_one_line_errors(trained_runs, tmp_path):
+    runs = str(trained_runs[0])
+    cases = [(["--filter", "modle.hidden=[32]"], "did you mean 'model.hidden'"), (["--sort", "acc"], "--sort acc"),
+             (["--format", "xml"], "valid: table, csv, json, markdown"), (["--filter", "best_acc>high"], "needs a number"),
+             (["--filter", "status=failed"], "none of the 2 runs")]
+    for args, message in cases:
+        result = compare(runs, *args)
+        assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, args
+    result = compare(str(tmp_path / "nowhere"))
+    assert result.exit_code == 2 and "no such folder" in result.stderr
+
+
+def test_compare_library_functions_for_reuse(trained_runs):
+    runs = collect_runs([trained_runs[0]])
+    assert differing_keys(runs) == ["model.hidden"]
+    assert render(runs, "markdown", keys=[]).splitlines()[0].endswith("| status |")
+
+
+def test_compare_never_imports_torch(trained_runs):
+    code = (
+        "import sys\n"
+        "from mlcl_train.cli import main\n"
+        f"sys.argv = ['mlcl-train', 'compare', {str(trained_runs[0])!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "import mlcl_train.compare\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False"
