@@ -89,12 +89,16 @@ def train(
         before = _folders(runs_dir)
         codes.append(_train_one(path, sets, runs_dir, show, name))
         trained += _new_runs(runs_dir, before)
+        if codes[-1] in (130, 143):  # Ctrl-C or SIGTERM stops the whole series
+            break
     if trained:
         from mlcl_train.compare import collect_runs, render, sort_runs
 
         typer.echo(f"----- {len(trained)} runs, best first -----")
         typer.echo(render(sort_runs(collect_runs(trained))), nl=False)
     failed = [str(p) for p, code in zip(paths, codes) if code]
+    if codes[-1] in (130, 143):
+        raise typer.Exit(codes[-1])
     if failed:
         typer.echo(f"error: {len(failed)} of {len(paths)} configs failed: {', '.join(failed)}", err=True)
     raise typer.Exit(1 if failed else 0)
