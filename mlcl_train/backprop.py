@@ -156,7 +156,8 @@ def render(steps: list[Step]) -> str:
     first, last = steps[0], steps[-1]
     lines = [*_header(first), "", "Iteration 1", *_worked(first)]
     if len(steps) > 1:
-        lines += ["", f"Iterations 1-{len(steps)} (the weights after each)", *_table(steps)]
+        title = f"Iterations 1-{len(steps)}: o and E of each forward pass, the weights after each update"
+        lines += ["", title, *_table(steps)]
     lines += ["", f"Updated weights after {_plural(len(steps), 'iteration')}"]
     before, after = _weights(first), _weights(last)
     width = max(len(num(w)) for _, w, _, _ in before)
@@ -170,9 +171,11 @@ def num(v: float) -> str:
 
 
 def _header(s: Step) -> list[str]:
+    """The net, the weight convention, the loss and the given numbers."""
     n_i, n_h, n_o = len(s.x), len(s.h), len(s.o)
     o, y = ("o", "y") if n_o == 1 else ("ok", "yk")
-    given = [f"{_in(j)} = {num(v)}" for j, v in enumerate(s.x)] + [f"{_out('y', k, n_o)} = {num(v)}" for k, v in enumerate(s.y)]
+    given = [f"{_in(j)} = {num(v)}" for j, v in enumerate(s.x)]
+    given += [f"{_out('y', k, n_o)} = {num(v)}" for k, v in enumerate(s.y)]
     return [
         f"Net: {_plural(n_i, 'input')} -> {n_h} hidden -> {_plural(n_o, 'output')}; "
         "every neuron sigmoid f(v) = 1 / (1 + e^-v); no biases",
@@ -187,48 +190,65 @@ def _header(s: Step) -> list[str]:
 
 
 def _worked(s: Step) -> list[str]:
-    n_i, n_o = len(s.x), len(s.o)
-    o, y, e, d_o = (lambda k, p=p: _out(p, k, n_o) for p in ("o", "y", "e", "delta_o"))
-    forward: list[Row] = []
-    for i, (v, h) in enumerate(zip(s.v_h, s.h)):
-        forward += [_sum_row(f"v_h{i + 1}", [_w(i, j, "h") for j in range(n_i)], [_in(j) for j in range(n_i)],
-                             s.w_h[i], s.x, v),
-                    (f"h{i + 1}", f"f(v_h{i + 1})", f"f({num(v)})", h)]
-    for k, (v, out) in enumerate(zip(s.v_o, s.o)):
-        v_name = _out("v_o", k, n_o)
-        forward += [_sum_row(v_name, [_w(k, i, "o") for i in range(len(s.h))], [f"h{i + 1}" for i in range(len(s.h))],
-                             s.w_o[k], s.h, v),
-                    (o(k), f"f({v_name})", f"f({num(v)})", out)]
-    error: list[Row] = [(e(k), f"{o(k)} - {y(k)}", f"{num(s.o[k])} - {_p(s.y[k])}", s.error[k]) for k in range(n_o)]
-    squares = " + ".join(f"{e(k)}^2" for k in range(n_o))
-    numbers = " + ".join(f"({num(v)})^2" for v in s.error)
-    error.append(("E", f"1/2 {_group(squares)}", f"1/2 {_group(numbers)}", s.loss))
-    deltas: list[Row] = [(d_o(k), f"({o(k)} - {y(k)}) * {o(k)} * (1 - {o(k)})",
-                          f"{_p(s.error[k])} * {num(s.o[k])} * (1 - {num(s.o[k])})", s.delta_o[k]) for k in range(n_o)]
-    for i, (h, d) in enumerate(zip(s.h, s.delta_h)):
-        back = " + ".join(f"{_w(k, i, 'o')} * {d_o(k)}" for k in range(n_o))
-        back_nums = " + ".join(f"{_p(s.w_o[k][i])} * {_p(s.delta_o[k])}" for k in range(n_o))
-        if n_o > 1:
-            back, back_nums = f"({back})", f"({back_nums})"
-        deltas.append((f"delta_h{i + 1}", f"h{i + 1} * (1 - h{i + 1}) * {back}",
-                       f"{num(h)} * (1 - {num(h)}) * {back_nums}", d))
-    grads: list[Row] = []
-    for k, row in enumerate(s.grad_o):
-        grads += [(f"dE/d{_w(k, i, 'o')}", f"{d_o(k)} * h{i + 1}", f"{_p(s.delta_o[k])} * {num(s.h[i])}", g)
-                  for i, g in enumerate(row)]
-    for i, row in enumerate(s.grad_h):
-        grads += [(f"dE/d{_w(i, j, 'h')}", f"delta_h{i + 1} * {_in(j)}", f"{_p(s.delta_h[i])} * {num(s.x[j])}", g)
-                  for j, g in enumerate(row)]
-    updates: list[Row] = [(name, f"{name} - eta * dE/d{name}", f"{num(w)} - {num(s.eta)} * {_p(g)}", new)
-                          for name, w, g, new in _weights(s)]
+    """The five steps of one iteration, each a block of aligned `name = formula = numbers = value` rows."""
     return [
-        "1. Forward pass: v = weighted sum of the inputs, node value = f(v)", *_align(forward),
-        "2. Error", *_align(error),
+        "1. Forward pass: v = weighted sum of the inputs, node value = f(v)", *_align(_forward_rows(s)),
+        "2. Error", *_align(_error_rows(s)),
         "3. Local gradients delta = dE/dv by the chain rule, output layer first; f'(v) = f(v) (1 - f(v))",
-        "   (the hidden deltas use the output weights from before this update)", *_align(deltas),
-        "4. Gradients: dE/dwij = delta of the receiving node i * value of the sending node j", *_align(grads),
-        "5. Updates: w <- w - eta * dE/dw", *_align(updates),
+        "   (the hidden deltas use the output weights from before this update)", *_align(_delta_rows(s)),
+        "4. Gradients: dE/dwij = delta of the receiving node i * value of the sending node j", *_align(_grad_rows(s)),
+        "5. Updates: w <- w - eta * dE/dw", *_align(_update_rows(s)),
     ]
+
+
+def _forward_rows(s: Step) -> list[Row]:
+    rows: list[Row] = []
+    inputs, hidden = [_in(j) for j in range(len(s.x))], [f"h{i + 1}" for i in range(len(s.h))]
+    for i, (v, h) in enumerate(zip(s.v_h, s.h)):
+        rows += [_sum_row(f"v_h{i + 1}", [_w(i, j, "h") for j in range(len(s.x))], inputs, s.w_h[i], s.x, v),
+                 (f"h{i + 1}", f"f(v_h{i + 1})", f"f({num(v)})", h)]
+    for k, (v, o) in enumerate(zip(s.v_o, s.o)):
+        v_name = _out("v_o", k, len(s.o))
+        rows += [_sum_row(v_name, [_w(k, i, "o") for i in range(len(s.h))], hidden, s.w_o[k], s.h, v),
+                 (_out("o", k, len(s.o)), f"f({v_name})", f"f({num(v)})", o)]
+    return rows
+
+
+def _error_rows(s: Step) -> list[Row]:
+    n = len(s.o)
+    rows: list[Row] = [(_out("e", k, n), f"{_out('o', k, n)} - {_out('y', k, n)}", f"{num(s.o[k])} - {_p(s.y[k])}",
+                        s.error[k]) for k in range(n)]
+    squares = " + ".join(f"{_out('e', k, n)}^2" for k in range(n))
+    numbers = " + ".join(f"({num(v)})^2" for v in s.error)
+    return [*rows, ("E", f"1/2 {_group(squares)}", f"1/2 {_group(numbers)}", s.loss)]
+
+
+def _delta_rows(s: Step) -> list[Row]:
+    n = len(s.o)
+    rows: list[Row] = []
+    for k, (o, y) in enumerate((_out("o", k, n), _out("y", k, n)) for k in range(n)):
+        rows.append((_out("delta_o", k, n), f"({o} - {y}) * {o} * (1 - {o})",
+                     f"{_p(s.error[k])} * {num(s.o[k])} * (1 - {num(s.o[k])})", s.delta_o[k]))
+    for i, (h, d) in enumerate(zip(s.h, s.delta_h)):
+        back = " + ".join(f"{_w(k, i, 'o')} * {_out('delta_o', k, n)}" for k in range(n))
+        back_nums = " + ".join(f"{_p(s.w_o[k][i])} * {_p(s.delta_o[k])}" for k in range(n))
+        rows.append((f"delta_h{i + 1}", f"h{i + 1} * (1 - h{i + 1}) * {_group(back)}",
+                     f"{num(h)} * (1 - {num(h)}) * {_group(back_nums)}", d))
+    return rows
+
+
+def _grad_rows(s: Step) -> list[Row]:
+    n = len(s.o)
+    rows: list[Row] = [(f"dE/d{_w(k, i, 'o')}", f"{_out('delta_o', k, n)} * h{i + 1}", f"{_p(d)} * {num(h)}",
+                        s.grad_o[k][i]) for k, d in enumerate(s.delta_o) for i, h in enumerate(s.h)]
+    rows += [(f"dE/d{_w(i, j, 'h')}", f"delta_h{i + 1} * {_in(j)}", f"{_p(d)} * {num(x)}", s.grad_h[i][j])
+             for i, d in enumerate(s.delta_h) for j, x in enumerate(s.x)]
+    return rows
+
+
+def _update_rows(s: Step) -> list[Row]:
+    return [(name, f"{name} - eta * dE/d{name}", f"{num(w)} - {num(s.eta)} * {_p(g)}", new)
+            for name, w, g, new in _weights(s)]
 
 
 def _table(steps: list[Step]) -> list[str]:
