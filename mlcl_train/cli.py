@@ -8,6 +8,7 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
     mlcl-train summary --config configs/mlp_deep.yaml
     mlcl-train models
     mlcl-train show-config --config configs/mlp_deep.yaml
+    mlcl-train backprop --steps 3
 """
 
 from __future__ import annotations
@@ -242,6 +243,41 @@ def show_config(config: ConfigOpt, set_: SetOpt = None) -> None:
 
     for path in guarded(lambda: expand_configs(config)):
         typer.echo(to_yaml(guarded(lambda: load_config(path, set_ or []))), nl=False)
+
+
+def _weight(into: str, source: str) -> Any:
+    return Annotated[Optional[float], typer.Option(help=f"the weight into {into} from {source}")]
+
+
+@app.command()
+def backprop(
+    from_: Annotated[Optional[Path], typer.Option("--from", help="YAML file with any of the option names as keys")] = None,
+    w11h: _weight("hidden node 1", "input 1") = None,
+    w12h: _weight("hidden node 1", "input 2") = None,
+    w21h: _weight("hidden node 2", "input 1") = None,
+    w22h: _weight("hidden node 2", "input 2") = None,
+    w11o: _weight("the output", "hidden node 1") = None,
+    w12o: _weight("the output", "hidden node 2") = None,
+    x1: Annotated[Optional[float], typer.Option(help="input 1")] = None,
+    x2: Annotated[Optional[float], typer.Option(help="input 2")] = None,
+    y: Annotated[Optional[float], typer.Option(help="the target output")] = None,
+    eta: Annotated[Optional[float], typer.Option(help="step size (> 0)")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="iterations on the same example")] = None,
+) -> None:
+    """Backpropagation worked by hand on the first homework's net: 2 inputs, 2 hidden, 1 output.
+
+    Every neuron is a sigmoid, no biases; E = 1/2 (o - y)^2. wij^h is the weight into hidden
+    node i from input j, wij^o into output node i from hidden node j. Without options: the
+    homework (w11h=0.1 w12h=0.3 w21h=0.3 w22h=0.4 w11o=0.4 w12o=0.6, x=[0.2, 0.6], y=0.7,
+    eta=10, one iteration). Options override the --from file, which overrides the homework.
+    """
+    from mlcl_train import backprop as bp
+
+    given = dict(w11h=w11h, w12h=w12h, w21h=w21h, w22h=w22h, w11o=w11o, w12o=w12o,
+                 x1=x1, x2=x2, y=y, eta=eta, steps=steps)
+    params = guarded(lambda: bp.load_params(from_, {k: v for k, v in given.items() if v is not None}))
+    w_h, w_o, x, target = bp.homework_net(params)
+    typer.echo(bp.render(bp.train(w_h, w_o, x, target, params["eta"], params["steps"])), nl=False)
 
 
 def expand_configs(patterns: list[str]) -> list[Path]:
