@@ -113,11 +113,11 @@ def default_title(runs: list[dict[str, Any]]) -> str:
 
 
 def subtitle(runs: list[dict[str, Any]], labels: list[str], keys: list[str], best: int | None) -> list[str]:
-    compared = f"Compared: {', '.join(keys)}" if keys else "The runs share one config"
+    compared = f"Compared: {', '.join(keys)}" if keys else "One run" if len(runs) == 1 else "The runs share one config"
     lines = [compared]
     if best is not None:
         run = runs[best]
-        lines.append(f"Best: {labels[best]}, {run['best_acc']:.2f}% test accuracy (epoch {run['best_epoch']})")
+        lines.append(f"Best: {labels[best]}, {fmt(run['best_acc'], '.2f')}% test accuracy (epoch {run['best_epoch']})")
     return [*lines, time.strftime("%d %B %Y").lstrip("0")]
 
 
@@ -166,15 +166,23 @@ def facts(run: dict[str, Any]) -> list[tuple[str, str]]:
     status = run["status"] if run["status"] == "completed" else f"{run['status']}, {done}{of} epochs done"
     out = [("status", status)]
     if run.get("final_acc") is not None:
-        out.append(("final accuracy", f"{run['final_acc']:.2f}% (epoch {done}{of})"))
-        out.append(("best accuracy", f"{run['best_acc']:.2f}% (epoch {run['best_epoch']})"))
+        out.append(("final accuracy", f"{fmt(run['final_acc'], '.2f')}% (epoch {done}{of})"))
+        out.append(("best accuracy", f"{fmt(run['best_acc'], '.2f')}% (epoch {run['best_epoch']})"))
     if run.get("test_loss") is not None:
-        out.append(("final test loss", f"{run['test_loss']:.4f}"))
+        out.append(("final test loss", fmt(run["test_loss"], ".4f")))
     if run.get("params") is not None:
-        out.append(("parameters", f"{run['params']:,}"))
+        out.append(("parameters", fmt(run["params"], ",")))
     if run.get("sec_per_epoch") is not None:
-        out.append(("time per epoch", f"{run['sec_per_epoch']:.1f} s"))
+        out.append(("time per epoch", f"{fmt(run['sec_per_epoch'], '.1f')} s"))
     return [*out, ("folder", run["run"])]
+
+
+def fmt(value: Any, spec: str) -> str:
+    """A number formatted, or as it is when it is not one (a hand-edited summary.json)."""
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def total_params(layers: list[tuple[str, str, str, str]]) -> int:
