@@ -25,7 +25,8 @@ main { max-width: 1180px; margin: 0 auto; padding: 24px 32px 48px; background: #
 h1 { font-size: 32px; margin: 8px 0 4px; } h2 { font-size: 24px; margin: 36px 0 10px; border-bottom: 2px solid #3b5b7a; }
 h3 { font-size: 18px; margin: 14px 0 6px; } .sub { color: #555; margin: 2px 0; }
 table { border-collapse: collapse; font-size: 15px; margin: 6px 0; }
-th { background: #3b5b7a; color: #fff; text-align: left; } th, td { padding: 4px 8px; } td { white-space: nowrap; } th { vertical-align: bottom; }
+th { background: #3b5b7a; color: #fff; text-align: left; vertical-align: bottom; }
+th, td { padding: 4px 8px; } td { white-space: nowrap; }
 tr:nth-child(even) td { background: #eef2f6; } tr.best td { background: #d9ead3; font-weight: bold; }
 tr.total td { font-weight: bold; border-top: 1px solid #999; } .num { text-align: right; }
 .warn { color: #a61c00; font-weight: bold; } pre { background: #f4f6f8; padding: 8px 12px; font-size: 14px; }
@@ -78,10 +79,12 @@ def run_section(run: RunContent, n: int) -> str:
     """A run: its status if not completed, model YAML and layers beside its results and curves."""
     e = html.escape
     status = f'<p class="warn">{e(run.row["status"])}: {e(run.status_note)}</p>' if run.status_note else ""
-    layers = (table(["layer", "type", "output shape", "params"], [*run.layers, ("total", "", "", f"{total_params(run.layers):,}")], total=True)
+    total = ("total", "", "", f"{total_params(run.layers):,}")
+    layers = (table(["layer", "type", "output shape", "params"], [*run.layers, total], total=True)
               if run.layers else f"<p>{e(run.layers_note)}</p>")
     facts = "".join(f"<dt>{e(name)}</dt><dd>{e(value)}</dd>" for name, value in run.facts)
-    curves = image(run.curves, f"loss and accuracy of {run.label}") if run.curves else "<p>No finished epoch yet: no curves.</p>"
+    curves = (image(run.curves, f"loss and accuracy of {run.label}") if run.curves
+              else "<p>No finished epoch yet: no curves.</p>")
     return (f'<h2 id="run-{n}">{e(run.label)}</h2>{status}<div class="cols">'
             f"<div><h3>Model</h3><pre>{e(run.model_yaml)}</pre><h3>Layers</h3>{layers}</div>"
             f"<div><h3>Results</h3><dl>{facts}</dl>{curves}</div></div>")

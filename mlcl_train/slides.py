@@ -57,7 +57,8 @@ def build_deck(content: Content) -> Any:
     for run in content.runs:
         run_slide(prs, run)
     if content.all_curves is not None:
-        picture(new_slide(prs, "Test accuracy of all runs"), content.all_curves, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
+        slide = new_slide(prs, "Test accuracy of all runs")
+        picture(slide, content.all_curves, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
     confusion_slides(prs, content)
     return prs
 
@@ -145,7 +146,8 @@ def confusion_slides(prs: Any, content: Content) -> None:
         return
     picture(slide, content.images["confusion"], MARGIN - 0.2, TOP - 0.1, 6.8, BOTTOM - TOP + 0.2)
     left = MARGIN + 6.9
-    write(textbox(slide, left, TOP + 0.3, WIDTH - MARGIN - left, BOTTOM - TOP - 0.3), content.confusion_lines, BODY_PT, gap=12)
+    box = textbox(slide, left, TOP + 0.3, WIDTH - MARGIN - left, BOTTOM - TOP - 0.3)
+    write(box, content.confusion_lines, BODY_PT, gap=12)
     if "mistakes" in content.images:
         slide = new_slide(prs, content.mistakes_title)
         picture(slide, content.images["mistakes"], MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
@@ -206,9 +208,9 @@ def layer_rows(layers: list[tuple[str, str, str, str]], fit: int) -> list[tuple[
     """The layer table and a total row; if more than `fit` layers, the middle ones become one row."""
     total = total_params(layers)
     if len(layers) > fit:
-        tail = (fit - 1) // 2
-        head, hidden, tail = layers[: fit - 1 - tail], layers[fit - 1 - tail: len(layers) - tail], layers[len(layers) - tail:]
-        layers = [*head, ("...", f"{len(hidden)} more layers", "", f"{total_params(hidden):,}"), *tail]
+        first, last = fit - 1 - (fit - 1) // 2, len(layers) - (fit - 1) // 2  # one row for the layers between
+        hidden = layers[first:last]
+        layers = [*layers[:first], ("...", f"{len(hidden)} more layers", "", f"{total_params(hidden):,}"), *layers[last:]]
     return [*layers, ("total", "", "", f"{total:,}")]
 
 
