@@ -6,6 +6,7 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
     mlcl-train plot runs/*-hw2_baseline runs/*-mlp_deep -o curves.png
     mlcl-train eval runs/20261127-101500-mlp_deep
     mlcl-train summary --config configs/mlp_deep.yaml
+    mlcl-train slides runs/ -o results.pptx        # and: mlcl-train report runs/ -o report.html
     mlcl-train models
     mlcl-train show-config --config configs/mlp_deep.yaml
     mlcl-train backprop --steps 3
@@ -189,6 +190,45 @@ def eval_run(
         typer.echo(f"{name:>8}  {n:>6}  {correct:>7}  {share}")
     for path in result.files:
         typer.echo(f"wrote {path}")
+
+
+RunsArg = Annotated[Optional[list[Path]], typer.Argument(
+    metavar="RUN", help="run folders, or folders of run folders [default: runs]")]
+TitleOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="the title [default: the dataset and how many runs]")]
+FilterOpt = Annotated[Optional[list[str]], typer.Option(
+    "--filter", "-f", metavar="KEY=VALUE|GLOB", help="keep only matching runs, as in compare; repeat to narrow further")]
+EvalDeviceOpt = Annotated[str, typer.Option(
+    "--device", metavar="DEVICE", help="where the best run's weights are evaluated: cpu | auto | cuda | mps")]
+
+
+@app.command()
+def slides(
+    runs: RunsArg = None,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="the deck to write (.pptx)")] = Path("results.pptx"),
+    title: TitleOpt = None,
+    filter_: FilterOpt = None,
+    device: EvalDeviceOpt = "cpu",
+) -> None:
+    """A PowerPoint deck of the runs: comparison table, one slide per run, curves, the best run's confusion matrix."""
+    from mlcl_train.slides import write_slides
+
+    path, count = guarded(lambda: write_slides(runs or [Path("runs")], output, title, filter_ or [], device))
+    typer.echo(f"wrote {path} ({count} slides)")
+
+
+@app.command()
+def report(
+    runs: RunsArg = None,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="the page to write (.html)")] = Path("report.html"),
+    title: TitleOpt = None,
+    filter_: FilterOpt = None,
+    device: EvalDeviceOpt = "cpu",
+) -> None:
+    """The same content as `slides`, as one self-contained HTML page (images inside it)."""
+    from mlcl_train.report import write_report
+
+    path = guarded(lambda: write_report(runs or [Path("runs")], output, title, filter_ or [], device))
+    typer.echo(f"wrote {path}")
 
 
 @app.command()

@@ -30,6 +30,7 @@ class Evaluation:
     classes: list[str]
     per_class: list[tuple[int, int]]  # (images, correct) per true class
     files: list[Path] = field(default_factory=list)
+    matrix: list[list[int]] = field(default_factory=list)  # counts: row the true class, column the predicted one
 
 
 def evaluate_run(run_path: str | Path, out_dir: str | Path | None = None, device: str = "cpu",
@@ -55,7 +56,7 @@ def evaluate_run(run_path: str | Path, out_dir: str | Path | None = None, device
     classes = CLASSES[data["dataset"]]
     matrix = confusion(test.labels, pred, len(classes))
     result = Evaluation(loss, acc, (read_summary(run) or {}).get("final_acc"), classes,
-                        [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)])
+                        [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)], matrix=matrix.tolist())
     out = Path(out_dir) if out_dir is not None else run
     result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data["dataset"], mistakes)
     return result
@@ -92,7 +93,7 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
     images = (test.images[worst.to(test.images.device)].cpu()[:, 0] * std + mean).clamp(0, 1).numpy()  # (K, 28, 28)
     acc = 100.0 * float((pred == labels).float().mean())
     paths = [out / "confusion.png", out / "mistakes.png"]
-    save(plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}: confusion matrix ({acc:.2f}% correct)"), paths[0])
+    save(plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}\nconfusion matrix ({acc:.2f}% correct)"), paths[0])
     title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}"
     save(plt, mistakes_figure(plt, images, labels[worst].tolist(), pred[worst].tolist(), conf[worst].tolist(),
                               classes, title), paths[1])

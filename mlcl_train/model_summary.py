@@ -51,7 +51,7 @@ def _recorder(layer: Layer):
 
 def format_table(layers: list[Layer], total: int, trainable: int) -> str:
     """Aligned text: layer, type, output shape (N = batch), parameters; then the totals."""
-    rows = [(lay.name, lay.kind, _shape(lay.shape), f"{lay.params:,}") for lay in layers]
+    rows = display_rows(layers)
     headers = ("layer", "type", "output shape", "params")
     widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(4)]
     rule = "-" * (sum(widths) + 6)
@@ -63,6 +63,11 @@ def format_table(layers: list[Layer], total: int, trainable: int) -> str:
     if trainable != total:
         lines.append(f"trainable: {trainable:,}")
     return "\n".join(lines) + "\n"
+
+
+def display_rows(layers: list[Layer]) -> list[tuple[str, str, str, str]]:
+    """Each layer as strings: name, type, output shape (N = batch), parameters."""
+    return [(lay.name, lay.kind, _shape(lay.shape), f"{lay.params:,}") for lay in layers]
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:

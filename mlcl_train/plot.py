@@ -116,7 +116,7 @@ def confusion_figure(plt: Any, matrix: Sequence[Sequence[int]], classes: list[st
     image = ax.imshow(share, cmap="Blues", norm=PowerNorm(0.4, vmin=0, vmax=1))  # a few % of errors still show
     for (i, j), n in np.ndenumerate(counts):
         if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color="white" if share[i, j] > 0.5 else "black")
+            ax.text(j, i, str(n), ha="center", va="center", fontsize="small", color="white" if share[i, j] > 0.5 else "black")
     ticks = range(len(classes))
     ax.set_xticks(ticks, classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right" if max(map(len, classes)) > 2 else "center")
     ax.set_yticks(ticks, classes)
@@ -139,7 +139,7 @@ def mistakes_figure(plt: Any, images: Any, true: list[int], pred: list[int], con
         ax.axis("off")
     for ax, image, t, p, c in zip(axes.flat, images, true, pred, conf):
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(f"true {classes[t]}\npred {classes[p]} ({c:.0%})", fontsize=8)
+        ax.set_title(f"true {classes[t]}\npred {classes[p]} ({c:.0%})", fontsize="small")  # 8 pt at the default size
     if n == 0:
         axes[0, 0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center")
     fig.suptitle(title, fontsize=10)
@@ -194,4 +194,7 @@ def _style(ax: Any, title: str, ylabel: str) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = ax.get_xlim()
+    if hi - lo < 1:  # a single epoch: show whole epochs around it, not fractions
+        ax.set_xlim(round((lo + hi) / 2) - 1, round((lo + hi) / 2) + 1)
     ax.grid(alpha=0.3)

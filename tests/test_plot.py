@@ -40,3 +40,16 @@ def test_plot_errors_are_one_line(trained_runs, tmp_path):
     for args, message in cases:
         result = runner.invoke(app, ["plot", *args])
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, args
+
+
+def test_a_single_epoch_is_drawn_between_whole_epochs(trained_runs, tmp_path):
+    from mlcl_train.compare import collect_runs
+    from mlcl_train.plot import curves_figure, pyplot
+
+    run = shutil.copytree(next(trained_runs[0].iterdir()), tmp_path / "run")
+    lines = (run / "metrics.csv").read_text().splitlines()
+    (run / "metrics.csv").write_text("\n".join(lines[:2]) + "\n")
+    plt = pyplot()
+    fig, _ = curves_figure(plt, collect_runs([run]), ["one epoch"], acc_only=False)
+    assert [ax.get_xlim() for ax in fig.axes] == [(0.0, 2.0), (0.0, 2.0)]
+    plt.close(fig)
