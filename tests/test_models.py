@@ -39,6 +39,7 @@ def test_every_model_trains_one_step_with_its_defaults(name):
     ("attention_rnn", {"score": "dot", "bidirectional": True, "patch": 4}),
     ("vit", {"patch": 4, "dim": 24, "heads": 3, "depth": 1, "dropout": 0.1}),
     ("resnet", {"blocks": [2, 1], "widths": [8, 8], "batch_norm": False}),
+    ("resnet", {"stem_stride": 2, "blocks": [1, 1, 1, 1, 1], "widths": [4, 4, 4, 4, 4]}),  # 14 -> 7 -> 4 -> 2 -> 1
     ("lenet5", {"activation": "relu", "pool": "max", "dropout": 0.5}),
 ])
 def test_model_variants_give_class_scores(name, args):
@@ -109,7 +110,7 @@ def test_cli_reports_a_bad_patch_as_one_line(make_config, tmp_path):
 
 def test_new_families_train_through_the_cli(make_config, tmp_path):
     path = with_model(make_config(train={"epochs": 1, "optimizer": {"name": "adam", "lr": 0.01}}),
-                      {"name": "attention_rnn", "cell": "gru", "hidden": 16, "patch": 7})
+                      {"name": "attention_rnn", "cell": "gru", "hidden": 8, "patch": 14})
     result = CliRunner().invoke(app, ["train", "--config", str(path), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     assert "[Test Result]" in result.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mlcl_train.errors import UserError
 from mlcl_train.models import register_model
@@ -16,6 +16,7 @@ def resnet(
     widths: Annotated[list[PositiveInt], NonEmpty()] = (16, 32, 64),
     batch_norm: bool = True,
     activation: Activation = "relu",
+    stem_stride: Literal[1, 2] = 1,  # 2: the stages start at 14x14, about a quarter of the compute
     output: Output = "logits",
 ) -> Any:
     """ResNet: 3x3 conv stem, stages of basic residual blocks (the size halves from stage 2), global average pool, FC."""
@@ -25,14 +26,14 @@ def resnet(
     from torch import nn
 
     layers: list[tuple[str, Any]] = [
-        ("stem", _conv_bn(1, widths[0], 1, batch_norm)),  # (N, widths[0], 28, 28)
+        ("stem", _conv_bn(1, widths[0], stem_stride, batch_norm)),  # (N, widths[0], 28/stem_stride, 28/stem_stride)
         ("act", make_activation(activation)),
     ]
     channels = widths[0]
     for i, (count, width) in enumerate(zip(blocks, widths), start=1):
         stage = []
         for j in range(1, count + 1):
-            stride = 2 if i > 1 and j == 1 else 1  # 28 -> 14 -> 7 -> 4 ...
+            stride = 2 if i > 1 and j == 1 else 1  # 28 -> 14 -> 7 -> 4 ... (stem_stride 2: 14 -> 7 -> 4 ...)
             stage.append((f"block{j}", _basic_block(channels, width, stride, batch_norm, activation)))
             channels = width
         layers.append((f"stage{i}", named_sequential(stage)))
