@@ -23,7 +23,7 @@ takes a list of layers and adds its input to their output (a skip connection):
 
 Where the layers change the shape, the input is projected to fit, as in ResNet: a 1x1 conv
 (strided where the size shrinks) for images, a linear layer for flat input. A change a
-projection cannot make (flat input from an image, or a size that is no whole stride) is an
+projection cannot make (an image turned flat, or a size shrunk by no whole stride) is an
 error naming both shapes.
 """
 
@@ -169,6 +169,7 @@ def _leaky_relu(shape: Shape, where: str, negative_slope: NonNegative = 0.01) ->
 
 
 def _residual(shape: Shape, where: str, layers: Annotated[list[Any], NonEmpty()], project: bool = True) -> Any:
+    """A skip connection: layers(x) + x, with x projected where the layers change its shape."""
     from mlcl_train.models._modules import Residual
     from mlcl_train.models.layers import named_sequential
 
