@@ -164,3 +164,15 @@ def test_residual_nests_and_names_its_layers_by_role():
 def test_residual_errors_say_which_layer_and_which_shapes(layer, message):
     with pytest.raises(UserError, match=message):
         sequential(layer, "flatten", {"linear": 10})
+
+
+def test_listing_the_models_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from mlcl_train.cli import app; "
+            "out = CliRunner().invoke(app, ['models']).output; "
+            "assert 'vit:' in out and 'residual (layers, project=true)' in out, out; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
