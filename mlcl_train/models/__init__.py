@@ -97,4 +97,4 @@ def _plain(value: Any) -> Any:
     return value
 
 
-from mlcl_train.models import cnn, mlp, sequential  # noqa: E402,F401  (fill the registry)
+from mlcl_train.models import cnn, lenet, mlp, recurrent, resnet, sequential, vit  # noqa: E402,F401  (fill the registry)

@@ -38,3 +38,13 @@ def named_sequential(layers: list[tuple[str, Any]]) -> Any:
     from torch import nn
 
     return nn.Sequential(OrderedDict((name, layer) for name, layer in layers if layer is not None))
+
+
+def check_patch(patch: int | None) -> None:
+    """model.patch must tile the 28x28 image exactly."""
+    from mlcl_train.errors import UserError
+
+    if patch is not None and 28 % patch:
+        valid = ", ".join(str(p) for p in range(1, 29) if 28 % p == 0)
+        raise UserError(f"model.patch: 28 is not divisible by {patch}, so {patch}x{patch} patches do not tile "
+                        f"the 28x28 image; use one of {valid}")

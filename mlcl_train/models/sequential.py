@@ -11,19 +11,32 @@
         - linear: 10
 
 A layer is a word, or a one-key mapping from the word to its arguments: a bare value (the
-first argument), a list (arguments in order) or a mapping (arguments by name).
+first argument), a list (arguments in order) or a mapping (arguments by name). `residual`
+takes a list of layers and adds its input to their output (a skip connection):
+
+        - residual:
+            - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+            - batchnorm
+            - relu
+            - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+        - relu
+
+Where the layers change the shape, the input is projected to fit, as in ResNet: a 1x1 conv
+(strided where the size shrinks) for images, a linear layer for flat input. A change a
+projection cannot make (an image turned flat, or a size shrunk by no whole stride) is an
+error naming both shapes.
 """
 
 from __future__ import annotations
 
 import inspect
 import typing
-from typing import Any
+from typing import Annotated, Any
 
 from mlcl_train.errors import UserError
 from mlcl_train.models import register_model
 from mlcl_train.models.layers import ACTIVATIONS, make_activation
-from mlcl_train.schema import NonNegative, PositiveInt, Probability, coerce, suggest
+from mlcl_train.schema import NonEmpty, NonNegative, PositiveInt, Probability, coerce, suggest
 
 Shape = tuple[int, ...]
 Size = PositiveInt | list[PositiveInt]
@@ -155,6 +168,32 @@ def _leaky_relu(shape: Shape, where: str, negative_slope: NonNegative = 0.01) ->
     return nn.LeakyReLU(negative_slope)
 
 
+def _residual(shape: Shape, where: str, layers: Annotated[list[Any], NonEmpty()], project: bool = True) -> Any:
+    """A skip connection: layers(x) + x, with x projected where the layers change its shape."""
+    from mlcl_train.models._modules import Residual
+    from mlcl_train.models.layers import named_sequential
+
+    named, out = build_layers(list(layers), shape, f"{where}.layers")
+    if out != shape and not project:
+        raise UserError(f"{where}: its layers turn shape {_show(shape)} into {_show(out)}, and the input can only be "
+                        "added to an output of its own shape; keep the shape, or set project: true")
+    return Residual(named_sequential(named), None if out == shape else _projection(shape, out, where))
+
+
+def _projection(shape: Shape, out: Shape, where: str) -> Any:
+    """The shortcut that maps the input shape to the layers' output shape: 1x1 conv (strided) or linear."""
+    from torch import nn
+
+    if len(shape) == len(out) == 2:
+        return nn.Linear(shape[1], out[1], bias=False)
+    stride = -(-shape[2] // out[2]) if len(shape) == len(out) == 4 else 0  # ceil(H_in / H_out)
+    if not stride or (out[2], out[3]) != ((shape[2] - 1) // stride + 1, (shape[3] - 1) // stride + 1):
+        raise UserError(f"{where}: its layers turn shape {_show(shape)} into {_show(out)}, which no 1x1 conv or "
+                        "linear projection of the input matches; keep the input's kind (image or flat) and "
+                        "shrink the size by a whole factor")
+    return nn.Conv2d(shape[1], out[1], 1, stride=stride, bias=False)
+
+
 def _plain_activation(name: str) -> Any:
     def build(shape: Shape, where: str) -> Any:
         return make_activation(name)
@@ -175,9 +214,10 @@ LAYERS: dict[str, Any] = {
     "log_softmax": _log_softmax,
     **{name: _plain_activation(name) for name in ACTIVATIONS},
     "leaky_relu": _leaky_relu,
+    "residual": _residual,
 }
 PREFIX = {"linear": "fc", "conv2d": "conv", "maxpool2d": "pool", "avgpool2d": "pool",
-          "adaptiveavgpool2d": "pool", "batchnorm": "bn", "dropout": "drop"}
+          "adaptiveavgpool2d": "pool", "batchnorm": "bn", "dropout": "drop", "residual": "res"}
 
 
 def layer_params(word: str) -> list[inspect.Parameter]:
@@ -201,17 +241,19 @@ def _build(word: str, args: Any, shape: Shape, where: str) -> Any:
     fn = LAYERS[word]
     params = layer_params(word)
     names = [p.name for p in params]
+    hints = typing.get_type_hints(fn, include_extras=True)
     if args is None:
         kwargs = {}
     elif isinstance(args, dict):
         kwargs = dict(args)
+    elif isinstance(args, list) and params and typing.get_origin(_unwrap(hints[names[0]])) is list:
+        kwargs = {names[0]: args}  # `residual: [layers]`: the list is the first argument
     elif isinstance(args, list) and len(args) <= len(params):
         kwargs = dict(zip(names, args))
     elif params:
         kwargs = {names[0]: args}
     else:
         raise UserError(f"{where}: takes no arguments, got {args!r}")
-    hints = typing.get_type_hints(fn, include_extras=True)
     for name in kwargs:
         if name not in names:
             raise UserError(f"{where}: unknown argument '{name}'; {suggest(str(name), names)}")
@@ -221,6 +263,11 @@ def _build(word: str, args: Any, shape: Shape, where: str) -> Any:
         elif p.default is inspect.Parameter.empty:
             raise UserError(f"{where}: missing argument '{p.name}'")
     return fn(shape, where, **kwargs)
+
+
+def _unwrap(tp: Any) -> Any:
+    """Annotated[T, ...] -> T."""
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
 
 
 def _pair(value: int | list[int]) -> Any:
