@@ -8,6 +8,7 @@ a wrong type names the key, the value and the expected type.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,6 +224,9 @@ def _resolve_section(raw: Any, schema: dict[str, Any], prefix: str) -> dict[str,
         raise UserError(f"{prefix.rstrip('.')}: expected a mapping of keys, got {raw!r}")
     for key in raw:
         if key not in schema:
+            elsewhere = [k for k in _dotted_keys(SCHEMA) if k.endswith(f".{key}")]
+            if elsewhere and not difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.5):
+                raise UserError(f"unknown key '{prefix}{key}'; did you mean '{elsewhere[0]}'?")
             raise unknown_key(f"{prefix}{key}", list(schema))
     out: dict[str, Any] = {}
     for key, spec in schema.items():
@@ -236,6 +240,19 @@ def _resolve_section(raw: Any, schema: dict[str, Any], prefix: str) -> dict[str,
         else:
             out[key] = spec.default if key not in raw else coerce(path, value, spec.type)
     return out
+
+
+def _dotted_keys(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every key the schema knows, dotted (optimizer and scheduler keys under each name's fields)."""
+    keys = []
+    for key, spec in schema.items():
+        if isinstance(spec, dict):
+            keys += _dotted_keys(spec, f"{prefix}{key}.")
+        elif isinstance(spec, Named):
+            keys += [f"{prefix}{key}.{field}" for fields in spec.choices.values() for field in fields]
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def _resolve_named(value: Any, spec: Named, path: str) -> dict[str, Any] | None:

@@ -156,3 +156,10 @@ def test_set_of_an_unknown_key_through_the_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["show-config", "--config", str(path), "--set", "train.lrr=3"])
     assert result.exit_code == 2
     assert "unknown key 'train.lrr'" in result.stderr
+
+
+def test_a_key_in_the_wrong_section_names_where_it_belongs() -> None:
+    with pytest.raises(UserError, match="unknown key 'train.lr'; did you mean 'train.optimizer.lr'?"):
+        resolve({"train": {"lr": 0.1}})
+    with pytest.raises(UserError, match="unknown key 'epochs'; did you mean 'train.epochs'?"):
+        resolve({"epochs": 3})
