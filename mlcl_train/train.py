@@ -289,8 +289,7 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
     torch.set_rng_state(ckpt["rng_cpu"])
     if s.device.type == "cuda" and "rng_cuda" in ckpt:
         torch.cuda.set_rng_state(ckpt["rng_cuda"], s.device)
-    run.keep_rows("metrics.csv", done)
-    run.keep_rows("grad_norms.csv", done)
+    _write_rows(run, done, ckpt.get("rows", {}))
     run.write_text("config.yaml", to_yaml(cfg))
     summary = {**_new_summary(s, run), "started": summary.get("started"), "resumed": done,
                "wall_seconds": summary.get("wall_seconds", 0.0)}
@@ -353,13 +352,13 @@ def _commit(s: Setup, run: Run, summary: dict[str, Any], row: dict[str, Any], no
              "rng_cpu": torch.get_rng_state()}
     if s.device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(s.device)
+    rows = {"metrics.csv": [METRICS, row]}
+    if norms:
+        rows["grad_norms.csv"] = [["epoch", *norms], {"epoch": epoch, **{k: f"{v:.6g}" for k, v in norms.items()}}]
+    state["rows"] = rows  # so that resume can write rows a kill cut off between the checkpoint and the CSVs
     run.save_torch("checkpoint.pt", state)
     run.save_torch("model.pt", s.model.state_dict())
-    run.keep_rows("metrics.csv", epoch - 1)
-    run.append_row("metrics.csv", METRICS, row)
-    if norms:
-        run.keep_rows("grad_norms.csv", epoch - 1)
-        run.append_row("grad_norms.csv", ["epoch", *norms], {"epoch": epoch, **{k: f"{v:.6g}" for k, v in norms.items()}})
+    _write_rows(run, epoch, rows)
     acc = float(row["test_acc"])
     summary.update(epochs_done=epoch, final_acc=acc, final_test_loss=float(row["test_loss"]),
                    final_train_loss=float(row["train_loss"]), wall_seconds=round(time.perf_counter() - started, 3))
@@ -368,6 +367,13 @@ def _commit(s: Setup, run: Run, summary: dict[str, Any], row: dict[str, Any], no
     rows = read_csv(run.path / "metrics.csv")
     summary["seconds_per_epoch"] = round(sum(float(r["seconds"]) for r in rows) / len(rows), 3)
     run.write_json("summary.json", summary)
+
+
+def _write_rows(run: Run, epoch: int, rows: dict[str, list[Any]]) -> None:
+    """Make each CSV end with this epoch's row (dropping rows of later epochs)."""
+    for name, (columns, row) in rows.items():
+        run.keep_rows(name, epoch - 1)
+        run.append_row(name, columns, row)
 
 
 def _finish(run: Run, summary: dict[str, Any], status: str, started: float, error: str | None = None) -> None:
