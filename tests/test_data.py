@@ -113,3 +113,26 @@ def test_bundled_data_is_cached_after_its_md5_check(tmp_path: Path, monkeypatch)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert data.read_verified(files[name], md5s[name]) == first  # a damaged cache is read around and rewritten
     assert cached.stat().st_size == 8 + 10000
+
+
+def test_fashion_mnist_is_found_in_debians_folder(tmp_path: Path, tiny_root: Path, monkeypatch) -> None:
+    import mlcl_train.data as data
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tiny_root)
+    files, md5s = locate("fashion_mnist", None)
+    assert files["train-images-idx3-ubyte"].parent == tiny_root and md5s == {}
+
+
+def test_fashion_mnist_says_where_to_put_the_files_when_all_fails(tmp_path: Path, monkeypatch) -> None:
+    import torchvision.datasets
+
+    import mlcl_train.data as data
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "absent")
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(DataError, match="download failed .*set data.root to it, or install Debian's dataset-fashion-mnist"):
+        locate("fashion_mnist", None)
