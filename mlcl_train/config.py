@@ -121,6 +121,7 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
+NAMED_SECTIONS = ("model", "optimizer", "scheduler")  # sections picked by their `name` key
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
@@ -149,6 +150,8 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
         old = out.get(key)
+        if key in NAMED_SECTIONS and isinstance(old, str) and isinstance(value, dict):
+            old = {"name": old}  # `optimizer: adam`, then `optimizer: {lr: 0.1}` stays adam
         both = isinstance(old, dict) and isinstance(value, dict)
         if both and not ("name" in old and "name" in value and old["name"] != value["name"]):
             out[key] = merge(old, value)
@@ -264,6 +267,13 @@ def _resolve_named(value: Any, spec: Named, path: str) -> dict[str, Any] | None:
         raise UserError(f"{path}: expected a name or a mapping with a 'name' key, got {value!r}")
     value = dict(value or {})
     name = value.pop("name", spec.default)
+    valid = ", ".join(spec.choices)
+    if name is None:
+        raise UserError(f"{path}: {', '.join(map(str, value))} given but no {path}.name; set it to one of {valid}")
     if name not in spec.choices:
         raise UserError(f"{path}.name: unknown value {name!r}; {suggest(str(name), list(spec.choices))}")
-    return {"name": name, **_resolve_section(value, spec.choices[name], f"{path}.")}
+    fields = spec.choices[name]
+    for key in value:
+        if key not in fields:
+            raise unknown_key(f"{path}.{key}", list(fields), where=f" (not an argument of {name})")
+    return {"name": name, **_resolve_section(value, fields, f"{path}.")}

@@ -163,3 +163,16 @@ def test_a_key_in_the_wrong_section_names_where_it_belongs() -> None:
         resolve({"train": {"lr": 0.1}})
     with pytest.raises(UserError, match="unknown key 'epochs'; did you mean 'train.epochs'?"):
         resolve({"epochs": 3})
+
+
+def test_named_section_shorthand_then_arguments_keeps_the_name(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.yaml", "train: {optimizer: {name: sgd, momentum: 0.9}}\n")
+    cfg = load_config(path, ["train.optimizer=adam", "train.optimizer.lr=0.003"])
+    assert cfg["train"]["optimizer"]["name"] == "adam" and cfg["train"]["optimizer"]["lr"] == 0.003
+    with pytest.raises(UserError, match=r"unknown key 'train.optimizer.momentum' \(not an argument of adam\); valid: lr, betas"):
+        load_config(path, ["train.optimizer=adam", "train.optimizer.momentum=0.9"])
+
+
+def test_scheduler_arguments_without_a_scheduler(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="train.scheduler: gamma given but no train.scheduler.name; set it to one of step"):
+        resolve({"train": {"scheduler": {"gamma": 0.5}}})
