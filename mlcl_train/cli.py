@@ -36,6 +36,8 @@ app = typer.Typer(
 
 ConfigOpt = Annotated[list[str], typer.Option("--config", "-c", help="YAML config file (repeat, or quote a glob, for several)")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="override a key: --set train.epochs=3 (value is YAML)")]
+RunsDirOpt = Annotated[Optional[Path], typer.Option(
+    "--runs-dir", metavar="DIR", help="a folder of run folders, as given to train (same as passing it as a path)")]
 ProgressOpt = Annotated[
     Optional[bool], typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)")
 ]
@@ -130,6 +132,7 @@ def compare(
         help="KEY=VALUE on a column or config key (also != > >= < <=; VALUE may be a glob), "
              "or a glob on the run name ('mlp*'); repeat to narrow further")] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json | markdown")] = "table",
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """One row per run, best first: results, status, and a column per config key that differs between the runs.
 
@@ -140,7 +143,7 @@ def compare(
 
     if top is not None and top < 1:
         fail("--top must be >= 1")
-    text = guarded(lambda: compare_runs(paths or [Path("runs")], sort, reverse, top, filter_ or [], fmt))
+    text = guarded(lambda: compare_runs(_run_paths(paths, runs_dir), sort, reverse, top, filter_ or [], fmt))
     typer.echo(text, nl=False)
 
 
@@ -208,11 +211,12 @@ def slides(
     title: TitleOpt = None,
     filter_: FilterOpt = None,
     device: EvalDeviceOpt = "cpu",
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """A PowerPoint deck of the runs: comparison table, one slide per run, curves, the best run's confusion matrix."""
     from mlcl_train.slides import write_slides
 
-    path, count = guarded(lambda: write_slides(runs or [Path("runs")], output, title, filter_ or [], device))
+    path, count = guarded(lambda: write_slides(_run_paths(runs, runs_dir), output, title, filter_ or [], device))
     typer.echo(f"wrote {path} ({count} slides)")
 
 
@@ -223,11 +227,12 @@ def report(
     title: TitleOpt = None,
     filter_: FilterOpt = None,
     device: EvalDeviceOpt = "cpu",
+    runs_dir: RunsDirOpt = None,
 ) -> None:
     """The same content as `slides`, as one self-contained HTML page (images inside it)."""
     from mlcl_train.report import write_report
 
-    path = guarded(lambda: write_report(runs or [Path("runs")], output, title, filter_ or [], device))
+    path = guarded(lambda: write_report(_run_paths(runs, runs_dir), output, title, filter_ or [], device))
     typer.echo(f"wrote {path}")
 
 
@@ -318,6 +323,11 @@ def backprop(
     params = guarded(lambda: bp.load_params(from_, {k: v for k, v in given.items() if v is not None}))
     w_h, w_o, x, target = bp.homework_net(params)
     typer.echo(bp.render(bp.train(w_h, w_o, x, target, params["eta"], params["steps"])), nl=False)
+
+
+def _run_paths(paths: list[Path] | None, runs_dir: Path | None) -> list[Path]:
+    """The folders a read-only command looks at: the paths given, --runs-dir, else runs/."""
+    return [*(paths or []), *([runs_dir] if runs_dir else [])] or [Path("runs")]
 
 
 def expand_configs(patterns: list[str]) -> list[Path]:

@@ -134,3 +134,10 @@ def test_compare_never_imports_torch(trained_runs):
                             cwd=Path(__file__).parents[1])
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "False"
+
+
+def test_runs_dir_option_reads_the_same_folder_as_train(trained_runs):
+    runs, _ = trained_runs
+    by_option, by_path = compare("--runs-dir", str(runs), "--format", "json"), compare(str(runs), "--format", "json")
+    assert by_option.exit_code == 0, by_option.output
+    assert json.loads(by_option.stdout) == json.loads(by_path.stdout)
