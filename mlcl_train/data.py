@@ -163,15 +163,23 @@ def load_split(files: dict[str, Path], md5s: dict[str, str], split: str) -> tupl
 def load_data(dataset: str, root: str | None, device: "torch.device", train_subset: int | None = None) -> tuple[Split, Split]:
     """The train and test splits, normalized, on the device."""
     files, md5s = locate(dataset, root)
+    return _split(files, md5s, "train", dataset, device, train_subset), _split(files, md5s, "test", dataset, device)
+
+
+def load_test(dataset: str, root: str | None, device: "torch.device") -> Split:
+    """The test split alone, normalized, on the device (for evaluating saved weights)."""
+    files, md5s = locate(dataset, root)
+    return _split(files, md5s, "test", dataset, device)
+
+
+def _split(files: dict[str, Path], md5s: dict[str, str], split: str, dataset: str, device: "torch.device",
+           subset: int | None = None) -> Split:
+    x, y = load_split(files, md5s, split)
+    if subset is not None:
+        x, y = x[:subset], y[:subset]
     mean, std = STATS[dataset]
-    splits = []
-    for split in ("train", "test"):
-        x, y = load_split(files, md5s, split)
-        if split == "train" and train_subset is not None:
-            x, y = x[:train_subset], y[:train_subset]
-        images = x.to(device).float().mul_(1 / (255 * std)).sub_(mean / std)  # (x/255 - mean) / std
-        splits.append(Split(images, y.to(device).long()))
-    return splits[0], splits[1]
+    images = x.to(device).float().mul_(1 / (255 * std)).sub_(mean / std)  # (x/255 - mean) / std
+    return Split(images, y.to(device).long())
 
 
 def train_batches(split: Split, batch_size: int, seed: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:

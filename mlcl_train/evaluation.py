@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 
 from mlcl_train.config import load_config
-from mlcl_train.data import STATS, Split, eval_batches, load_data
+from mlcl_train.data import STATS, Split, eval_batches, load_test
 from mlcl_train.errors import UserError
 from mlcl_train.runs import read_summary
-from mlcl_train.train import build_model, evaluate, resolve_device
+from mlcl_train.train import build_model, evaluate, output_kind, resolve_device
 
 CLASSES = {
     "mnist": [str(d) for d in range(10)],
@@ -49,7 +49,7 @@ def evaluate_run(run_path: str | Path, out_dir: str | Path | None = None, device
         reason = str(err).strip().splitlines()[0]
         raise UserError(f"{run}/model.pt does not fit the model of its config.yaml ({reason})") from None
     data = cfg["data"]
-    _, test = load_data(data["dataset"], data["root"], dev, data["train_subset"])
+    test = load_test(data["dataset"], data["root"], dev)
     loss, acc = evaluate(model, test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
     probs = probabilities(model, test, cfg["eval"]["batch_size"])
     conf, pred = probs.max(1)
@@ -67,12 +67,8 @@ def probabilities(model: torch.nn.Module, split: Split, batch_size: int) -> torc
     model.eval()
     with torch.inference_mode():
         out = torch.cat([model(x).float() for x, _ in eval_batches(split, batch_size)]).cpu()
-    ones = torch.ones(len(out))
-    if bool((out >= 0).all()) and torch.allclose(out.sum(1), ones, atol=1e-3):
-        return out
-    if bool((out <= 0).all()) and torch.allclose(out.exp().sum(1), ones, atol=1e-3):
-        return out.exp()
-    return out.softmax(1)
+    kind = output_kind(out)
+    return out if kind == "softmax" else out.exp() if kind == "log_softmax" else out.softmax(1)
 
 
 def confusion(true: torch.Tensor, pred: torch.Tensor, n: int) -> torch.Tensor:

@@ -134,10 +134,9 @@ def loss_fn(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def pitfalls(cfg: dict[str, Any], model: nn.Module) -> list[str]:
     """Warnings about a loss that does not fit the model's output, found by probing the model."""
     with torch.no_grad():
-        out = model.eval()(torch.randn(4, 1, 28, 28)).float()
+        kind = output_kind(model.eval()(torch.randn(4, 1, 28, 28)).float())
     model.train()
-    probs = bool((out >= 0).all()) and torch.allclose(out.sum(1), torch.ones(4), atol=1e-4)
-    log_probs = bool((out <= 0).all()) and torch.allclose(out.exp().sum(1), torch.ones(4), atol=1e-4)
+    probs, log_probs = kind == "softmax", kind == "log_softmax"
     loss = cfg["train"]["loss"]
     notes = []
     if loss == "cross_entropy" and (probs or log_probs):
@@ -158,6 +157,16 @@ def pitfalls(cfg: dict[str, Any], model: nn.Module) -> list[str]:
             " for classification, cross_entropy usually learns faster"
         )
     return notes
+
+
+def output_kind(out: torch.Tensor) -> str:
+    """'softmax', 'log_softmax' or 'logits': what a batch of model outputs (N, classes) looks like."""
+    ones = torch.ones(len(out), device=out.device)
+    if bool((out >= 0).all()) and torch.allclose(out.sum(1), ones, atol=1e-3):
+        return "softmax"
+    if bool((out <= 0).all()) and torch.allclose(out.exp().sum(1), ones, atol=1e-3):
+        return "log_softmax"
+    return "logits"
 
 
 def setup(cfg: dict[str, Any]) -> Setup:
@@ -358,7 +367,8 @@ def _commit(s: Setup, run: Run, summary: dict[str, Any], row: dict[str, Any], no
     state["rows"] = rows  # so that resume can write rows a kill cut off between the checkpoint and the CSVs
     run.save_torch("checkpoint.pt", state)
     run.save_torch("model.pt", s.model.state_dict())
-    _write_rows(run, epoch, rows)
+    for name, (columns, line) in rows.items():
+        run.append_row(name, columns, line)
     acc = float(row["test_acc"])
     summary.update(epochs_done=epoch, final_acc=acc, final_test_loss=float(row["test_loss"]),
                    final_train_loss=float(row["train_loss"]), wall_seconds=round(time.perf_counter() - started, 3))
@@ -370,7 +380,7 @@ def _commit(s: Setup, run: Run, summary: dict[str, Any], row: dict[str, Any], no
 
 
 def _write_rows(run: Run, epoch: int, rows: dict[str, list[Any]]) -> None:
-    """Make each CSV end with this epoch's row (dropping rows of later epochs)."""
+    """On resume: make each CSV end with the checkpoint's row of its epoch (dropping later ones)."""
     for name, (columns, row) in rows.items():
         run.keep_rows(name, epoch - 1)
         run.append_row(name, columns, row)
