@@ -12,13 +12,15 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 
 from mlcl_train.errors import UserError
+from mlcl_train.files import read_text
 from mlcl_train.models import resolve_model_config
-from mlcl_train.schema import NonNegative, Positive, PositiveInt, coerce, suggest, unknown_key
+from mlcl_train.safe_yaml import load_yaml
+from mlcl_train.schema import Below, Min, NonNegative, Positive, PositiveInt, coerce, quote, suggest, unknown_key
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ SCHEDULERS = {  # stepped once per epoch
 
 SCHEMA: dict[str, Any] = {
     "name": Field(str | None, None, "run name; default: the config file's stem"),
-    "seed": Field(int, 1, "seeds the weights, the shuffling and dropout"),
+    "seed": Field(Annotated[int, Min(0), Below(2**32)], 1, "seeds the weights, the shuffling and dropout"),
     "device": Field(str, "auto", "auto | cpu | cuda | cuda:N | mps (auto: CUDA, then MPS, then CPU)"),
     "data": {
         "dataset": Field(Literal["mnist", "fashion_mnist"], "mnist", "which data set"),
@@ -140,7 +142,8 @@ def resolve(raw: dict[str, Any]) -> dict[str, Any]:
     """Check a raw config against the schema; return it with every default filled in."""
     cfg = _resolve_section(raw, SCHEMA, "")
     if not DEVICE.fullmatch(cfg["device"]):
-        raise UserError(f"device: unknown device {cfg['device']!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        raise UserError(f"device: unknown device {quote(cfg['device'])}; valid: auto, cpu, cuda, cuda:N, mps")
+    _check_sgd(cfg["train"]["optimizer"])
     return cfg
 
 
@@ -165,11 +168,8 @@ def parse_set(item: str) -> dict[str, Any]:
     key, sep, text = item.partition("=")
     parts = key.strip().split(".")
     if not sep or not all(parts):
-        raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as err:
-        raise UserError(f"--set {item!r}: the value is not valid YAML ({getattr(err, 'problem', err)})") from None
+        raise UserError(f"--set {quote(item)}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")
+    value = load_yaml(text, f"--set {quote(item)}", in_file=False) if text.strip() else None
     for part in reversed(parts):
         value = {part: value}
     return value
@@ -185,17 +185,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise UserError(f"config file not found: {path}")
     if path.is_dir():
         raise UserError(f"{path} is a directory; pass a YAML config file such as configs/mlp_deep.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a text file; a config is a YAML file") from None
-    except OSError as err:
-        raise UserError(f"cannot read {path}: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UserError(f"{where}: YAML syntax error: {problem}") from None
+    data = load_yaml(read_text(path), str(path))
     if data is None:
         raise UserError(f"{path} is empty; a config is a YAML mapping such as 'model: {{name: mlp}}'")
     if not isinstance(data, dict):
@@ -213,10 +203,12 @@ def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if base is None:
         return data
     if not isinstance(base, str):
-        raise UserError(f"{path}: 'extends' must be a path to another config, got {base!r}")
+        raise UserError(f"{path}: 'extends' must be a path to another config, got {quote(base)}")
     base_path = path.parent / base
-    if not base_path.is_file():
+    if not base_path.exists():
         raise UserError(f"{path}: 'extends' names {base_path}, which does not exist")
+    if base_path.is_dir():
+        raise UserError(f"{path}: 'extends' names {base_path}, which is a directory; name a config file")
     return merge(_read_chain(base_path, (*seen, real)), data)
 
 
@@ -224,7 +216,7 @@ def _resolve_section(raw: Any, schema: dict[str, Any], prefix: str) -> dict[str,
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise UserError(f"{prefix.rstrip('.')}: expected a mapping of keys, got {raw!r}")
+        raise UserError(f"{prefix.rstrip('.')}: expected a mapping of keys, got {quote(raw)}")
     for key in raw:
         if key not in schema:
             elsewhere = [k for k in _dotted_keys(SCHEMA) if k.endswith(f".{key}")]
@@ -235,7 +227,7 @@ def _resolve_section(raw: Any, schema: dict[str, Any], prefix: str) -> dict[str,
     for key, spec in schema.items():
         path, value = f"{prefix}{key}", raw.get(key)
         if spec is MODEL:
-            out[key] = resolve_model_config(value if value is not None else {})
+            out[key] = resolve_model_config(_model_section(value))
         elif isinstance(spec, Named):
             out[key] = _resolve_named(value, spec, path)
         elif isinstance(spec, dict):
@@ -264,16 +256,35 @@ def _resolve_named(value: Any, spec: Named, path: str) -> dict[str, Any] | None:
     if isinstance(value, str):
         value = {"name": value}  # shorthand: `optimizer: adam`
     if not isinstance(value, dict | None):
-        raise UserError(f"{path}: expected a name or a mapping with a 'name' key, got {value!r}")
+        raise UserError(f"{path}: expected a name or a mapping with a 'name' key, got {quote(value)}")
     value = dict(value or {})
     name = value.pop("name", spec.default)
     valid = ", ".join(spec.choices)
     if name is None:
         raise UserError(f"{path}: {', '.join(map(str, value))} given but no {path}.name; set it to one of {valid}")
     if name not in spec.choices:
-        raise UserError(f"{path}.name: unknown value {name!r}; {suggest(str(name), list(spec.choices))}")
+        raise UserError(f"{path}.name: unknown value {quote(name)}; {suggest(str(name), list(spec.choices))}")
     fields = spec.choices[name]
     for key in value:
         if key not in fields:
             raise unknown_key(f"{path}.{key}", list(fields), where=f" (not an argument of {name})")
     return {"name": name, **_resolve_section(value, fields, f"{path}.")}
+
+
+def _model_section(value: Any) -> dict[str, Any]:
+    """`model: mlp` is short for `model: {name: mlp}`, as for optimizers."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"name": value}
+    if not isinstance(value, dict):
+        raise UserError(f"model: expected a model name or a mapping with a 'name' key, got {quote(value)}; "
+                        "e.g. 'model: mlp' or 'model: {name: mlp, hidden: [128]}'")
+    return value
+
+
+def _check_sgd(spec: dict[str, Any]) -> None:
+    """Settings torch.optim.SGD refuses, refused here before any data loads."""
+    if spec["name"] == "sgd" and spec["nesterov"] and spec["momentum"] <= 0:
+        raise UserError("train.optimizer.nesterov: Nesterov momentum needs momentum > 0; "
+                        "set train.optimizer.momentum (e.g. 0.9) or nesterov: false")

@@ -7,6 +7,7 @@ and Annotated[T, constraint, ...] with the constraints below.
 from __future__ import annotations
 
 import difflib
+import reprlib
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -25,7 +26,7 @@ class Min:
         ok = value > self.bound if self.strict else value >= self.bound
         if not ok:
             op = ">" if self.strict else ">="
-            raise UserError(f"{key}: {value!r} is out of range; it must be {op} {self.bound:g}")
+            raise UserError(f"{key}: {quote(value)} is out of range; it must be {op} {_bound(self.bound)}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Below:
 
     def check(self, key: str, value: Any) -> None:
         if not value < self.bound:
-            raise UserError(f"{key}: {value!r} is out of range; it must be < {self.bound:g}")
+            raise UserError(f"{key}: {quote(value)} is out of range; it must be < {_bound(self.bound)}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class NonEmpty:
             raise UserError(f"{key}: must not be empty")
 
 
+QUOTE = 80  # characters of a value an error message shows at most
 Positive = Annotated[float, Min(0, strict=True)]
 PositiveInt = Annotated[int, Min(1)]
 NonNegative = Annotated[float, Min(0)]
@@ -84,7 +86,7 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
         if value in args:
             return value
         valid = ", ".join(map(str, args))
-        raise UserError(f"{key}: unknown value {value!r}; valid: {valid}")
+        raise UserError(f"{key}: unknown value {quote(value)}; valid: {valid}")
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -113,12 +115,14 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
         return [coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value)]
     elif (origin is dict or tp is dict) and isinstance(value, dict):
         return value
-    raise UserError(f"{key}: expected {type_name(tp)}, got {value!r} ({_yaml_type(value)})")
+    raise UserError(f"{key}: expected {type_name(tp)}, got {quote(value)} ({_yaml_type(value)})")
 
 
 def unknown_key(key: str, valid: list[str], where: str = "") -> UserError:
     """The error for a key that is not in the schema, naming the closest valid one."""
     prefix, _, name = key.rpartition(".")
+    if len(key) > QUOTE:
+        return UserError(f"unknown key '{key[:QUOTE - 3]}...'{where}; valid: {', '.join(valid) or 'none'}")
     return UserError(f"unknown key '{key}'{where}; {suggest(name, valid, prefix + '.' if prefix else '')}")
 
 
@@ -126,6 +130,28 @@ def suggest(name: str, valid: list[str], prefix: str = "") -> str:
     """'did you mean X?' for the closest valid name, else the list of valid names."""
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
     return f"did you mean '{prefix}{close[0]}'?" if close else f"valid: {', '.join(valid) or 'none'}"
+
+
+class _ShortRepr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 300:  # repr() of an int over 4,300 digits raises ValueError
+            return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = QUOTE
+_SHORT.maxlevel = 3
+
+
+def quote(value: Any) -> str:
+    """repr(value) for an error message: at most QUOTE characters, in bounded time whatever its size."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= QUOTE else text[: QUOTE - 3] + "..."
+
+
+def _bound(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 def _is_float(text: str) -> bool:

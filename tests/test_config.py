@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,14 @@ def test_every_shipped_config_resolves(path: Path) -> None:
         ({"train": {"scheduler": {"name": "cosin"}}}, "train.scheduler.name: unknown value 'cosin'; did you mean 'cosine'?"),
         ({"device": "gpu"}, "device: unknown device 'gpu'; valid: auto, cpu, cuda, cuda:N, mps"),
         ({"data": {"dataset": "cifar"}}, "data.dataset: unknown value 'cifar'; valid: mnist, fashion_mnist"),
+        ({"seed": 2**64 - 1}, "seed: 18446744073709551615 is out of range; it must be < 4294967296"),
+        ({"seed": -1}, "seed: -1 is out of range; it must be >= 0"),
+        ({"seed": 1e23}, "seed: expected int, got 1e+23 (number)"),
+        ({"train": {"optimizer": {"nesterov": True}}}, "train.optimizer.nesterov: Nesterov momentum needs momentum > 0"),
+        ({"train": {"optimizer": {"momentum": 0.9, "dampening": 0.1}}}, "unknown key 'train.optimizer.dampening'"),
+        ({"model": ["mlp"]}, "model: expected a model name or a mapping with a 'name' key, got ['mlp']"),
+        ({"model": 5}, "model: expected a model name or a mapping with a 'name' key, got 5"),
+        ({"model": "mpl"}, "model.name: unknown model 'mpl'"),
     ],
 )
 def test_bad_values_name_the_key(raw: dict, message: str) -> None:
@@ -121,7 +130,7 @@ def test_bad_set_items(item: str, message: str) -> None:
         ({"empty.yaml": ""}, "empty.yaml", "is empty"),
         ({"list.yaml": "- a\n- b\n"}, "list.yaml", "must hold a YAML mapping"),
         ({"bad.yaml": "model:\n  name: mlp\n hidden: [1\n"}, "bad.yaml", "bad.yaml:3:"),
-        ({"bin.yaml": b"\xff\xfe\x00binary"}, "bin.yaml", "not a text file"),
+        ({"bin.yaml": b"\xff\xfe\x00binary"}, "bin.yaml", "is not UTF-8 text"),
         ({"a.yaml": "extends: nothere.yaml\n"}, "a.yaml", "'extends' names"),
         ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"}, "a.yaml", "'extends' makes a cycle: a.yaml -> b.yaml -> a.yaml"),
         ({"self.yaml": "extends: self.yaml\n"}, "self.yaml", "'extends' makes a cycle"),
@@ -176,3 +185,83 @@ def test_named_section_shorthand_then_arguments_keeps_the_name(tmp_path: Path) -
 def test_scheduler_arguments_without_a_scheduler(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="train.scheduler: gamma given but no train.scheduler.name; set it to one of step"):
         resolve({"train": {"scheduler": {"gamma": 0.5}}})
+
+
+def test_model_shorthand_is_a_name_like_optimizer_shorthand(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path / "c.yaml", "model: cnn\n"), ["model.batch_norm=false"])
+    assert cfg["model"]["name"] == "cnn" and cfg["model"]["batch_norm"] is False
+    assert resolve({"model": "mlp"})["model"] == resolve({"model": {"name": "mlp"}})["model"]
+
+
+def test_seed_and_nesterov_are_checked_before_any_data_loads(tmp_path: Path) -> None:
+    """A bad seed or SGD setting is a config error (exit 2, no run folder), not a failed run."""
+    for line in ("seed: 18446744073709551615", "train: {optimizer: {name: sgd, nesterov: true}}"):
+        config = write(tmp_path / "c.yaml", f"data: {{root: {tmp_path / 'nodata'}}}\n{line}\n")
+        result = CliRunner().invoke(app, ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs")])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1 and "data.root" not in result.stderr
+        assert not (tmp_path / "runs").exists()
+
+
+def _bomb(levels: int) -> str:
+    text = 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    for i in range(1, levels + 1):
+        text += f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n"
+    return text + f"name: *a{levels}\n"
+
+
+HUGE = "x" * 3_000_000  # within the file size limit, far beyond what a message may quote
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("train: {epochs: 1}\nseed: 2\ntrain: {epochs: 3}\n", "c.yaml:3:1: duplicate key 'train' (on line 1 and line 3)"),
+        ("model:\n  name: mlp\n  hidden: [8]\n  hidden: [9]\n", "duplicate key 'hidden' (on line 3 and line 4)"),
+        (_bomb(9), "aliases (*name) expand to more than 100,000 values"),
+        ("a: &a [*a]\n", "an alias refers to a value that contains it"),
+        ("seed: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 100 levels deep"),
+        ("seed: " + "9" * 5000 + "\n", "an integer of 5000 digits"),
+        (f"seed: {HUGE}\n", "seed: expected int, got 'xxxxxxxx"),
+        (f"? {HUGE}\n: 1\n", "unknown key 'xxxxxxxx"),
+        (f"model: {{name: {HUGE}}}\n", "model.name: unknown model 'xxxx"),
+    ],
+    ids=["duplicate", "duplicate-nested", "alias-bomb", "alias-cycle", "deep", "digits", "huge-value", "huge-key",
+         "huge-name"],
+)
+def test_hostile_yaml_is_one_short_line(tmp_path: Path, text: str, message: str) -> None:
+    """Each is refused with one line that quotes at most 80 characters of any value."""
+    config = write(tmp_path / "c.yaml", text)
+    result = CliRunner().invoke(app, ["show-config", "--config", str(config)])
+    assert result.exit_code == 2, result.output[-300:]
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 300 + len(str(config))
+
+
+def test_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.yaml", "train:\n  <<: {epochs: 2, batch_size: 8}\n  epochs: 3\n")
+    assert load_config(config)["train"]["epochs"] == 3
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: Path("/dev/zero"), "/dev/zero is a character device, not a file"),
+        (lambda d: (d / "z.yaml").symlink_to("/dev/zero") or d / "z.yaml", "(a link to /dev/zero) is a character device"),
+        (lambda d: os.mkfifo(d / "f.yaml") or d / "f.yaml", "is a FIFO (named pipe), not a file"),
+        (lambda d: write(d / "big.yaml", "#" * (5 * 2**20)), "is larger than 4 MB"),
+        (lambda d: write(d / "c.yaml", "extends: sub\n") if (d / "sub").mkdir() is None else None,
+         "'extends' names"),
+        (lambda d: write(d / "c.yaml", "extends: /dev/zero\n"), "/dev/zero is a character device, not a file"),
+        (lambda d: (d / "l.yaml").write_bytes("name: caf\xe9\n".encode("latin-1")) and d / "l.yaml",
+         "l.yaml is not UTF-8 text (byte 0xe9 at offset 9)"),
+    ],
+    ids=["dev-zero", "link-to-dev-zero", "fifo", "too-large", "extends-directory", "extends-dev-zero", "latin-1"],
+)
+def test_config_that_is_not_a_regular_file(tmp_path: Path, make, message: str) -> None:
+    """Devices, FIFOs and huge files are refused at once, without reading them."""
+    config = make(tmp_path)
+    result = CliRunner().invoke(app, ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output[-300:]
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1

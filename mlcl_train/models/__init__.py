@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from mlcl_train.errors import UserError
-from mlcl_train.schema import coerce, unknown_key
+from mlcl_train.schema import coerce, quote, unknown_key
 
 _MODELS: dict[str, Callable[..., Any]] = {}
 
@@ -50,7 +50,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 def get_builder(name: str) -> Callable[..., Any]:
     if name not in _MODELS:
-        raise UserError(f"model.name: unknown model {name!r}; valid: {', '.join(list_models())}")
+        raise UserError(f"model.name: unknown model {quote(name)}; valid: {', '.join(list_models())}")
     return _MODELS[name]
 
 
@@ -73,7 +73,7 @@ def resolve_model_config(section: dict[str, Any]) -> dict[str, Any]:
     """Check a `model:` section against its builder; return it with every default filled in."""
     name = section.get("name", "mlp")
     if not isinstance(name, str):
-        raise UserError(f"model.name: expected a model name, got {name!r}; valid: {', '.join(list_models())}")
+        raise UserError(f"model.name: expected a model name, got {quote(name)}; valid: {', '.join(list_models())}")
     args = {a.name: a for a in model_args(name)}
     for key in section:
         if key != "name" and key not in args:
