@@ -26,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from mlcl_train.errors import UserError
+from mlcl_train.files import CONFIG_LIMIT, read_text
 
 METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 STATUSES = ("running", "completed", "interrupted", "diverged", "failed")
+METRICS_LIMIT = 64 * 2**20  # bytes of metrics.csv: about 500,000 epochs
+NAME_MAX = 100  # characters of a run name; the folder name adds a time stamp and must stay under 255 bytes
 
 
 class Run:
@@ -42,6 +45,8 @@ class Run:
         """A new, empty folder runs_dir/<YYYYmmdd-HHMMSS>-<name>[-N]; never an existing one."""
         runs_dir = Path(runs_dir)
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"
+        if len(safe) > NAME_MAX:
+            raise UserError(f"the run name is {len(name)} characters long; use at most {NAME_MAX} (--name or 'name:')")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
@@ -111,19 +116,22 @@ class Run:
 def read_csv(path: Path) -> list[dict[str, str]]:
     """Rows of a CSV file; a missing file or a half-written last line yields what is complete."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_text(path, METRICS_LIMIT)
+    except UserError:  # missing, not a regular file, too large or not UTF-8
         return []
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # a hard kill can leave half a line
-    return list(csv.DictReader(io.StringIO(text)))
+    try:
+        return list(csv.DictReader(io.StringIO(text)))
+    except csv.Error:  # a field over csv's limit (128 KB): not a metrics file
+        return []
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:
     """summary.json of a run folder, or None when it is missing or unreadable."""
     try:
-        data = json.loads((Path(path) / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_text(Path(path) / "summary.json", CONFIG_LIMIT))
+    except (UserError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

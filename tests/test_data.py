@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import re
 import shutil
+import struct
+import tracemalloc
 from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import TEST_N, TRAIN_N, write_idx
-from mlcl_train.data import eval_batches, load_data, locate, read_idx, train_batches
+from typer.testing import CliRunner
+
+from mlcl_train.cli import app
+from mlcl_train.data import Split, eval_batches, load_data, locate, num_batches, read_idx, train_batches
 from mlcl_train.errors import DataError
 
 
@@ -106,13 +114,86 @@ def test_bundled_data_is_cached_after_its_md5_check(tmp_path: Path, monkeypatch)
     first = data.read_verified(files[name], md5s[name])
     cached = tmp_path / "mlcl-train" / f"{md5s[name]}.idx"
     assert cached.is_file()
-    monkeypatch.setattr(data.gzip, "decompress", lambda raw: pytest.fail("decompressed despite the cache"))
+    monkeypatch.setattr(data, "_decompressed", lambda *a: pytest.fail("decompressed despite the cache"))
     assert data.read_verified(files[name], md5s[name]) == first
     cached.write_bytes(b"damaged")
     monkeypatch.undo()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert data.read_verified(files[name], md5s[name]) == first  # a damaged cache is read around and rewritten
     assert cached.stat().st_size == 8 + 10000
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "longer", "link-to-dev-zero", "fifo"])
+def test_a_cache_that_does_not_match_is_rebuilt(tmp_path: Path, monkeypatch, damage: str) -> None:
+    """The cache is checked on every read (size and CRC-32), so same-size damage cannot change a run."""
+    import mlcl_train.data as data
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    files, md5s = locate("mnist", None)
+    name = "t10k-labels-idx1-ubyte"
+    first = data.read_verified(files[name], md5s[name])
+    cached = tmp_path / "mlcl-train" / f"{md5s[name]}.idx"
+    good = cached.read_bytes()
+    if damage == "zeroed":  # the labels zeroed, the size kept
+        cached.write_bytes(good[:8] + bytes(len(good) - 8))
+    elif damage == "longer":
+        cached.write_bytes(good + b"\0")
+    else:
+        cached.unlink()
+        cached.symlink_to("/dev/zero") if damage == "link-to-dev-zero" else os.mkfifo(cached)
+    assert data.read_verified(files[name], md5s[name]) == first
+    assert cached.is_file() and not cached.is_symlink() and cached.read_bytes() == good
+
+
+def _gzip_bomb(path: Path, header_shape: tuple[int, ...], gib: int) -> Path:
+    """A small .gz holding an IDX header and then `gib` GiB of zeros (repeated gzip members)."""
+    member = gzip.compress(bytes(2**20), compresslevel=9)
+    head = bytes([0, 0, 8, len(header_shape)]) + struct.pack(f">{len(header_shape)}I", *header_shape)
+    path.write_bytes(gzip.compress(head) + member * (gib * 1024))
+    return path
+
+
+def test_a_gzip_bomb_is_not_unpacked_in_memory(tmp_path: Path) -> None:
+    """Reading stops one byte past the size the IDX header announces; memory stays small."""
+    path = _gzip_bomb(tmp_path / "train-images-idx3-ubyte.gz", (10, 28, 28), gib=4)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="is corrupt: header says 7840 bytes of data, file holds 7841"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [((2**31, 28, 28), "announces shape (2147483648, 28, 28)"), ((10, 32, 32), "announces shape (10, 32, 32)"),
+     ((10, 2, 2, 2), "expected (N, 28, 28) images or (N,) labels with N <= 500,000")],
+)
+def test_an_idx_header_must_announce_an_mnist_shape(tmp_path: Path, shape: tuple[int, ...], message: str) -> None:
+    path = _gzip_bomb(tmp_path / "x-idx3-ubyte.gz", shape, gib=1)
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("n, sizes", [(65, [65]), (129, [64, 65]), (130, [64, 64, 2]), (1, [1]), (64, [64])])
+def test_a_last_batch_of_one_image_joins_the_one_before(n: int, sizes: list[int]) -> None:
+    split = Split(torch.zeros(n, 1, 28, 28), torch.arange(n))
+    for batches in (list(train_batches(split, 64, seed=0)), list(eval_batches(split, 64))):
+        assert [len(y) for _, y in batches] == sizes
+        assert sorted(torch.cat([y for _, y in batches]).tolist()) == list(range(n))
+    assert num_batches(n, 64) == len(sizes)
+
+
+def test_batch_norm_trains_on_a_subset_that_leaves_one_image_over(tmp_path: Path, make_config) -> None:
+    """train_subset=65 with batch 64 would end each epoch with a batch of one, which batch norm refuses."""
+    config = make_config(model={"name": "mlp", "hidden": [16], "batch_norm": True}, train={"epochs": 1})
+    result = CliRunner().invoke(app, ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"),
+                                      "--set", "data.train_subset=65"])
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
 
 
 def test_fashion_mnist_is_found_in_debians_folder(tmp_path: Path, tiny_root: Path, monkeypatch) -> None:
