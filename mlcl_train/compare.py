@@ -16,6 +16,7 @@ import csv
 import fnmatch
 import io
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterable
@@ -209,7 +210,7 @@ def render(runs: list[dict[str, Any]], fmt: str = "table", keys: list[str] | Non
     """The runs as text: table (aligned columns), markdown (a pipe table), csv or json (raw values)."""
     keys = differing_keys(runs) if keys is None else keys
     if fmt == "json":
-        return json.dumps([_raw(r, keys) for r in runs], indent=2) + "\n"
+        return json.dumps(_finite([_raw(r, keys) for r in runs]), indent=2, allow_nan=False) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=[*MACHINE, *keys], lineterminator="\n")
@@ -267,6 +268,17 @@ def _raw(run: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     out = {k: run.get(k) for k in MACHINE}
     out.update((k, value(run, k)) for k in keys if value(run, k) is not MISSING)
     return out
+
+
+def _finite(v: Any) -> Any:
+    """NaN and infinities as None: JSON has no such numbers (a diverged run's loss)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
 
 
 def _csv_cell(v: Any, is_config: bool) -> Any:

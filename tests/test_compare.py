@@ -141,3 +141,24 @@ def test_runs_dir_option_reads_the_same_folder_as_train(trained_runs):
     by_option, by_path = compare("--runs-dir", str(runs), "--format", "json"), compare(str(runs), "--format", "json")
     assert by_option.exit_code == 0, by_option.output
     assert json.loads(by_option.stdout) == json.loads(by_path.stdout)
+
+
+def test_compare_json_writes_null_for_nan_and_infinity(trained_runs, tmp_path: Path):
+    """A diverged run's NaN loss is not a JSON number: strict parsers must read the output."""
+    runs, _ = trained_runs
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    run = sorted(copy.iterdir())[0]
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(final_test_loss=float("nan"), best_acc=float("inf"))
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("lr: 0.1", "lr: .nan"))
+    result = compare(str(copy), "--format", "json")
+    assert result.exit_code == 0, result.output
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in JSON output")
+
+    items = {i["run"]: i for i in json.loads(result.stdout, parse_constant=refuse)}
+    assert items[run.name]["test_loss"] is None and items[run.name]["best_acc"] is None
+    assert items[run.name]["train.optimizer.lr"] is None
