@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from mlcl_train.errors import UserError
+from mlcl_train.files import read_text
 from mlcl_train.schema import Min, PositiveInt, coerce, unknown_key
 
 Matrix = list[list[float]]  # rows = receiving nodes, columns = sending nodes
@@ -126,10 +127,10 @@ def load_params(path: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
     """The homework's values, overridden by a YAML file's keys, then by `overrides`; all checked."""
     from mlcl_train.config import read_yaml
 
-    if path is not None and not path.is_file():
+    if path is not None and (path.is_dir() or not path.exists()):
         what = "is a directory" if path.is_dir() else "does not exist"
         raise UserError(f"--from {path}: {what}; pass a YAML file of keys such as 'w11h: 0.1'")
-    empty = path is None or not path.read_text(encoding="utf-8", errors="replace").strip()
+    empty = path is None or not read_text(path).strip()  # a FIFO, a device or a huge file: one clear error
     raw = {} if empty else read_yaml(path)
     for key in raw:
         if key not in PARAMS:

@@ -22,6 +22,8 @@ import yaml
 
 from mlcl_train.compare import cells, collect_runs, differing_keys, filter_runs, run_labels, sort_runs
 from mlcl_train.errors import UserError
+from mlcl_train.files import read_text
+from mlcl_train.safe_yaml import load_yaml
 
 FONT_PT = 14  # figure text at the size it is shown on a 13.3 x 7.5 inch slide
 RUN_CURVES_IN = (6.4, 3.8)  # a run's loss and accuracy panels, beside its layer table
@@ -137,8 +139,8 @@ def run_content(plt: Any, run: dict[str, Any], label: str) -> RunContent:
 def model_yaml(folder: Path) -> str:
     """The `model` section of the run's config.yaml, as YAML."""
     try:
-        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        config = load_yaml(read_text(folder / "config.yaml"), str(folder / "config.yaml"))
+    except UserError:  # missing, not a regular file, too large, not UTF-8 or not YAML
         return "(no readable config.yaml)"
     model = config.get("model") if isinstance(config, dict) else None
     if model is None:

@@ -3,6 +3,7 @@ against torch autograd (the micrograd test), and the `backprop` command."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -128,6 +129,10 @@ def test_cli_options_override_the_file(tmp_path) -> None:
     ([], "x1: [0.2, 0.6]\n", "x1: expected float"),
     ([], "- 1\n", "must hold a YAML mapping"),
     ([], "x1: [\n", "YAML syntax error"),
+    ([], "eta: 1\neta: 2\n", "duplicate key 'eta' (on line 1 and line 2)"),
+    ([], 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "x1: *i\n",
+     "aliases (*name) expand to more than 100,000 values"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, content, message) -> None:
     if content is not None:
@@ -144,6 +149,15 @@ def test_cli_unknown_key_names_the_closest(tmp_path) -> None:
     (tmp_path / "net.yaml").write_text("etta: 1\n")
     result = run("--from", str(tmp_path / "net.yaml"))
     assert result.exit_code == 2 and "did you mean 'eta'?" in result.stderr
+
+
+@pytest.mark.parametrize("kind, message", [("fifo", "is a FIFO (named pipe), not a file"),
+                                           ("link", "(a link to /dev/zero) is a character device")])
+def test_cli_from_a_fifo_or_device_errors_at_once(tmp_path, kind: str, message: str) -> None:
+    path = tmp_path / "net.yaml"
+    os.mkfifo(path) if kind == "fifo" else path.symlink_to("/dev/zero")
+    result = run("--from", str(path))
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_cli_missing_file(tmp_path) -> None:
