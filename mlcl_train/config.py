@@ -209,6 +209,8 @@ def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise UserError(f"{path}: 'extends' names {base_path}, which does not exist")
     if base_path.is_dir():
         raise UserError(f"{path}: 'extends' names {base_path}, which is a directory; name a config file")
+    if not base_path.is_file():
+        raise UserError(f"{path}: 'extends' names {base_path}, which is not a regular file; name a config file")
     return merge(_read_chain(base_path, (*seen, real)), data)
 
 
