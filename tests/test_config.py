@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from mlcl_train.cli import app
-from mlcl_train.config import load_config, merge, parse_set, resolve
+from mlcl_train.config import load_config, merge, parse_set, resolve, to_yaml
 from mlcl_train.errors import UserError
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -22,7 +22,13 @@ def write(path: Path, text: str) -> Path:
 
 def test_defaults_fill_every_key() -> None:
     cfg = resolve({"name": "x"})
-    assert cfg["train"]["optimizer"] == {"name": "sgd", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "nesterov": False}
+    assert cfg["train"]["optimizer"] == {
+        "name": "sgd",
+        "lr": 0.01,
+        "momentum": 0.0,
+        "weight_decay": 0.0,
+        "nesterov": False,
+    }
     assert cfg["model"]["hidden"] == [512, 256]
     assert cfg["eval"]["batch_size"] == 1000
 
@@ -66,8 +72,9 @@ def test_homework_configs_differ_only_in_name_and_model() -> None:
 
 @pytest.mark.parametrize("path", sorted(p for p in CONFIGS.rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_resolves(path: Path) -> None:
+    """Each config resolves, and its resolved YAML (what a run folder keeps) resolves to the same config."""
     cfg = load_config(path)
-    assert cfg["model"]["name"]
+    assert resolve(yaml.safe_load(to_yaml(cfg))) == cfg
 
 
 @pytest.mark.parametrize(
@@ -75,7 +82,10 @@ def test_every_shipped_config_resolves(path: Path) -> None:
     [
         ({"trian": {}}, "unknown key 'trian'; did you mean 'train'?"),
         ({"train": {"epoch": 3}}, "unknown key 'train.epoch'; did you mean 'train.epochs'?"),
-        ({"model": {"hiden": [3]}}, "unknown key 'model.hiden' (not an argument of model 'mlp'); did you mean 'model.hidden'?"),
+        (
+            {"model": {"hiden": [3]}},
+            "unknown key 'model.hiden' (not an argument of model 'mlp'); did you mean 'model.hidden'?",
+        ),
         ({"train": {"epochs": "ten"}}, "train.epochs: expected int, got 'ten' (string)"),
         ({"model": {"batch_norm": "yes"}}, "model.batch_norm: expected bool, got 'yes' (string)"),
         ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range; it must be >= 1"),
@@ -87,9 +97,15 @@ def test_every_shipped_config_resolves(path: Path) -> None:
         ({"model": {"name": "mpl"}}, "model.name: unknown model 'mpl'; valid: "),
         ({"model": {"activation": "relu6"}}, "model.activation: unknown value 'relu6'; valid: sigmoid, tanh, relu"),
         ({"train": {"loss": "hinge"}}, "train.loss: unknown value 'hinge'; valid: cross_entropy, nll, mse"),
-        ({"train": {"optimizer": {"name": "adamm"}}}, "train.optimizer.name: unknown value 'adamm'; did you mean 'adam'?"),
+        (
+            {"train": {"optimizer": {"name": "adamm"}}},
+            "train.optimizer.name: unknown value 'adamm'; did you mean 'adam'?",
+        ),
         ({"train": {"optimizer": {"name": "adam", "momentum": 0.9}}}, "unknown key 'train.optimizer.momentum'"),
-        ({"train": {"scheduler": {"name": "cosin"}}}, "train.scheduler.name: unknown value 'cosin'; did you mean 'cosine'?"),
+        (
+            {"train": {"scheduler": {"name": "cosin"}}},
+            "train.scheduler.name: unknown value 'cosin'; did you mean 'cosine'?",
+        ),
         ({"device": "gpu"}, "device: unknown device 'gpu'; valid: auto, cpu, cuda, cuda:N, mps"),
         ({"data": {"dataset": "cifar"}}, "data.dataset: unknown value 'cifar'; valid: mnist, fashion_mnist"),
     ],
@@ -123,7 +139,11 @@ def test_bad_set_items(item: str, message: str) -> None:
         ({"bad.yaml": "model:\n  name: mlp\n hidden: [1\n"}, "bad.yaml", "bad.yaml:3:"),
         ({"bin.yaml": b"\xff\xfe\x00binary"}, "bin.yaml", "not a text file"),
         ({"a.yaml": "extends: nothere.yaml\n"}, "a.yaml", "'extends' names"),
-        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"}, "a.yaml", "'extends' makes a cycle: a.yaml -> b.yaml -> a.yaml"),
+        (
+            {"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"},
+            "a.yaml",
+            "'extends' makes a cycle: a.yaml -> b.yaml -> a.yaml",
+        ),
         ({"self.yaml": "extends: self.yaml\n"}, "self.yaml", "'extends' makes a cycle"),
     ],
 )
@@ -144,7 +164,9 @@ def test_directory_as_config(tmp_path: Path) -> None:
 
 
 def test_show_config_prints_the_resolved_yaml() -> None:
-    result = CliRunner().invoke(app, ["show-config", "--config", str(CONFIGS / "mlp_deep.yaml"), "--set", "train.epochs=3"])
+    result = CliRunner().invoke(
+        app, ["show-config", "--config", str(CONFIGS / "mlp_deep.yaml"), "--set", "train.epochs=3"]
+    )
     assert result.exit_code == 0, result.output
     cfg = yaml.safe_load(result.stdout)
     assert cfg["train"]["epochs"] == 3 and cfg["model"]["batch_norm"] is True
@@ -169,10 +191,14 @@ def test_named_section_shorthand_then_arguments_keeps_the_name(tmp_path: Path) -
     path = write(tmp_path / "c.yaml", "train: {optimizer: {name: sgd, momentum: 0.9}}\n")
     cfg = load_config(path, ["train.optimizer=adam", "train.optimizer.lr=0.003"])
     assert cfg["train"]["optimizer"]["name"] == "adam" and cfg["train"]["optimizer"]["lr"] == 0.003
-    with pytest.raises(UserError, match=r"unknown key 'train.optimizer.momentum' \(not an argument of adam\); valid: lr, betas"):
+    with pytest.raises(
+        UserError, match=r"unknown key 'train.optimizer.momentum' \(not an argument of adam\); valid: lr, betas"
+    ):
         load_config(path, ["train.optimizer=adam", "train.optimizer.momentum=0.9"])
 
 
 def test_scheduler_arguments_without_a_scheduler(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="train.scheduler: gamma given but no train.scheduler.name; set it to one of step"):
+    with pytest.raises(
+        UserError, match="train.scheduler: gamma given but no train.scheduler.name; set it to one of step"
+    ):
         resolve({"train": {"scheduler": {"gamma": 0.5}}})
