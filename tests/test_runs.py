@@ -94,3 +94,10 @@ def test_the_table_renderer(fmt: str, expected: str) -> None:
 def test_the_table_renderer_without_a_rule_and_indented() -> None:
     assert table.render(["a", "b"], [["x|y", "1"]], rule=False, indent="  ") == "  a    b\n  x|y  1\n"
     assert table.render(["a"], [["x|y"]], "markdown") == "| a |\n|:---|\n| x\\|y |\n"
+
+
+def test_every_status_a_reader_can_find_has_a_note_on_the_slides() -> None:
+    from mlcl_train.present.content import STATUS_NOTES
+    from mlcl_train.runs import READ_STATUSES
+
+    assert set(STATUS_NOTES) == set(READ_STATUSES) - {"completed"}
