@@ -61,8 +61,11 @@ def test_no_scheduler_is_none() -> None:
 
 
 def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path, make_config) -> None:
-    """2 epochs then a resume to 3 give the learning rates and gradient norms of 3 epochs in one go."""
-    cfg = make_config(train={"epochs": 3, "scheduler": {"name": "step", "gamma": 0.5}, "log_grad_norms": True})
+    """2 epochs then a resume to 4 give the learning rates and gradient norms of 4 epochs in one go.
+
+    The milestone after epoch 3 is met only if the scheduler counts the epochs before the resume."""
+    scheduler = {"name": "multistep", "milestones": [3], "gamma": 0.5}
+    cfg = make_config(train={"epochs": 4, "scheduler": scheduler, "log_grad_norms": True})
     runner = CliRunner()
     straight = tmp_path / "straight"
     assert runner.invoke(app, ["train", "--config", str(cfg), "--runs-dir", str(straight)]).exit_code == 0
@@ -70,13 +73,13 @@ def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path,
     args = ["train", "--config", str(cfg), "--runs-dir", str(resumed), "--set", "train.epochs=2"]
     assert runner.invoke(app, args).exit_code == 0
     (run,) = resumed.iterdir()
-    result = runner.invoke(app, ["resume", str(run), "--epochs", "3"])
+    result = runner.invoke(app, ["resume", str(run), "--epochs", "4"])
     assert result.exit_code == 0, result.output
     (whole,) = straight.iterdir()
-    assert [r["lr"] for r in read_csv(run / "metrics.csv")] == ["0.1", "0.05", "0.025"]
-    assert [r["lr"] for r in read_csv(whole / "metrics.csv")] == ["0.1", "0.05", "0.025"]
+    assert [r["lr"] for r in read_csv(whole / "metrics.csv")] == ["0.1", "0.1", "0.1", "0.05"]
+    assert [r["lr"] for r in read_csv(run / "metrics.csv")] == ["0.1", "0.1", "0.1", "0.05"]
     norms, expected = read_csv(run / "grad_norms.csv"), read_csv(whole / "grad_norms.csv")
-    assert [r["epoch"] for r in norms] == ["1", "2", "3"] and norms == expected
+    assert [r["epoch"] for r in norms] == ["1", "2", "3", "4"] and norms == expected
 
 
 def test_channels_last_trains_with_channels_last_weights(tmp_path: Path, make_config) -> None:
