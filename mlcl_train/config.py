@@ -22,26 +22,30 @@ from mlcl_train.schema import PositiveInt, coerce, suggest, unknown_key
 
 MODEL = "model"  # the `model:` section is checked against the registry
 
-SCHEMA: dict[str, Any] = {
-    "name": Field(str | None, None, "run name; default: the config file's stem"),
+SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README's table (a test compares them)
+    "name": Field(str | None, None, "the run's name, part of its folder's name"),  # default: the file's stem
     "seed": Field(int, 1, "seeds the weights, the shuffling and dropout"),
-    "device": Field(str, "auto", "auto | cpu | cuda | cuda:N | mps (auto: CUDA, then MPS, then CPU)"),
+    "device": Field(str, "auto", "`auto` (CUDA, then MPS, then CPU; the log says when it falls back), "
+                                 "`cpu`, `cuda`, `cuda:N`, `mps`"),
     "data": {
-        "dataset": Field(Literal["mnist", "fashion_mnist"], "mnist", "which data set"),
-        "root": Field(str | None, None, "folder holding the four IDX files (.gz or not); null = the bundled MNIST"),
+        "dataset": Field(Literal["mnist", "fashion_mnist"], "mnist", "`mnist` or `fashion_mnist`"),
+        "root": Field(str | None, None, "a folder with the four IDX files (plain or `.gz`, or torchvision's "
+                      "`<root>/MNIST/raw/`); `null` = the bundled MNIST"),
         "train_subset": Field(PositiveInt | None, None, "train on the first N training images only"),
     },
     "model": MODEL,
     "train": {
         "epochs": Field(PositiveInt, 10, "passes over the training set"),
         "batch_size": Field(PositiveInt, 64, "images per optimizer step"),
-        "loss": Field(Literal["cross_entropy", "nll", "mse"], "cross_entropy", "mse compares with one-hot targets"),
-        "optimizer": Named(OPTIMIZERS, "sgd", " | ".join(OPTIMIZERS)),
-        "scheduler": Named(SCHEDULERS, None, " | ".join(["null", *SCHEDULERS])),
-        "compile": Field(bool, False, "torch.compile the model (slow start, can pay for conv nets)"),
+        "loss": Field(Literal["cross_entropy", "nll", "mse"], "cross_entropy",
+                      "`cross_entropy`, `nll` (expects log-probabilities), `mse` (against one-hot targets)"),
+        "optimizer": Named(OPTIMIZERS, "sgd"),
+        "scheduler": Named(SCHEDULERS, None),  # stepped once per epoch
+        "compile": Field(bool, False, "`torch.compile` the model (slow first epoch; see Speed)"),
         "channels_last": Field(bool, False, "channels-last memory format for conv nets"),
-        "amp": Field(Literal["bf16", "fp16"] | None, None, "mixed precision on CUDA: bf16 | fp16 | null"),
-        "log_grad_norms": Field(bool, False, "write each layer's gradient norm per epoch to grad_norms.csv"),
+        "amp": Field(Literal["bf16", "fp16"] | None, None,
+                     "mixed precision on CUDA: `bf16` or `fp16` (ignored, with a note, on CPU)"),
+        "log_grad_norms": Field(bool, False, "write each layer's mean gradient norm per epoch to `grad_norms.csv`"),
     },
     "eval": {
         "batch_size": Field(PositiveInt, 1000, "images per evaluation batch"),

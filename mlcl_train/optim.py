@@ -20,7 +20,7 @@ from mlcl_train.schema import NonNegative, Positive, PositiveInt
 class Field:
     type: Any
     default: Any
-    help: str
+    help: str  # one line; for the config's keys, their description in the README
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,6 @@ class Named:
 
     choices: dict[str, Algorithm]
     default: str | None  # None: the section may be null (off)
-    help: str
 
 
 @dataclass(frozen=True)

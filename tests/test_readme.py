@@ -63,6 +63,11 @@ def test_every_default_in_the_reference_is_the_schemas() -> None:
         assert f"| `{key}` | `{yaml_value(field.default)}` |" in README, key
 
 
+def test_every_key_is_described_in_the_reference_by_its_help() -> None:
+    for key, field in flat_fields(SCHEMA).items():
+        assert readme_row(key).endswith(f" | {field.help} |"), key
+
+
 def flat_fields(schema: dict, prefix: str = "") -> dict:
     out = {}
     for key, spec in schema.items():
