@@ -35,7 +35,8 @@ def main() -> None:
     raws = [(data.cache_dir() / f"{md5s[name]}.idx").read_bytes() for name in md5s]
     print(f"{sum(map(len, raws)):,} bytes in {len(raws)} cached files")
     cases = {
-        "read_verified, all four files (read + size + CRC-32)": lambda: [data.read_verified(files[n], md5s[n]) for n in md5s],
+        "read_verified, all four files (read + size + CRC-32)":
+            lambda: [data.read_verified(files[n], md5s[n]) for n in md5s],
         "CRC-32 of the cached bytes": lambda: [zlib.crc32(r) for r in raws],
         "MD5 of the cached bytes": lambda: [hashlib.md5(r).hexdigest() for r in raws],
         "gunzip of the bundled .gz files (no cache)": lambda: [gzip.decompress(files[n].read_bytes()) for n in md5s],

@@ -24,7 +24,8 @@ import torch
 
 from mlcl_train.config import resolve
 from mlcl_train.data import BUNDLED, FILES, num_batches
-from mlcl_train.train import evaluate, loss_fn, setup, train_epoch
+from mlcl_train.engine import evaluate, loss_fn
+from mlcl_train.train import setup, train_epoch
 
 MODELS = {
     # the homework's strong MLP without batch norm: 784-512-256-10, ReLU
@@ -138,7 +139,8 @@ def raw_mnist(folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
-    parser.add_argument("--epochs", "--repeats", dest="repeats", type=int, default=3, help="repeats of each measurement")
+    parser.add_argument("--epochs", "--repeats", dest="repeats", type=int, default=3,
+                        help="repeats of each measurement")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--channels-last", action="store_true")
@@ -158,8 +160,10 @@ def main() -> None:
             print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v), flush=True)
     med = {k: statistics.median(v) for k, v in times.items() if v}
     flags = " ".join(f for f, on in (("channels-last", args.channels_last), ("compile", args.compile)) if on)
-    print(f"\nmodel {args.model} {flags}| device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
-          f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}")
+    print(
+        f"\nmodel {args.model} {flags}| device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
+        f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}"
+    )
     for k, v in med.items():
         print(f"  {k:<11} {v:7.2f} s per epoch (median of {len(times[k])})")
     if "canonical" in med:

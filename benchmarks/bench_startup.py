@@ -42,8 +42,23 @@ def wall(cmd: list[str], repeats: int) -> float:
 
 def twenty_runs(folder: Path) -> Path:
     """20 small run folders that differ in model.hidden and the learning rate."""
-    subprocess.run([*CLI, "--config", "configs/mlp_deep.yaml", "--set", "train.epochs=1", "--set", "data.train_subset=256",
-                    "--runs-dir", str(folder / "seed"), "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            *CLI,
+            "--config",
+            "configs/mlp_deep.yaml",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "data.train_subset=256",
+            "--runs-dir",
+            str(folder / "seed"),
+            "--no-progress",
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     (seed,) = (folder / "seed").iterdir()
     runs = folder / "runs"
     for i in range(20):
@@ -68,7 +83,8 @@ def main() -> None:
             "mlcl-train compare (20 runs)": wall([*CLI, "compare", str(runs)], n),
             'python -c "import torch"': wall([sys.executable, "-c", "import torch"], n),
             "train: start to first optimizer step": wall(
-                [sys.executable, "-c", FIRST_STEP, "configs/mlp_deep.yaml", str(Path(tmp) / "first")], n),
+                [sys.executable, "-c", FIRST_STEP, "configs/mlp_deep.yaml", str(Path(tmp) / "first")], n
+            ),
         }
     for name, seconds in results.items():
         print(f"{name:<40} {seconds:6.3f} s (median of {n})")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+from mlcl_train import table
 from mlcl_train.errors import UserError
 from mlcl_train.files import read_text
 from mlcl_train.schema import Min, PositiveInt, coerce, unknown_key
@@ -88,7 +89,7 @@ def sigmoid(v: float) -> float:
 
 def matvec(w: Matrix, x: list[float]) -> list[float]:
     """v_i = sum_j w_ij x_j."""
-    return [sum(w_ij * x_j for w_ij, x_j in zip(row, x)) for row in w]
+    return [sum(w_ij * x_j for w_ij, x_j in zip(row, x, strict=False)) for row in w]
 
 
 def step(w_h: Matrix, w_o: Matrix, x: list[float], y: list[float], eta: float) -> Step:
@@ -97,17 +98,17 @@ def step(w_h: Matrix, w_o: Matrix, x: list[float], y: list[float], eta: float) -
     h = [sigmoid(v) for v in v_h]
     v_o = matvec(w_o, h)
     o = [sigmoid(v) for v in v_o]
-    error = [o_k - y_k for o_k, y_k in zip(o, y)]
+    error = [o_k - y_k for o_k, y_k in zip(o, y, strict=False)]
     loss = 0.5 * sum(e * e for e in error)
     # dE/dv_o = dE/do * do/dv_o, and the sigmoid's derivative is f(v) (1 - f(v)) = o (1 - o)
-    delta_o = [e * o_k * (1 - o_k) for e, o_k in zip(error, o)]
+    delta_o = [e * o_k * (1 - o_k) for e, o_k in zip(error, o, strict=False)]
     # hidden node i feeds every output k through w_o[k][i] (the weights before this update)
     delta_h = [h_i * (1 - h_i) * sum(w_o[k][i] * d for k, d in enumerate(delta_o)) for i, h_i in enumerate(h)]
     # dE/dw_ij = delta of the receiving node i * value of the sending node j
     grad_o = [[d * h_j for h_j in h] for d in delta_o]
     grad_h = [[d * x_j for x_j in x] for d in delta_h]
-    new_o = [[w - eta * g for w, g in zip(ws, gs)] for ws, gs in zip(w_o, grad_o)]
-    new_h = [[w - eta * g for w, g in zip(ws, gs)] for ws, gs in zip(w_h, grad_h)]
+    new_o = [[w - eta * g for w, g in zip(ws, gs, strict=False)] for ws, gs in zip(w_o, grad_o, strict=False)]
+    new_h = [[w - eta * g for w, g in zip(ws, gs, strict=False)] for ws, gs in zip(w_h, grad_h, strict=False)]
     return Step(x, y, w_h, w_o, v_h, h, v_o, o, error, loss, delta_o, delta_h, grad_h, grad_o, eta, new_h, new_o)
 
 
@@ -162,7 +163,8 @@ def render(steps: list[Step]) -> str:
     lines += ["", f"Updated weights after {_plural(len(steps), 'iteration')}"]
     before, after = _weights(first), _weights(last)
     width = max(len(num(w)) for _, w, _, _ in before)
-    lines += [f"  {name} = {num(w).ljust(width)} -> {num(new)}" for (name, w, _, _), (*_, new) in zip(before, after)]
+    pairs = zip(before, after, strict=True)
+    lines += [f"  {name} = {num(w).ljust(width)} -> {num(new)}" for (name, w, _, _), (*_, new) in pairs]
     return "\n".join(lines) + "\n"
 
 
@@ -193,32 +195,43 @@ def _header(s: Step) -> list[str]:
 def _worked(s: Step) -> list[str]:
     """The five steps of one iteration, each a block of aligned `name = formula = numbers = value` rows."""
     return [
-        "1. Forward pass: v = weighted sum of the inputs, node value = f(v)", *_align(_forward_rows(s)),
-        "2. Error", *_align(_error_rows(s)),
+        "1. Forward pass: v = weighted sum of the inputs, node value = f(v)",
+        *_align(_forward_rows(s)),
+        "2. Error",
+        *_align(_error_rows(s)),
         "3. Local gradients delta = dE/dv by the chain rule, output layer first; f'(v) = f(v) (1 - f(v))",
-        "   (the hidden deltas use the output weights from before this update)", *_align(_delta_rows(s)),
-        "4. Gradients: dE/dwij = delta of the receiving node i * value of the sending node j", *_align(_grad_rows(s)),
-        "5. Updates: w <- w - eta * dE/dw", *_align(_update_rows(s)),
+        "   (the hidden deltas use the output weights from before this update)",
+        *_align(_delta_rows(s)),
+        "4. Gradients: dE/dwij = delta of the receiving node i * value of the sending node j",
+        *_align(_grad_rows(s)),
+        "5. Updates: w <- w - eta * dE/dw",
+        *_align(_update_rows(s)),
     ]
 
 
 def _forward_rows(s: Step) -> list[Row]:
     rows: list[Row] = []
     inputs, hidden = [_in(j) for j in range(len(s.x))], [f"h{i + 1}" for i in range(len(s.h))]
-    for i, (v, h) in enumerate(zip(s.v_h, s.h)):
-        rows += [_sum_row(f"v_h{i + 1}", [_w(i, j, "h") for j in range(len(s.x))], inputs, s.w_h[i], s.x, v),
-                 (f"h{i + 1}", f"f(v_h{i + 1})", f"f({num(v)})", h)]
-    for k, (v, o) in enumerate(zip(s.v_o, s.o)):
+    for i, (v, h) in enumerate(zip(s.v_h, s.h, strict=False)):
+        rows += [
+            _sum_row(f"v_h{i + 1}", [_w(i, j, "h") for j in range(len(s.x))], inputs, s.w_h[i], s.x, v),
+            (f"h{i + 1}", f"f(v_h{i + 1})", f"f({num(v)})", h),
+        ]
+    for k, (v, o) in enumerate(zip(s.v_o, s.o, strict=False)):
         v_name = _out("v_o", k, len(s.o))
-        rows += [_sum_row(v_name, [_w(k, i, "o") for i in range(len(s.h))], hidden, s.w_o[k], s.h, v),
-                 (_out("o", k, len(s.o)), f"f({v_name})", f"f({num(v)})", o)]
+        rows += [
+            _sum_row(v_name, [_w(k, i, "o") for i in range(len(s.h))], hidden, s.w_o[k], s.h, v),
+            (_out("o", k, len(s.o)), f"f({v_name})", f"f({num(v)})", o),
+        ]
     return rows
 
 
 def _error_rows(s: Step) -> list[Row]:
     n = len(s.o)
-    rows: list[Row] = [(_out("e", k, n), f"{_out('o', k, n)} - {_out('y', k, n)}", f"{num(s.o[k])} - {_p(s.y[k])}",
-                        s.error[k]) for k in range(n)]
+    rows: list[Row] = [
+        (_out("e", k, n), f"{_out('o', k, n)} - {_out('y', k, n)}", f"{num(s.o[k])} - {_p(s.y[k])}", s.error[k])
+        for k in range(n)
+    ]
     squares = " + ".join(f"{_out('e', k, n)}^2" for k in range(n))
     numbers = " + ".join(f"({num(v)})^2" for v in s.error)
     return [*rows, ("E", f"1/2 {_group(squares)}", f"1/2 {_group(numbers)}", s.loss)]
@@ -228,36 +241,55 @@ def _delta_rows(s: Step) -> list[Row]:
     n = len(s.o)
     rows: list[Row] = []
     for k, (o, y) in enumerate((_out("o", k, n), _out("y", k, n)) for k in range(n)):
-        rows.append((_out("delta_o", k, n), f"({o} - {y}) * {o} * (1 - {o})",
-                     f"{_p(s.error[k])} * {num(s.o[k])} * (1 - {num(s.o[k])})", s.delta_o[k]))
-    for i, (h, d) in enumerate(zip(s.h, s.delta_h)):
+        rows.append(
+            (
+                _out("delta_o", k, n),
+                f"({o} - {y}) * {o} * (1 - {o})",
+                f"{_p(s.error[k])} * {num(s.o[k])} * (1 - {num(s.o[k])})",
+                s.delta_o[k],
+            )
+        )
+    for i, (h, d) in enumerate(zip(s.h, s.delta_h, strict=False)):
         back = " + ".join(f"{_w(k, i, 'o')} * {_out('delta_o', k, n)}" for k in range(n))
         back_nums = " + ".join(f"{_p(s.w_o[k][i])} * {_p(s.delta_o[k])}" for k in range(n))
-        rows.append((f"delta_h{i + 1}", f"h{i + 1} * (1 - h{i + 1}) * {_group(back)}",
-                     f"{num(h)} * (1 - {num(h)}) * {_group(back_nums)}", d))
+        rows.append(
+            (
+                f"delta_h{i + 1}",
+                f"h{i + 1} * (1 - h{i + 1}) * {_group(back)}",
+                f"{num(h)} * (1 - {num(h)}) * {_group(back_nums)}",
+                d,
+            )
+        )
     return rows
 
 
 def _grad_rows(s: Step) -> list[Row]:
     n = len(s.o)
-    rows: list[Row] = [(f"dE/d{_w(k, i, 'o')}", f"{_out('delta_o', k, n)} * h{i + 1}", f"{_p(d)} * {num(h)}",
-                        s.grad_o[k][i]) for k, d in enumerate(s.delta_o) for i, h in enumerate(s.h)]
-    rows += [(f"dE/d{_w(i, j, 'h')}", f"delta_h{i + 1} * {_in(j)}", f"{_p(d)} * {num(x)}", s.grad_h[i][j])
-             for i, d in enumerate(s.delta_h) for j, x in enumerate(s.x)]
+    rows: list[Row] = [
+        (f"dE/d{_w(k, i, 'o')}", f"{_out('delta_o', k, n)} * h{i + 1}", f"{_p(d)} * {num(h)}", s.grad_o[k][i])
+        for k, d in enumerate(s.delta_o)
+        for i, h in enumerate(s.h)
+    ]
+    rows += [
+        (f"dE/d{_w(i, j, 'h')}", f"delta_h{i + 1} * {_in(j)}", f"{_p(d)} * {num(x)}", s.grad_h[i][j])
+        for i, d in enumerate(s.delta_h)
+        for j, x in enumerate(s.x)
+    ]
     return rows
 
 
 def _update_rows(s: Step) -> list[Row]:
-    return [(name, f"{name} - eta * dE/d{name}", f"{num(w)} - {num(s.eta)} * {_p(g)}", new)
-            for name, w, g, new in _weights(s)]
+    return [
+        (name, f"{name} - eta * dE/d{name}", f"{num(w)} - {num(s.eta)} * {_p(g)}", new)
+        for name, w, g, new in _weights(s)
+    ]
 
 
 def _table(steps: list[Step]) -> list[str]:
     head = ["step", "o", "E", *(name for name, *_ in _weights(steps[0]))]
     rows = [[str(n), " ".join(map(num, s.o)), num(s.loss), *(num(new) for *_, new in _weights(s))]
             for n, s in enumerate(steps, 1)]
-    widths = [max(len(r[c]) for r in [head, *rows]) for c in range(len(head))]
-    return ["  " + "  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in [head, *rows]]
+    return table.render(head, rows, right=range(len(head)), rule=False, indent="  ").splitlines()
 
 
 def _weights(s: Step) -> list[tuple[str, float, float, float]]:
@@ -269,8 +301,8 @@ def _weights(s: Step) -> list[tuple[str, float, float, float]]:
 
 
 def _sum_row(name: str, weights: list[str], inputs: list[str], w: list[float], x: list[float], v: float) -> Row:
-    formula = " + ".join(f"{a} * {b}" for a, b in zip(weights, inputs))
-    return name, formula, " + ".join(f"{_p(a)} * {_p(b)}" for a, b in zip(w, x)), v
+    formula = " + ".join(f"{a} * {b}" for a, b in zip(weights, inputs, strict=False))
+    return name, formula, " + ".join(f"{_p(a)} * {_p(b)}" for a, b in zip(w, x, strict=False)), v
 
 
 def _align(rows: list[Row]) -> list[str]:

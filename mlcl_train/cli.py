@@ -14,16 +14,20 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Optional
 
 import typer
 
 from mlcl_train import __version__
 from mlcl_train.errors import UserError
+
+if TYPE_CHECKING:
+    from mlcl_train.runs import RunRecord
 
 app = typer.Typer(
     name="mlcl-train",
@@ -34,26 +38,40 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConfigOpt = Annotated[list[str], typer.Option("--config", "-c", help="YAML config file (repeat, or quote a glob, for several)")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="override a key: --set train.epochs=3 (value is YAML)")]
-RunsDirOpt = Annotated[Optional[Path], typer.Option(
-    "--runs-dir", metavar="DIR", help="a folder of run folders, as given to train (same as passing it as a path)")]
+ConfigOpt = Annotated[
+    list[str], typer.Option("--config", "-c", help="YAML config file (repeat, or quote a glob, for several)")
+]
+SetOpt = Annotated[
+    Optional[list[str]], typer.Option("--set", "-s", help="override a key: --set train.epochs=3 (value is YAML)")
+]
+RunsDirOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--runs-dir", metavar="DIR", help="a folder of run folders, as given to train (same as passing it as a path)"
+    ),
+]
 ProgressOpt = Annotated[
-    Optional[bool], typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)")
+    Optional[bool],
+    typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)"),
 ]
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def guarded(fn: Callable[[], Any]) -> Any:
-    """Run fn; a UserError becomes one line on stderr and its exit code."""
-    try:
-        return fn()
-    except UserError as err:
-        fail(str(err), err.exit_code)
+def command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A command whose UserError becomes one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as err:
+            fail(str(err), err.exit_code)
+
+    return run
 
 
 def _version(value: bool) -> None:
@@ -64,7 +82,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
 ) -> None:
     """Train, compare and present MNIST model-structure experiments from YAML configs.
 
@@ -73,34 +93,37 @@ def root(
 
 
 @app.command()
+@command
 def train(
     config: ConfigOpt,
     set_: SetOpt = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="where run folders go")] = Path("runs"),
-    name: Annotated[Optional[str], typer.Option(help="run name (default: the config's name, else the file's stem)")] = None,
+    name: Annotated[
+        Optional[str], typer.Option(help="run name (default: the config's name, else the file's stem)")
+    ] = None,
     device: Annotated[Optional[str], typer.Option(help="shortcut for --set device=...")] = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Train and evaluate the model of each config; each run gets a new folder under --runs-dir."""
-    paths = guarded(lambda: expand_configs(config))
+    paths = expand_configs(config)
     sets = [*(set_ or []), *([f"device={device}"] if device else [])]
     show = sys.stderr.isatty() if progress is None else progress
     if len(paths) == 1:
-        raise typer.Exit(_train_one(paths[0], sets, runs_dir, show, name))
+        raise typer.Exit(_train_one(paths[0], sets, runs_dir, show, name)[0])
     codes, trained = [], []
     for path in paths:
         typer.echo(f"----- {path} -----")
-        before = _folders(runs_dir)
-        codes.append(_train_one(path, sets, runs_dir, show, name))
-        trained += _new_runs(runs_dir, before)
-        if codes[-1] in (130, 143):  # Ctrl-C or SIGTERM stops the whole series
+        code, record = _train_one(path, sets, runs_dir, show, name)
+        codes.append(code)
+        trained += [record] if record is not None else []
+        if code in (130, 143):  # Ctrl-C or SIGTERM stops the whole series
             break
     if trained:
-        from mlcl_train.compare import collect_runs, render, sort_runs
+        from mlcl_train.compare import render, sort_runs
 
         typer.echo(f"----- {len(trained)} runs, best first -----")
-        typer.echo(render(sort_runs(collect_runs(trained))), nl=False)
-    failed = [str(p) for p, code in zip(paths, codes) if code]
+        typer.echo(render(sort_runs(trained)), nl=False)
+    failed = [str(p) for p, code in zip(paths, codes, strict=False) if code]  # a stopped series has fewer codes
     if codes[-1] in (130, 143):
         raise typer.Exit(codes[-1])
     if failed:
@@ -118,19 +141,34 @@ def resume(
     if epochs is not None and epochs < 1:
         fail("--epochs must be >= 1")
     show = sys.stderr.isatty() if progress is None else progress
-    raise typer.Exit(_run_guarded(lambda: __import__("mlcl_train.train").train.resume(run, epochs, show)))
+    raise typer.Exit(_training(_resume, run, epochs, show)[0])
 
 
 @app.command()
+@command
 def compare(
-    paths: Annotated[Optional[list[Path]], typer.Argument(metavar="PATH", help="run folders, or folders of run folders [default: runs]")] = None,
-    sort: Annotated[str, typer.Option(metavar="KEY", help="column or dotted config key to sort by (accuracies best first, the rest low to high)")] = "best_acc",
+    paths: Annotated[
+        Optional[list[Path]],
+        typer.Argument(metavar="PATH", help="run folders, or folders of run folders [default: runs]"),
+    ] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            metavar="KEY", help="column or dotted config key to sort by (accuracies best first, the rest low to high)"
+        ),
+    ] = "best_acc",
     reverse: Annotated[bool, typer.Option("--reverse", help="reverse the order")] = False,
     top: Annotated[Optional[int], typer.Option(metavar="N", help="show only the first N runs")] = None,
-    filter_: Annotated[Optional[list[str]], typer.Option(
-        "--filter", "-f", metavar="KEY=VALUE|GLOB",
-        help="KEY=VALUE on a column or config key (also != > >= < <=; VALUE may be a glob), "
-             "or a glob on the run name ('mlp*'); repeat to narrow further")] = None,
+    filter_: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--filter",
+            "-f",
+            metavar="KEY=VALUE|GLOB",
+            help="KEY=VALUE on a column or config key (also != > >= < <=; VALUE may be a glob), "
+            "or a glob on the run name ('mlp*'); repeat to narrow further",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json | markdown")] = "table",
     runs_dir: RunsDirOpt = None,
 ) -> None:
@@ -139,121 +177,147 @@ def compare(
     Status: completed, running, interrupted, diverged, failed; incomplete (no summary.json),
     broken (unreadable summary.json), killed (marked running, but its process is gone).
     """
+    from mlcl_train.compare import FORMATS, NO_RUNS
     from mlcl_train.compare import compare as compare_runs
+    from mlcl_train.runs import read_runs
 
     if top is not None and top < 1:
         fail("--top must be >= 1")
-    text = guarded(lambda: compare_runs(_run_paths(paths, runs_dir), sort, reverse, top, filter_ or [], fmt))
-    typer.echo(text, nl=False)
+    if fmt not in FORMATS:
+        fail(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
+    records = read_runs(_run_paths(paths, runs_dir), NO_RUNS)
+    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt), nl=False)
 
 
 @app.command()
+@command
 def plot(
     runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")],
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="image to write (.png, .pdf or .svg)")] = Path("plot.png"),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="image to write (.png, .pdf or .svg)")
+    ] = Path("plot.png"),
     acc_only: Annotated[bool, typer.Option("--acc-only", help="only the test accuracy")] = False,
-    grad_norms: Annotated[bool, typer.Option(
-        "--grad-norms", help="each layer's gradient norm per epoch (grad_norms.csv), one panel per run")] = False,
+    grad_norms: Annotated[
+        bool,
+        typer.Option("--grad-norms", help="each layer's gradient norm per epoch (grad_norms.csv), one panel per run"),
+    ] = False,
 ) -> None:
     """Plot loss and test accuracy per epoch of one or more runs in one figure."""
-    from mlcl_train.plot import plot_runs
+    from mlcl_train.plot import NO_RUNS, plot_runs
+    from mlcl_train.runs import read_runs
 
-    path, skipped = guarded(lambda: plot_runs(runs, output, acc_only, grad_norms))
+    path, skipped = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms)
     for name in skipped:
         typer.echo(f"note: {name} has no finished epoch; left out", err=True)
     typer.echo(f"wrote {path}")
 
 
 @app.command("eval")
+@command
 def eval_run(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="the run folder to evaluate")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="DIR", help="folder for the images [default: the run folder]")] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", metavar="DIR", help="folder for the images [default: the run folder]"),
+    ] = None,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
     mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show")] = 24,
 ) -> None:
     """Evaluate a run's saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:
         fail("--mistakes must be >= 0")
+    from mlcl_train.evaluation import class_table, evaluate_run
+    from mlcl_train.runs import read_run
+    from mlcl_train.table import render
 
-    def work() -> Any:
-        from mlcl_train.evaluation import evaluate_run
-
-        return evaluate_run(run, output, device, mistakes)
-
-    result = guarded(work)
+    result = evaluate_run(read_run(run), output, device, mistakes)
     recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
     typer.echo(f"Run {run} | {sum(n for n, _ in result.per_class):,} test images | device {device}")
     typer.echo(f"Test Loss: {result.loss:.6f}")
     typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
     if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
-        typer.echo("note: this differs from the recorded accuracy: the data or model.pt changed since the run", err=True)
-    typer.echo(f"{'class':>8}  {'images':>6}  {'correct':>7}  accuracy")
-    for name, (n, correct) in zip(result.classes, result.per_class):
-        share = f"{100.0 * correct / n:7.2f}%" if n else "      -"
-        typer.echo(f"{name:>8}  {n:>6}  {correct:>7}  {share}")
+        typer.echo(
+            "note: this differs from the recorded accuracy: the data or model.pt changed since the run", err=True
+        )
+    headers, rows, right = class_table(result)
+    typer.echo(render(headers, rows, right=right, rule=False), nl=False)
     for path in result.files:
         typer.echo(f"wrote {path}")
 
 
-RunsArg = Annotated[Optional[list[Path]], typer.Argument(
-    metavar="RUN", help="run folders, or folders of run folders [default: runs]")]
-TitleOpt = Annotated[Optional[str], typer.Option(metavar="TEXT", help="the title [default: the dataset and how many runs]")]
-FilterOpt = Annotated[Optional[list[str]], typer.Option(
-    "--filter", "-f", metavar="KEY=VALUE|GLOB", help="keep only matching runs, as in compare; repeat to narrow further")]
-EvalDeviceOpt = Annotated[str, typer.Option(
-    "--device", metavar="DEVICE", help="where the best run's weights are evaluated: cpu | auto | cuda | mps")]
+RunsArg = Annotated[
+    Optional[list[Path]], typer.Argument(metavar="RUN", help="run folders, or folders of run folders [default: runs]")
+]
+TitleOpt = Annotated[
+    Optional[str], typer.Option(metavar="TEXT", help="the title [default: the dataset and how many runs]")
+]
+FilterOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--filter",
+        "-f",
+        metavar="KEY=VALUE|GLOB",
+        help="keep only matching runs, as in compare; repeat to narrow further",
+    ),
+]
+EvalDeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device", metavar="DEVICE", help="where the best run's weights are evaluated: cpu | auto | cuda | mps"
+    ),
+]
 
 
 @app.command()
+@command
 def slides(
     runs: RunsArg = None,
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="the deck to write (.pptx)")] = Path("results.pptx"),
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="the deck to write (.pptx)")] = Path(
+        "results.pptx"
+    ),
     title: TitleOpt = None,
     filter_: FilterOpt = None,
     device: EvalDeviceOpt = "cpu",
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """A PowerPoint deck of the runs: comparison table, one slide per run, curves, the best run's confusion matrix."""
-    from mlcl_train.slides import write_slides
+    from mlcl_train.present.slides import check_output, write_slides
 
-    path, count = guarded(lambda: write_slides(_run_paths(runs, runs_dir), output, title, filter_ or [], device))
+    check_output(output)
+    paths = _run_paths(runs, runs_dir)
+    path, count = write_slides(_records(paths), output, title, filter_ or [], device, _where(paths))
     typer.echo(f"wrote {path} ({count} slides)")
 
 
 @app.command()
+@command
 def report(
     runs: RunsArg = None,
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="the page to write (.html)")] = Path("report.html"),
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="the page to write (.html)")] = Path(
+        "report.html"
+    ),
     title: TitleOpt = None,
     filter_: FilterOpt = None,
     device: EvalDeviceOpt = "cpu",
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """The same content as `slides`, as one self-contained HTML page (images inside it)."""
-    from mlcl_train.report import write_report
+    from mlcl_train.present.report import check_output, write_report
 
-    path = guarded(lambda: write_report(_run_paths(runs, runs_dir), output, title, filter_ or [], device))
-    typer.echo(f"wrote {path}")
+    check_output(output)
+    paths = _run_paths(runs, runs_dir)
+    typer.echo(f"wrote {write_report(_records(paths), output, title, filter_ or [], device, _where(paths))}")
 
 
 @app.command()
+@command
 def summary(config: ConfigOpt, set_: SetOpt = None) -> None:
     """Print the model's layers with output shapes and parameter counts, without training."""
+    from mlcl_train.config import load_config
+    from mlcl_train.model_summary import summarize
 
-    def work(path: Path) -> str:
-        from mlcl_train.config import load_config
-        from mlcl_train.model_summary import format_table, layer_table
-        from mlcl_train.train import build_model
-
-        cfg = load_config(path, set_ or [])
-        model = build_model(cfg)
-        total = sum(p.numel() for p in model.parameters())
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        return f"{path}: model {cfg['model']['name']}\n" + format_table(layer_table(model), total, trainable)
-
-    paths = guarded(lambda: expand_configs(config))
-    for i, path in enumerate(paths):
-        typer.echo(("\n" if i else "") + guarded(lambda: work(path)), nl=False)
+    for i, path in enumerate(expand_configs(config)):
+        typer.echo(("\n" if i else "") + f"{path}: " + summarize(load_config(path, set_ or [])), nl=False)
 
 
 @app.command()
@@ -261,33 +325,23 @@ def models(
     pattern: Annotated[str, typer.Argument(help="only names matching this glob")] = "*",
 ) -> None:
     """List the registered models with their arguments and defaults."""
-    from mlcl_train.models import description, list_models, model_args
-    from mlcl_train.schema import type_name
+    from mlcl_train.models import describe, list_models
 
     names = list_models(pattern)
     if not names:
         fail(f"no model matches {pattern!r}; run 'mlcl-train models' for the list")
     for name in names:
-        typer.echo(f"{name}: {description(name)}")
-        for arg in model_args(name):
-            typer.echo(f"    {arg.name}: {type_name(arg.type)} = {_yaml_value(arg.default)}")
-        if name == "sequential":
-            from mlcl_train.models.sequential import LAYERS, layer_params
-
-            typer.echo("    layer words:")
-            for word in LAYERS:
-                params = ", ".join(f"{p.name}" + ("" if p.default is p.empty else f"={_yaml_value(p.default)}")
-                                   for p in layer_params(word))
-                typer.echo(f"      {word}" + (f" ({params})" if params else ""))
+        typer.echo("\n".join(describe(name)))
 
 
 @app.command("show-config")
+@command
 def show_config(config: ConfigOpt, set_: SetOpt = None) -> None:
     """Print the fully resolved config (defaults, extends and --set applied) as YAML."""
     from mlcl_train.config import load_config, to_yaml
 
-    for path in guarded(lambda: expand_configs(config)):
-        typer.echo(to_yaml(guarded(lambda: load_config(path, set_ or []))), nl=False)
+    for path in expand_configs(config):
+        typer.echo(to_yaml(load_config(path, set_ or [])), nl=False)
 
 
 def _weight(into: str, source: str) -> Any:
@@ -295,8 +349,11 @@ def _weight(into: str, source: str) -> Any:
 
 
 @app.command()
+@command
 def backprop(
-    from_: Annotated[Optional[Path], typer.Option("--from", help="YAML file with any of the option names as keys")] = None,
+    from_: Annotated[
+        Optional[Path], typer.Option("--from", help="YAML file with any of the option names as keys")
+    ] = None,
     w11h: _weight("hidden node 1", "input 1") = None,
     w12h: _weight("hidden node 1", "input 2") = None,
     w21h: _weight("hidden node 2", "input 1") = None,
@@ -318,9 +375,10 @@ def backprop(
     """
     from mlcl_train import backprop as bp
 
-    given = dict(w11h=w11h, w12h=w12h, w21h=w21h, w22h=w22h, w11o=w11o, w12o=w12o,
-                 x1=x1, x2=x2, y=y, eta=eta, steps=steps)
-    params = guarded(lambda: bp.load_params(from_, {k: v for k, v in given.items() if v is not None}))
+    given = dict(
+        w11h=w11h, w12h=w12h, w21h=w21h, w22h=w22h, w11o=w11o, w12o=w12o, x1=x1, x2=x2, y=y, eta=eta, steps=steps
+    )
+    params = bp.load_params(from_, {k: v for k, v in given.items() if v is not None})
     w_h, w_o, x, target = bp.homework_net(params)
     typer.echo(bp.render(bp.train(w_h, w_o, x, target, params["eta"], params["steps"])), nl=False)
 
@@ -330,8 +388,19 @@ def _run_paths(paths: list[Path] | None, runs_dir: Path | None) -> list[Path]:
     return [*(paths or []), *([runs_dir] if runs_dir else [])] or [Path("runs")]
 
 
+def _records(paths: list[Path]) -> list[RunRecord]:
+    from mlcl_train.compare import NO_RUNS
+    from mlcl_train.runs import read_runs
+
+    return read_runs(paths, NO_RUNS)
+
+
+def _where(paths: list[Path]) -> str:
+    return ", ".join(map(str, paths))
+
+
 def expand_configs(patterns: list[str]) -> list[Path]:
-    """Config paths from --config values; a value with *, ? or [ is a glob."""
+    """Config paths from --config values; a value with *, ? or [ is a glob (leaving out names that start with _)."""
     paths: list[Path] = []
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
@@ -344,66 +413,61 @@ def expand_configs(patterns: list[str]) -> list[Path]:
     return paths
 
 
-def _folders(runs_dir: Path) -> set[Path]:
-    return {p for p in runs_dir.iterdir() if p.is_dir()} if runs_dir.is_dir() else set()
+def _train_one(
+    path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None
+) -> tuple[int, RunRecord | None]:
+    return _training(_train_config, path, sets, runs_dir, progress, name)
 
 
-def _new_runs(runs_dir: Path, before: set[Path]) -> list[Path]:
-    """Run folders that appeared since `before` and were written by this process (its pid in summary.json)."""
-    from mlcl_train.runs import read_summary
+def _train_config(path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None) -> RunRecord:
+    from mlcl_train.config import load_config
+    from mlcl_train.train import train as train_config
 
-    return sorted(p for p in _folders(runs_dir) - before if (read_summary(p) or {}).get("pid") == os.getpid())
-
-
-def _train_one(path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None) -> int:
-    def work() -> Any:
-        from mlcl_train.config import load_config
-
-        cfg = load_config(path, sets)
-        cfg["name"] = name or cfg["name"]
-        from mlcl_train.train import train as train_config
-
-        return train_config(cfg, runs_dir, progress)
-
-    return _run_guarded(work)
+    cfg = load_config(path, sets)
+    cfg["name"] = name or cfg["name"]
+    return train_config(cfg, runs_dir, progress)
 
 
-def _run_guarded(work: Callable[[], Any]) -> int:
-    """Run a training job; map every way it can end to a message and an exit code."""
+def _resume(run: Path, epochs: int | None, progress: bool) -> RunRecord:
+    from mlcl_train.train import resume as resume_run
+
+    return resume_run(run, epochs, progress)
+
+
+def _training(work: Callable[..., RunRecord], *args: Any) -> tuple[int, RunRecord | None]:
+    """Run a training job; map every way it can end to an exit code, with the run's record when there is one."""
     try:
-        work()
-        return 0
+        return 0, work(*args)
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
-        return err.exit_code
+        return err.exit_code, None
     except KeyboardInterrupt:  # before the run folder existed
         typer.echo("interrupted", err=True)
-        return 130
+        return 130, None
     except Exception as err:
-        from mlcl_train.train import Diverged, Stopped
+        from mlcl_train.errors import Diverged, Stopped
 
+        record = getattr(err, "run", None)
         if isinstance(err, Stopped):
-            return err.exit_code
+            return err.exit_code, record
         if isinstance(err, Diverged):
-            return 1
+            return 1, record
         if os.environ.get("MLCL_DEBUG"):
             raise
         typer.echo(f"error: {type(err).__name__}: {err} (set MLCL_DEBUG=1 to see the traceback)", err=True)
-        return 1
-
-
-def _yaml_value(value: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+        return 1, record
 
 
 COMMANDS_WITHOUT_TRAIN = {"--help", "-h", "--version"}
 
 
-def main() -> None:
-    """Console entry point: `mlcl-train --config X` means `mlcl-train train --config X`."""
-    args = sys.argv[1:]
+def expand_args(args: list[str]) -> list[str]:
+    """`mlcl-train --config X` means `mlcl-train train --config X`: options first mean the train command."""
     if args and args[0].startswith("-") and args[0] not in COMMANDS_WITHOUT_TRAIN:
-        args = ["train", *args]
-    app(args=args, prog_name="mlcl-train")
+        return ["train", *args]
+    return args
+
+
+def main() -> None:
+    """Console entry point."""
+    app(args=expand_args(sys.argv[1:]), prog_name="mlcl-train")

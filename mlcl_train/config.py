@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,104 +18,36 @@ import yaml
 from mlcl_train.errors import UserError
 from mlcl_train.files import read_text
 from mlcl_train.models import resolve_model_config
+from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Field, Named
 from mlcl_train.safe_yaml import load_yaml
-from mlcl_train.schema import Below, Min, NonNegative, Positive, PositiveInt, coerce, quote, suggest, unknown_key
-
-
-@dataclass(frozen=True)
-class Field:
-    type: Any
-    default: Any
-    help: str
-
-
-@dataclass(frozen=True)
-class Named:
-    """A section picked by its `name` key, each name with its own fields (optimizer, scheduler)."""
-
-    choices: dict[str, dict[str, Field]]
-    default: str | None  # None: the section may be null (off)
-    help: str
-
+from mlcl_train.schema import Below, Min, PositiveInt, coerce, quote, suggest, unknown_key
 
 MODEL = "model"  # the `model:` section is checked against the registry
 
-OPTIMIZERS = {
-    "sgd": {
-        "lr": Field(Positive, 0.01, "learning rate"),
-        "momentum": Field(NonNegative, 0.0, "momentum factor"),
-        "weight_decay": Field(NonNegative, 0.0, "L2 penalty"),
-        "nesterov": Field(bool, False, "Nesterov momentum"),
-    },
-    "adam": {
-        "lr": Field(Positive, 0.001, "learning rate"),
-        "betas": Field(list[float], [0.9, 0.999], "running-average coefficients"),
-        "eps": Field(Positive, 1e-8, "numerical stability term"),
-        "weight_decay": Field(NonNegative, 0.0, "L2 penalty"),
-    },
-    "adamw": {
-        "lr": Field(Positive, 0.001, "learning rate"),
-        "betas": Field(list[float], [0.9, 0.999], "running-average coefficients"),
-        "eps": Field(Positive, 1e-8, "numerical stability term"),
-        "weight_decay": Field(NonNegative, 0.01, "decoupled weight decay"),
-    },
-    "rmsprop": {
-        "lr": Field(Positive, 0.01, "learning rate"),
-        "alpha": Field(NonNegative, 0.99, "smoothing constant"),
-        "eps": Field(Positive, 1e-8, "numerical stability term"),
-        "momentum": Field(NonNegative, 0.0, "momentum factor"),
-        "weight_decay": Field(NonNegative, 0.0, "L2 penalty"),
-    },
-    "adadelta": {
-        "lr": Field(Positive, 1.0, "scale of the update"),
-        "rho": Field(NonNegative, 0.9, "running-average coefficient"),
-        "eps": Field(Positive, 1e-6, "numerical stability term"),
-        "weight_decay": Field(NonNegative, 0.0, "L2 penalty"),
-    },
-    "adagrad": {
-        "lr": Field(Positive, 0.01, "learning rate"),
-        "lr_decay": Field(NonNegative, 0.0, "learning-rate decay"),
-        "eps": Field(Positive, 1e-10, "numerical stability term"),
-        "weight_decay": Field(NonNegative, 0.0, "L2 penalty"),
-    },
-}
-
-SCHEDULERS = {  # stepped once per epoch
-    "step": {
-        "step_size": Field(PositiveInt, 1, "epochs between decays"),
-        "gamma": Field(Positive, 0.7, "factor per decay"),
-    },
-    "multistep": {
-        "milestones": Field(list[PositiveInt], [5, 8], "epochs after which to decay"),
-        "gamma": Field(Positive, 0.1, "factor per decay"),
-    },
-    "exponential": {"gamma": Field(Positive, 0.9, "factor per epoch")},
-    "cosine": {
-        "t_max": Field(PositiveInt | None, None, "epochs of the half cosine; null = train.epochs"),
-        "eta_min": Field(NonNegative, 0.0, "final learning rate"),
-    },
-}
-
-SCHEMA: dict[str, Any] = {
-    "name": Field(str | None, None, "run name; default: the config file's stem"),
+SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README's table (a test compares them)
+    "name": Field(str | None, None, "the run's name, part of its folder's name"),  # default: the file's stem
     "seed": Field(Annotated[int, Min(0), Below(2**32)], 1, "seeds the weights, the shuffling and dropout"),
-    "device": Field(str, "auto", "auto | cpu | cuda | cuda:N | mps (auto: CUDA, then MPS, then CPU)"),
+    "device": Field(str, "auto", "`auto` (CUDA, then MPS, then CPU; the log says when it falls back), "
+                                 "`cpu`, `cuda`, `cuda:N`, `mps`"),
     "data": {
-        "dataset": Field(Literal["mnist", "fashion_mnist"], "mnist", "which data set"),
-        "root": Field(str | None, None, "folder holding the four IDX files (.gz or not); null = the bundled MNIST"),
+        "dataset": Field(Literal["mnist", "fashion_mnist"], "mnist", "`mnist` or `fashion_mnist`"),
+        "root": Field(str | None, None, "a folder with the four IDX files (plain or `.gz`, or torchvision's "
+                      "`<root>/MNIST/raw/`); `null` = the bundled MNIST"),
         "train_subset": Field(PositiveInt | None, None, "train on the first N training images only"),
     },
     "model": MODEL,
     "train": {
         "epochs": Field(PositiveInt, 10, "passes over the training set"),
         "batch_size": Field(PositiveInt, 64, "images per optimizer step"),
-        "loss": Field(Literal["cross_entropy", "nll", "mse"], "cross_entropy", "mse compares with one-hot targets"),
-        "optimizer": Named(OPTIMIZERS, "sgd", "sgd | adam | adamw | rmsprop | adadelta | adagrad"),
-        "scheduler": Named(SCHEDULERS, None, "null | step | multistep | exponential | cosine"),
-        "compile": Field(bool, False, "torch.compile the model (slow start, can pay for conv nets)"),
+        "loss": Field(Literal["cross_entropy", "nll", "mse"], "cross_entropy",
+                      "`cross_entropy`, `nll` (expects log-probabilities), `mse` (against one-hot targets)"),
+        "optimizer": Named(OPTIMIZERS, "sgd"),
+        "scheduler": Named(SCHEDULERS, None),  # stepped once per epoch
+        "compile": Field(bool, False, "`torch.compile` the model (slow first epoch; see Speed)"),
         "channels_last": Field(bool, False, "channels-last memory format for conv nets"),
-        "amp": Field(Literal["bf16", "fp16"] | None, None, "mixed precision on CUDA: bf16 | fp16 | null"),
-        "log_grad_norms": Field(bool, False, "write each layer's gradient norm per epoch to grad_norms.csv"),
+        "amp": Field(Literal["bf16", "fp16"] | None, None,
+                     "mixed precision on CUDA: `bf16` or `fp16` (ignored, with a note, on CPU)"),
+        "log_grad_norms": Field(bool, False, "write each layer's mean gradient norm per epoch to `grad_norms.csv`"),
     },
     "eval": {
         "batch_size": Field(PositiveInt, 1000, "images per evaluation batch"),
@@ -246,7 +177,7 @@ def _dotted_keys(schema: dict[str, Any], prefix: str = "") -> list[str]:
         if isinstance(spec, dict):
             keys += _dotted_keys(spec, f"{prefix}{key}.")
         elif isinstance(spec, Named):
-            keys += [f"{prefix}{key}.{field}" for fields in spec.choices.values() for field in fields]
+            keys += [f"{prefix}{key}.{field}" for algo in spec.choices.values() for field in algo.fields]
         else:
             keys.append(f"{prefix}{key}")
     return keys
@@ -266,7 +197,7 @@ def _resolve_named(value: Any, spec: Named, path: str) -> dict[str, Any] | None:
         raise UserError(f"{path}: {', '.join(map(str, value))} given but no {path}.name; set it to one of {valid}")
     if name not in spec.choices:
         raise UserError(f"{path}.name: unknown value {quote(name)}; {suggest(str(name), list(spec.choices))}")
-    fields = spec.choices[name]
+    fields = spec.choices[name].fields
     for key in value:
         if key not in fields:
             raise unknown_key(f"{path}.{key}", list(fields), where=f" (not an argument of {name})")

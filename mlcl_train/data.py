@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
+from mlcl_train.datasets import CHANNELS, DATASETS, IMAGE_SIZE, NUM_CLASSES
 from mlcl_train.errors import DataError
 from mlcl_train.files import open_regular, read_bytes
 
@@ -27,9 +28,9 @@ FILES = {  # split -> (images, labels), the names every MNIST-style data set use
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-STATS = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}  # pixel mean, std on [0, 1]
+STATS = {name: (d.mean, d.std) for name, d in DATASETS.items()}  # pixel mean, std on [0, 1]
 MAX_IMAGES = 500_000  # per IDX file: MNIST has 60,000, EMNIST digits 240,000; 500,000 images are 392 MB
-TORCHVISION_DIR = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # <root>/<dir>/raw/
+TORCHVISION_DIR = {name: d.torchvision_dir for name, d in DATASETS.items()}  # <root>/<dir>/raw/
 
 
 @dataclass
@@ -172,22 +173,25 @@ def load_split(files: dict[str, Path], md5s: dict[str, str], split: str) -> tupl
     image_name, label_name = FILES[split]
     shape, pixels = _read(files[image_name], md5s.get(image_name))
     label_shape, labels = _read(files[label_name], md5s.get(label_name))
-    if len(shape) != 3 or shape[1:] != (28, 28):
-        raise DataError(f"{files[image_name]}: images have shape {shape}; expected (N, 28, 28)")
+    if len(shape) != 3 or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(f"{files[image_name]}: images have shape {shape}; expected (N, {IMAGE_SIZE}, {IMAGE_SIZE})")
     if len(label_shape) != 1:
         raise DataError(f"{files[label_name]}: labels have shape {label_shape}; expected (N,)")
     if shape[0] != label_shape[0]:
         raise DataError(
-            f"{files[image_name].name} holds {shape[0]} images but {files[label_name].name} holds {label_shape[0]} labels"
+            f"{files[image_name].name} holds {shape[0]} images "
+            f"but {files[label_name].name} holds {label_shape[0]} labels"
         )
     y = torch.frombuffer(bytearray(labels), dtype=torch.uint8)
-    if len(y) and int(y.max()) > 9:
-        raise DataError(f"{files[label_name]}: labels must be 0-9, found {int(y.max())}")
-    x = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(shape[0], 1, 28, 28)
+    if len(y) and int(y.max()) >= NUM_CLASSES:
+        raise DataError(f"{files[label_name]}: labels must be 0-{NUM_CLASSES - 1}, found {int(y.max())}")
+    x = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(shape[0], CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
     return x, y
 
 
-def load_data(dataset: str, root: str | None, device: "torch.device", train_subset: int | None = None) -> tuple[Split, Split]:
+def load_data(
+    dataset: str, root: str | None, device: "torch.device", train_subset: int | None = None
+) -> tuple[Split, Split]:
     """The train and test splits, normalized, on the device."""
     files, md5s = locate(dataset, root)
     return _split(files, md5s, "train", dataset, device, train_subset), _split(files, md5s, "test", dataset, device)
@@ -199,8 +203,14 @@ def load_test(dataset: str, root: str | None, device: "torch.device") -> Split:
     return _split(files, md5s, "test", dataset, device)
 
 
-def _split(files: dict[str, Path], md5s: dict[str, str], split: str, dataset: str, device: "torch.device",
-           subset: int | None = None) -> Split:
+def _split(
+    files: dict[str, Path],
+    md5s: dict[str, str],
+    split: str,
+    dataset: str,
+    device: "torch.device",
+    subset: int | None = None,
+) -> Split:
     x, y = load_split(files, md5s, split)
     if subset is not None:
         x, y = x[:subset], y[:subset]

@@ -1,25 +1,23 @@
 """Evaluate a finished run again: its weights on the test split, per class, and where it goes wrong.
 
-    result = evaluate_run("runs/20261127-101500-mlp_deep")   # writes confusion.png and mistakes.png there
+    result = evaluate_run(read_run("runs/20261127-101500-mlp_deep"))   # writes confusion.png and mistakes.png there
+    print(render(*class_table(result)), end="")                         # accuracy per class
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from mlcl_train.config import load_config
-from mlcl_train.data import STATS, Split, eval_batches, load_test
+from mlcl_train.config import resolve
+from mlcl_train.data import Split, eval_batches, load_test
+from mlcl_train.datasets import DATASETS
+from mlcl_train.engine import build_model, evaluate, output_kind, resolve_device
 from mlcl_train.errors import UserError
-from mlcl_train.runs import read_summary
-from mlcl_train.train import build_model, evaluate, output_kind, resolve_device
-
-CLASSES = {
-    "mnist": [str(d) for d in range(10)],
-    "fashion_mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
-}
+from mlcl_train.runs import RunRecord
 
 
 @dataclass
@@ -33,14 +31,16 @@ class Evaluation:
     matrix: list[list[int]] = field(default_factory=list)  # counts: row the true class, column the predicted one
 
 
-def evaluate_run(run_path: str | Path, out_dir: str | Path | None = None, device: str = "cpu",
+def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: str = "cpu",
                  mistakes: int = 24) -> Evaluation:
     """Reload a run's config and model.pt, evaluate the test split, write the two figures."""
-    run = Path(run_path)
+    run = record.path
     for name in ("config.yaml", "model.pt"):
         if not (run / name).is_file():
             raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch")
-    cfg = load_config(run / "config.yaml")
+    if record.config is None:
+        raise UserError(f"{run}/config.yaml is not a readable YAML mapping; pass a run folder written by mlcl-train")
+    cfg = resolve(copy.deepcopy(record.config))
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
     try:
@@ -53,9 +53,9 @@ def evaluate_run(run_path: str | Path, out_dir: str | Path | None = None, device
     loss, acc = evaluate(model, test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
     probs = probabilities(model, test, cfg["eval"]["batch_size"])
     conf, pred = probs.max(1)
-    classes = CLASSES[data["dataset"]]
+    classes = list(DATASETS[data["dataset"]].classes)
     matrix = confusion(test.labels, pred, len(classes))
-    result = Evaluation(loss, acc, (read_summary(run) or {}).get("final_acc"), classes,
+    result = Evaluation(loss, acc, record.final_acc, classes,
                         [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)], matrix=matrix.tolist())
     out = Path(out_dir) if out_dir is not None else run
     result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data["dataset"], mistakes)
@@ -63,7 +63,7 @@ def evaluate_run(run_path: str | Path, out_dir: str | Path | None = None, device
 
 
 def probabilities(model: torch.nn.Module, split: Split, batch_size: int) -> torch.Tensor:
-    """Class probabilities (N, 10) whether the model ends in logits, softmax or log-softmax."""
+    """Class probabilities (N, classes) whether the model ends in logits, softmax or log-softmax."""
     model.eval()
     with torch.inference_mode():
         out = torch.cat([model(x).float() for x, _ in eval_batches(split, batch_size)]).cpu()
@@ -85,12 +85,28 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
     labels = test.labels.cpu()
     wrong = (pred != labels).nonzero().flatten()
     worst = wrong[conf[wrong].argsort(descending=True)][:mistakes]  # the most confident mistakes first
-    mean, std = STATS[dataset]
-    images = (test.images[worst.to(test.images.device)].cpu()[:, 0] * std + mean).clamp(0, 1).numpy()  # (K, 28, 28)
+    mean, std = DATASETS[dataset].mean, DATASETS[dataset].std
+    images = (test.images[worst.to(test.images.device)].cpu()[:, 0] * std + mean).clamp(0, 1).numpy()  # (K, H, W)
     acc = 100.0 * float((pred == labels).float().mean())
     paths = [out / "confusion.png", out / "mistakes.png"]
-    save(plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}\nconfusion matrix ({acc:.2f}% correct)"), paths[0])
+    save(
+        plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}\nconfusion matrix ({acc:.2f}% correct)"), paths[0]
+    )
     title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}"
-    save(plt, mistakes_figure(plt, images, labels[worst].tolist(), pred[worst].tolist(), conf[worst].tolist(),
-                              classes, title), paths[1])
+    save(
+        plt,
+        mistakes_figure(
+            plt, images, labels[worst].tolist(), pred[worst].tolist(), conf[worst].tolist(), classes, title
+        ),
+        paths[1],
+    )
     return paths
+
+
+def class_table(result: Evaluation) -> tuple[list[str], list[list[str]], set[int]]:
+    """Headers, rows and right-aligned columns of the accuracy per class (for table.render)."""
+    rows = [
+        [name, str(n), str(correct), f"{100.0 * correct / n:.2f}%" if n else "-"]
+        for name, (n, correct) in zip(result.classes, result.per_class, strict=True)
+    ]
+    return ["class", "images", "correct", "accuracy"], rows, {0, 1, 2, 3}

@@ -1,4 +1,5 @@
 """A model's layers with their output shapes and parameter counts, found by one forward pass.
+Torch is imported by the functions that build or run a model, so the table types load without it.
 
     mlcl-train summary --config configs/mlp_deep.yaml
 """
@@ -6,9 +7,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+from mlcl_train import table
+from mlcl_train.datasets import INPUT_SHAPE
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass
@@ -20,7 +25,9 @@ class Layer:
 
 
 def layer_table(model: nn.Module) -> list[Layer]:
-    """Leaf modules (and any module holding parameters of its own) in order, after a (2, 1, 28, 28) forward pass."""
+    """Leaf modules (and any module holding parameters of its own) in order, after a forward pass of 2 images."""
+    import torch
+
     layers: dict[str, Layer] = {}
     hooks = []
     for name, module in model.named_modules():
@@ -32,7 +39,7 @@ def layer_table(model: nn.Module) -> list[Layer]:
         layers[""] = Layer("(model)", type(model).__name__, None, sum(p.numel() for p in model.parameters()))
     try:
         with torch.no_grad():
-            out = model.eval()(torch.zeros(2, 1, 28, 28))
+            out = model.eval()(torch.zeros(2, *INPUT_SHAPE))
     finally:
         for hook in hooks:
             hook.remove()
@@ -41,7 +48,9 @@ def layer_table(model: nn.Module) -> list[Layer]:
     return list(layers.values())
 
 
-def _recorder(layer: Layer):
+def _recorder(layer: Layer) -> Any:
+    import torch
+
     def hook(module: nn.Module, inputs: object, output: object) -> None:
         if layer.shape is None and isinstance(output, torch.Tensor):
             layer.shape = tuple(output.shape)
@@ -51,18 +60,10 @@ def _recorder(layer: Layer):
 
 def format_table(layers: list[Layer], total: int, trainable: int) -> str:
     """Aligned text: layer, type, output shape (N = batch), parameters; then the totals."""
-    rows = display_rows(layers)
-    headers = ("layer", "type", "output shape", "params")
-    widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(4)]
-    rule = "-" * (sum(widths) + 6)
-
-    def line(r: tuple[str, ...]) -> str:
-        return f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
-
-    lines = [line(headers), rule, *map(line, rows), rule, f"total parameters: {total:,}"]
-    if trainable != total:
-        lines.append(f"trainable: {trainable:,}")
-    return "\n".join(lines) + "\n"
+    text = table.render(["layer", "type", "output shape", "params"], display_rows(layers), right={3})
+    rule = "-" * max(map(len, text.splitlines()))
+    lines = [rule, f"total parameters: {total:,}", *([f"trainable: {trainable:,}"] if trainable != total else [])]
+    return text + "".join(line + "\n" for line in lines)
 
 
 def display_rows(layers: list[Layer]) -> list[tuple[str, str, str, str]]:
@@ -72,3 +73,13 @@ def display_rows(layers: list[Layer]) -> list[tuple[str, str, str, str]]:
 
 def _shape(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else "(" + ", ".join(["N", *map(str, shape[1:])]) + ")"
+
+
+def summarize(cfg: dict[str, Any]) -> str:
+    """`mlcl-train summary` of a resolved config: the model's name, its layer table and totals."""
+    from mlcl_train.engine import build_model
+
+    model = build_model(cfg)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return f"model {cfg['model']['name']}\n" + format_table(layer_table(model), total, trainable)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from mlcl_train.compare import collect_runs, run_labels
+from mlcl_train.compare import run_labels
 from mlcl_train.errors import UserError
-from mlcl_train.runs import read_csv
+from mlcl_train.runs import RunRecord, read_csv
 
 
 def pyplot() -> Any:
@@ -26,12 +26,12 @@ def pyplot() -> Any:
     return plt
 
 
-def plot_runs(paths: Sequence[str | Path], output: str | Path, acc_only: bool = False,
+NO_RUNS = "pass run folders such as runs/2026...-mlp_deep"  # read_runs' hint
+
+
+def plot_runs(runs: list[RunRecord], output: str | Path, acc_only: bool = False,
               grad_norms: bool = False) -> tuple[Path, list[str]]:
     """Draw runs' curves (or gradient norms) into one image; returns its path and the runs left out."""
-    runs = collect_runs(paths)
-    if not runs:
-        raise UserError(f"no run folders in {', '.join(map(str, paths))}; pass run folders such as runs/2026...-mlp_deep")
     plt = pyplot()
     output = Path(output)
     check_format(plt, output)
@@ -44,11 +44,10 @@ def plot_runs(paths: Sequence[str | Path], output: str | Path, acc_only: bool = 
     return output, skipped
 
 
-def curves_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str], acc_only: bool) -> tuple[Any, list[str]]:
+def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool) -> tuple[Any, list[str]]:
     """Loss (train dashed, test solid) and test accuracy per epoch, one color per run."""
-    tables = [_metrics(run) for run in runs]
-    series = [(label, rows) for label, rows in zip(labels, tables) if rows]
-    skipped = [run["run"] for run, rows in zip(runs, tables) if not rows]
+    series = [(label, run.metrics) for label, run in zip(labels, runs, strict=True) if run.metrics]
+    skipped = [run.run for run in runs if not run.metrics]
     if not series:
         raise UserError("none of these runs has a finished epoch (metrics.csv is empty); nothing to plot")
     if acc_only:
@@ -57,12 +56,12 @@ def curves_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str], acc_o
         fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     handles = []
     for i, (label, rows) in enumerate(series):
-        color, epochs = f"C{i % 10}", [r["epoch"] for r in rows]
+        color, epochs = f"C{i % 10}", [r.epoch for r in rows]
         marker = {"marker": "o", "markersize": 3} if len(epochs) <= 30 else {}
-        handles += acc_ax.plot(epochs, [r["test_acc"] for r in rows], color=color, label=label, **marker)
+        handles += acc_ax.plot(epochs, [r.test_acc for r in rows], color=color, label=label, **marker)
         if not acc_only:
-            loss_ax.plot(epochs, [r["test_loss"] for r in rows], color=color, **marker)
-            loss_ax.plot(epochs, [r["train_loss"] for r in rows], color=color, linestyle="--", alpha=0.7)
+            loss_ax.plot(epochs, [r.test_loss for r in rows], color=color, **marker)
+            loss_ax.plot(epochs, [r.train_loss for r in rows], color=color, linestyle="--", alpha=0.7)
     _style(acc_ax, "Test accuracy", "accuracy (%)")
     if not acc_only:
         _style(loss_ax, "Loss", "mean loss per image")
@@ -72,20 +71,20 @@ def curves_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str], acc_o
     return fig, skipped
 
 
-def grad_norm_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str]) -> Any:
+def grad_norm_figure(plt: Any, runs: list[RunRecord], labels: list[str]) -> Any:
     """One panel per run: each weight's mean gradient norm per epoch, log scale, input layers dark."""
     tables = []
     for run in runs:
-        rows = read_csv(Path(run["path"]) / "grad_norms.csv")
+        rows = read_csv(run.path / "grad_norms.csv")
         if not rows:
-            raise UserError(f"{run['path']} has no grad_norms.csv; train it with --set train.log_grad_norms=true")
+            raise UserError(f"{run.path} has no grad_norms.csv; train it with --set train.log_grad_norms=true")
         tables.append(rows)
     cols = min(len(runs), 3)
     nrows = (len(runs) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4 * nrows), sharey=True, squeeze=False,
                              layout="constrained")
     shared = all(list(t[0]) == list(tables[0][0]) for t in tables)  # the same layers: one legend for all
-    for i, (ax, label, rows) in enumerate(zip(axes.flat, labels, tables)):
+    for i, (ax, label, rows) in enumerate(zip(axes.flat, labels, tables, strict=False)):  # more axes than runs
         layers = [k for k in rows[0] if k != "epoch"]
         cmap = plt.get_cmap("viridis")
         epochs = [int(r["epoch"]) for r in rows]
@@ -99,7 +98,9 @@ def grad_norm_figure(plt: Any, runs: list[dict[str, Any]], labels: list[str]) ->
     for ax in list(axes.flat)[len(runs):]:
         ax.set_visible(False)
     if shared:
-        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small", frameon=False)
+        fig.legend(
+            *axes.flat[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small", frameon=False
+        )
     fig.suptitle("Gradient norm per layer (input side dark, output side light)")
     return fig
 
@@ -116,9 +117,22 @@ def confusion_figure(plt: Any, matrix: Sequence[Sequence[int]], classes: list[st
     image = ax.imshow(share, cmap="Blues", norm=PowerNorm(0.4, vmin=0, vmax=1))  # a few % of errors still show
     for (i, j), n in np.ndenumerate(counts):
         if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize="small", color="white" if share[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(n),
+                ha="center",
+                va="center",
+                fontsize="small",
+                color="white" if share[i, j] > 0.5 else "black",
+            )
     ticks = range(len(classes))
-    ax.set_xticks(ticks, classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right" if max(map(len, classes)) > 2 else "center")
+    ax.set_xticks(
+        ticks,
+        classes,
+        rotation=45 if max(map(len, classes)) > 2 else 0,
+        ha="right" if max(map(len, classes)) > 2 else "center",
+    )
     ax.set_yticks(ticks, classes)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -128,8 +142,9 @@ def confusion_figure(plt: Any, matrix: Sequence[Sequence[int]], classes: list[st
     return fig
 
 
-def mistakes_figure(plt: Any, images: Any, true: list[int], pred: list[int], conf: list[float],
-                    classes: list[str], title: str) -> Any:
+def mistakes_figure(
+    plt: Any, images: Any, true: list[int], pred: list[int], conf: list[float], classes: list[str], title: str
+) -> Any:
     """A grid of test images (N, 28, 28) in [0, 1], each titled with its true and predicted class."""
     n = len(images)
     cols = min(max(n, 1), 6)
@@ -137,7 +152,7 @@ def mistakes_figure(plt: Any, images: Any, true: list[int], pred: list[int], con
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows + 0.5), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, t, p, c in zip(axes.flat, images, true, pred, conf):
+    for ax, image, t, p, c in zip(axes.flat, images, true, pred, conf, strict=False):  # more axes than images
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(f"true {classes[t]}\npred {classes[p]} ({c:.0%})", fontsize="small")  # 8 pt at the default size
     if n == 0:
@@ -165,17 +180,6 @@ def save(plt: Any, fig: Any, output: Path) -> None:
         raise UserError(f"cannot write {output}: {err.strerror}") from None
     finally:
         plt.close(fig)
-
-
-def _metrics(run: dict[str, Any]) -> list[dict[str, float]]:
-    """metrics.csv rows as numbers, dropping any row that does not parse."""
-    out = []
-    for row in read_csv(Path(run["path"]) / "metrics.csv"):
-        try:
-            out.append({k: float(row[k]) for k in ("epoch", "train_loss", "test_loss", "test_acc")})
-        except (KeyError, TypeError, ValueError):
-            continue
-    return out
 
 
 def _positive(text: str | None) -> float:

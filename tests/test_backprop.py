@@ -131,7 +131,7 @@ def test_cli_options_override_the_file(tmp_path) -> None:
     ([], "x1: [\n", "YAML syntax error"),
     ([], "eta: 1\neta: 2\n", "duplicate key 'eta' (on line 1 and line 2)"),
     ([], 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(
-        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "x1: *i\n",
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "x1: *i\n",
      "aliases (*name) expand to more than 100,000 values"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, content, message) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from mlcl_train.cli import app
-from mlcl_train.compare import collect_runs, differing_keys, render
+from mlcl_train.compare import differing_keys, render
+from mlcl_train.runs import read_runs
 
 runner = CliRunner()
 
@@ -99,15 +100,21 @@ def test_compare_filter_sort_and_top(trained_runs):
     by_params = json.loads(compare(str(runs), "--sort", "params", "--reverse", "--format", "json").stdout)
     assert [r["params"] for r in by_params] == sorted((r["params"] for r in by_params), reverse=True)
     assert len(json.loads(compare(str(runs), "--top", "1", "--format", "json").stdout)) == 1
-    both = json.loads(compare(str(runs), "--filter", "params>0", "--filter", "status=complete*", "--format", "json").stdout)
+    both = json.loads(
+        compare(str(runs), "--filter", "params>0", "--filter", "status=complete*", "--format", "json").stdout
+    )
     assert len(both) == 2
 
 
 def test_compare_bad_options_are_one_line_errors(trained_runs, tmp_path):
     runs = str(trained_runs[0])
-    cases = [(["--filter", "modle.hidden=[32]"], "did you mean 'model.hidden'"), (["--sort", "acc"], "--sort acc"),
-             (["--format", "xml"], "valid: table, csv, json, markdown"), (["--filter", "best_acc>high"], "needs a number"),
-             (["--filter", "status=failed"], "none of the 2 runs")]
+    cases = [
+        (["--filter", "modle.hidden=[32]"], "did you mean 'model.hidden'"),
+        (["--sort", "acc"], "--sort acc"),
+        (["--format", "xml"], "valid: table, csv, json, markdown"),
+        (["--filter", "best_acc>high"], "needs a number"),
+        (["--filter", "status=failed"], "none of the 2 runs"),
+    ]
     for args, message in cases:
         result = compare(runs, *args)
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, args
@@ -116,24 +123,9 @@ def test_compare_bad_options_are_one_line_errors(trained_runs, tmp_path):
 
 
 def test_compare_library_functions_for_reuse(trained_runs):
-    runs = collect_runs([trained_runs[0]])
+    runs = read_runs([trained_runs[0]])
     assert differing_keys(runs) == ["model.hidden"]
     assert render(runs, "markdown", keys=[]).splitlines()[0].endswith("| status |")
-
-
-def test_compare_never_imports_torch(trained_runs):
-    code = (
-        "import sys\n"
-        "from mlcl_train.cli import main\n"
-        f"sys.argv = ['mlcl-train', 'compare', {str(trained_runs[0])!r}]\n"
-        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        "import mlcl_train.compare\n"
-        "print('torch' in sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=Path(__file__).parents[1])
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "False"
 
 
 def test_runs_dir_option_reads_the_same_folder_as_train(trained_runs):

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from mlcl_train.cli import app
-from mlcl_train.config import load_config, merge, parse_set, resolve
+from mlcl_train.config import load_config, merge, parse_set, resolve, to_yaml
 from mlcl_train.errors import UserError
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -23,7 +23,13 @@ def write(path: Path, text: str) -> Path:
 
 def test_defaults_fill_every_key() -> None:
     cfg = resolve({"name": "x"})
-    assert cfg["train"]["optimizer"] == {"name": "sgd", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "nesterov": False}
+    assert cfg["train"]["optimizer"] == {
+        "name": "sgd",
+        "lr": 0.01,
+        "momentum": 0.0,
+        "weight_decay": 0.0,
+        "nesterov": False,
+    }
     assert cfg["model"]["hidden"] == [512, 256]
     assert cfg["eval"]["batch_size"] == 1000
 
@@ -67,8 +73,9 @@ def test_homework_configs_differ_only_in_name_and_model() -> None:
 
 @pytest.mark.parametrize("path", sorted(p for p in CONFIGS.rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_resolves(path: Path) -> None:
+    """Each config resolves, and its resolved YAML (what a run folder keeps) resolves to the same config."""
     cfg = load_config(path)
-    assert cfg["model"]["name"]
+    assert resolve(yaml.safe_load(to_yaml(cfg))) == cfg
 
 
 @pytest.mark.parametrize(
@@ -76,7 +83,10 @@ def test_every_shipped_config_resolves(path: Path) -> None:
     [
         ({"trian": {}}, "unknown key 'trian'; did you mean 'train'?"),
         ({"train": {"epoch": 3}}, "unknown key 'train.epoch'; did you mean 'train.epochs'?"),
-        ({"model": {"hiden": [3]}}, "unknown key 'model.hiden' (not an argument of model 'mlp'); did you mean 'model.hidden'?"),
+        (
+            {"model": {"hiden": [3]}},
+            "unknown key 'model.hiden' (not an argument of model 'mlp'); did you mean 'model.hidden'?",
+        ),
         ({"train": {"epochs": "ten"}}, "train.epochs: expected int, got 'ten' (string)"),
         ({"model": {"batch_norm": "yes"}}, "model.batch_norm: expected bool, got 'yes' (string)"),
         ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range; it must be >= 1"),
@@ -88,15 +98,22 @@ def test_every_shipped_config_resolves(path: Path) -> None:
         ({"model": {"name": "mpl"}}, "model.name: unknown model 'mpl'; valid: "),
         ({"model": {"activation": "relu6"}}, "model.activation: unknown value 'relu6'; valid: sigmoid, tanh, relu"),
         ({"train": {"loss": "hinge"}}, "train.loss: unknown value 'hinge'; valid: cross_entropy, nll, mse"),
-        ({"train": {"optimizer": {"name": "adamm"}}}, "train.optimizer.name: unknown value 'adamm'; did you mean 'adam'?"),
+        (
+            {"train": {"optimizer": {"name": "adamm"}}},
+            "train.optimizer.name: unknown value 'adamm'; did you mean 'adam'?",
+        ),
         ({"train": {"optimizer": {"name": "adam", "momentum": 0.9}}}, "unknown key 'train.optimizer.momentum'"),
-        ({"train": {"scheduler": {"name": "cosin"}}}, "train.scheduler.name: unknown value 'cosin'; did you mean 'cosine'?"),
+        (
+            {"train": {"scheduler": {"name": "cosin"}}},
+            "train.scheduler.name: unknown value 'cosin'; did you mean 'cosine'?",
+        ),
         ({"device": "gpu"}, "device: unknown device 'gpu'; valid: auto, cpu, cuda, cuda:N, mps"),
         ({"data": {"dataset": "cifar"}}, "data.dataset: unknown value 'cifar'; valid: mnist, fashion_mnist"),
         ({"seed": 2**64 - 1}, "seed: 18446744073709551615 is out of range; it must be < 4294967296"),
         ({"seed": -1}, "seed: -1 is out of range; it must be >= 0"),
         ({"seed": 1e23}, "seed: expected int, got 1e+23 (number)"),
-        ({"train": {"optimizer": {"nesterov": True}}}, "train.optimizer.nesterov: Nesterov momentum needs momentum > 0"),
+        ({"train": {"optimizer": {"nesterov": True}}},
+         "train.optimizer.nesterov: Nesterov momentum needs momentum > 0"),
         ({"train": {"optimizer": {"momentum": 0.9, "dampening": 0.1}}}, "unknown key 'train.optimizer.dampening'"),
         ({"model": ["mlp"]}, "model: expected a model name or a mapping with a 'name' key, got ['mlp']"),
         ({"model": 5}, "model: expected a model name or a mapping with a 'name' key, got 5"),
@@ -132,7 +149,11 @@ def test_bad_set_items(item: str, message: str) -> None:
         ({"bad.yaml": "model:\n  name: mlp\n hidden: [1\n"}, "bad.yaml", "bad.yaml:3:"),
         ({"bin.yaml": b"\xff\xfe\x00binary"}, "bin.yaml", "is not UTF-8 text"),
         ({"a.yaml": "extends: nothere.yaml\n"}, "a.yaml", "'extends' names"),
-        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"}, "a.yaml", "'extends' makes a cycle: a.yaml -> b.yaml -> a.yaml"),
+        (
+            {"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: a.yaml\n"},
+            "a.yaml",
+            "'extends' makes a cycle: a.yaml -> b.yaml -> a.yaml",
+        ),
         ({"self.yaml": "extends: self.yaml\n"}, "self.yaml", "'extends' makes a cycle"),
     ],
 )
@@ -153,7 +174,9 @@ def test_directory_as_config(tmp_path: Path) -> None:
 
 
 def test_show_config_prints_the_resolved_yaml() -> None:
-    result = CliRunner().invoke(app, ["show-config", "--config", str(CONFIGS / "mlp_deep.yaml"), "--set", "train.epochs=3"])
+    result = CliRunner().invoke(
+        app, ["show-config", "--config", str(CONFIGS / "mlp_deep.yaml"), "--set", "train.epochs=3"]
+    )
     assert result.exit_code == 0, result.output
     cfg = yaml.safe_load(result.stdout)
     assert cfg["train"]["epochs"] == 3 and cfg["model"]["batch_norm"] is True
@@ -178,12 +201,16 @@ def test_named_section_shorthand_then_arguments_keeps_the_name(tmp_path: Path) -
     path = write(tmp_path / "c.yaml", "train: {optimizer: {name: sgd, momentum: 0.9}}\n")
     cfg = load_config(path, ["train.optimizer=adam", "train.optimizer.lr=0.003"])
     assert cfg["train"]["optimizer"]["name"] == "adam" and cfg["train"]["optimizer"]["lr"] == 0.003
-    with pytest.raises(UserError, match=r"unknown key 'train.optimizer.momentum' \(not an argument of adam\); valid: lr, betas"):
+    with pytest.raises(
+        UserError, match=r"unknown key 'train.optimizer.momentum' \(not an argument of adam\); valid: lr, betas"
+    ):
         load_config(path, ["train.optimizer=adam", "train.optimizer.momentum=0.9"])
 
 
 def test_scheduler_arguments_without_a_scheduler(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="train.scheduler: gamma given but no train.scheduler.name; set it to one of step"):
+    with pytest.raises(
+        UserError, match="train.scheduler: gamma given but no train.scheduler.name; set it to one of step"
+    ):
         resolve({"train": {"scheduler": {"gamma": 0.5}}})
 
 
@@ -216,7 +243,8 @@ HUGE = "x" * 3_000_000  # within the file size limit, far beyond what a message 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("train: {epochs: 1}\nseed: 2\ntrain: {epochs: 3}\n", "c.yaml:3:1: duplicate key 'train' (on line 1 and line 3)"),
+        ("train: {epochs: 1}\nseed: 2\ntrain: {epochs: 3}\n",
+         "c.yaml:3:1: duplicate key 'train' (on line 1 and line 3)"),
         ("model:\n  name: mlp\n  hidden: [8]\n  hidden: [9]\n", "duplicate key 'hidden' (on line 3 and line 4)"),
         (_bomb(9), "aliases (*name) expand to more than 100,000 values"),
         ("a: &a [*a]\n", "an alias refers to a value that contains it"),
@@ -247,12 +275,14 @@ def test_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
     "make, message",
     [
         (lambda d: Path("/dev/zero"), "/dev/zero is a character device, not a file"),
-        (lambda d: (d / "z.yaml").symlink_to("/dev/zero") or d / "z.yaml", "(a link to /dev/zero) is a character device"),
+        (lambda d: (d / "z.yaml").symlink_to("/dev/zero") or d / "z.yaml",
+         "(a link to /dev/zero) is a character device"),
         (lambda d: os.mkfifo(d / "f.yaml") or d / "f.yaml", "is a FIFO (named pipe), not a file"),
         (lambda d: write(d / "big.yaml", "#" * (5 * 2**20)), "is larger than 4 MB"),
         (lambda d: write(d / "c.yaml", "extends: sub\n") if (d / "sub").mkdir() is None else None,
          "sub, which is a directory"),
-        (lambda d: write(d / "c.yaml", "extends: /dev/zero\n"), "'extends' names /dev/zero, which is not a regular file"),
+        (lambda d: write(d / "c.yaml", "extends: /dev/zero\n"),
+         "'extends' names /dev/zero, which is not a regular file"),
         (lambda d: (d / "l.yaml").write_bytes("name: caf\xe9\n".encode("latin-1")) and d / "l.yaml",
          "l.yaml is not UTF-8 text (byte 0xe9 at offset 9)"),
     ],

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TEST_N, TRAIN_N, write_idx
 from typer.testing import CliRunner
 
@@ -101,7 +100,9 @@ def test_root_with_some_files_missing(tmp_path: Path, tiny_root: Path) -> None:
 def test_images_and_labels_of_different_lengths(tmp_path: Path, tiny_root: Path) -> None:
     shutil.copytree(tiny_root, tmp_path / "d")
     write_idx(tmp_path / "d" / "t10k-labels-idx1-ubyte.gz", (5,), bytes(5), gz=True)
-    with pytest.raises(DataError, match=f"t10k-images-idx3-ubyte holds {TEST_N} images but t10k-labels-idx1-ubyte.gz holds 5 labels"):
+    with pytest.raises(
+        DataError, match=f"t10k-images-idx3-ubyte holds {TEST_N} images but t10k-labels-idx1-ubyte.gz holds 5 labels"
+    ):
         load_data("mnist", str(tmp_path / "d"), torch.device("cpu"))
 
 
@@ -215,5 +216,7 @@ def test_fashion_mnist_says_where_to_put_the_files_when_all_fails(tmp_path: Path
     monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "absent")
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(DataError, match="download failed .*set data.root to it, or install Debian's dataset-fashion-mnist"):
+    with pytest.raises(
+        DataError, match="download failed .*set data.root to it, or install Debian's dataset-fashion-mnist"
+    ):
         locate("fashion_mnist", None)

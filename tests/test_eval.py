@@ -18,7 +18,9 @@ def test_eval_reproduces_the_final_accuracy_and_writes_the_figures(trained_runs,
     assert result.exit_code == 0, result.output
     acc = float(re.search(r"\[Test Result\] ([\d.]+)%", result.stdout).group(1))
     assert abs(acc - json.loads((run / "summary.json").read_text())["final_acc"]) <= 0.01
-    classes = [line.split() for line in result.stdout.splitlines() if re.fullmatch(r"\s+\d\s+\d+\s+\d+\s+[\d.]+%", line)]
+    classes = [
+        line.split() for line in result.stdout.splitlines() if re.fullmatch(r"\s+\d\s+\d+\s+\d+\s+[\d.]+%", line)
+    ]
     assert [c[0] for c in classes] == [str(d) for d in range(10)]
     images, correct = sum(int(c[1]) for c in classes), sum(int(c[2]) for c in classes)
     assert abs(100.0 * correct / images - acc) <= 0.01

@@ -43,13 +43,13 @@ def test_plot_errors_are_one_line(trained_runs, tmp_path):
 
 
 def test_a_single_epoch_is_drawn_between_whole_epochs(trained_runs, tmp_path):
-    from mlcl_train.compare import collect_runs
     from mlcl_train.plot import curves_figure, pyplot
+    from mlcl_train.runs import read_runs
 
     run = shutil.copytree(next(trained_runs[0].iterdir()), tmp_path / "run")
     lines = (run / "metrics.csv").read_text().splitlines()
     (run / "metrics.csv").write_text("\n".join(lines[:2]) + "\n")
     plt = pyplot()
-    fig, _ = curves_figure(plt, collect_runs([run]), ["one epoch"], acc_only=False)
+    fig, _ = curves_figure(plt, read_runs([run]), ["one epoch"], acc_only=False)
     assert [ax.get_xlim() for ax in fig.axes] == [(0.0, 2.0), (0.0, 2.0)]
     plt.close(fig)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from mlcl_train.config import SCHEMA, Named
-from mlcl_train.models import list_models, model_args
+import pytest
+
+from mlcl_train.config import SCHEMA
+from mlcl_train.models import list_models, model_args, yaml_value
+from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Field, Named
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -36,3 +40,39 @@ def test_every_model_and_argument_is_in_the_reference() -> None:
         assert f"`{name}`" in README, name
         for arg in model_args(name):
             assert f"`{arg.name}`" in README, f"{name}.{arg.name}"
+
+
+def readme_row(key: str) -> str:
+    (row,) = [line for line in README.splitlines() if line.startswith(f"| `{key}` |")]
+    return row
+
+
+@pytest.mark.parametrize("key, registry", [("train.optimizer", OPTIMIZERS), ("train.scheduler", SCHEDULERS)])
+def test_the_optimizer_and_scheduler_rows_match_the_registry(key: str, registry: dict) -> None:
+    """`adam` and `adamw` (lr, betas, eps, weight_decay): each name with exactly its fields, in their order."""
+    described = {}
+    for names, fields in re.findall(r"((?:`\w+`(?:, | and )?)+) \(([^)]*)\)", readme_row(key)):
+        for name in re.findall(r"`(\w+)`", names):
+            described[name] = fields.split(", ")
+    assert described == {name: list(algorithm.fields) for name, algorithm in registry.items()}
+
+
+def test_every_default_in_the_reference_is_the_schemas() -> None:
+    fields = {k: v for k, v in flat_fields(SCHEMA).items() if k != "name"}  # name: "the file's stem"
+    for key, field in fields.items():
+        assert f"| `{key}` | `{yaml_value(field.default)}` |" in README, key
+
+
+def test_every_key_is_described_in_the_reference_by_its_help() -> None:
+    for key, field in flat_fields(SCHEMA).items():
+        assert readme_row(key).endswith(f" | {field.help} |"), key
+
+
+def flat_fields(schema: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, spec in schema.items():
+        if isinstance(spec, dict):
+            out.update(flat_fields(spec, f"{prefix}{key}."))
+        elif isinstance(spec, Field):
+            out[f"{prefix}{key}"] = spec
+    return out

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from mlcl_train.cli import app
 from mlcl_train.config import load_config
-from mlcl_train.train import build_model
+from mlcl_train.engine import build_model
 
 runner = CliRunner()
 

@@ -16,7 +16,9 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
+from mlcl_train.cli import app, expand_args
+from mlcl_train.engine import model_output_kind, pitfalls, resolve_device
+from mlcl_train.models import create_model
 from mlcl_train.runs import read_csv
 
 ROOT = Path(__file__).parent.parent
@@ -45,7 +47,14 @@ def test_log_and_run_folder(tmp_path: Path, make_config) -> None:
     run = only_run(runs)
     assert re.fullmatch(r"\d{8}-\d{6}-tiny", run.name)
     assert lines[-1].startswith(f"Done: {run}")
-    assert {p.name for p in run.iterdir()} == {"config.yaml", "metrics.csv", "summary.json", "log.txt", "model.pt", "checkpoint.pt"}
+    assert {p.name for p in run.iterdir()} == {
+        "config.yaml",
+        "metrics.csv",
+        "summary.json",
+        "log.txt",
+        "model.pt",
+        "checkpoint.pt",
+    }
     assert (run / "log.txt").read_text() == result.stdout
     summary = json.loads((run / "summary.json").read_text())
     rows = read_csv(run / "metrics.csv")
@@ -59,13 +68,19 @@ def test_log_and_run_folder(tmp_path: Path, make_config) -> None:
     assert state["fc1.weight"].shape == (32, 784)
 
 
-def test_bare_form_and_saved_config_rerun_the_same_experiment(tmp_path: Path, make_config) -> None:
+def test_the_bare_form_means_train() -> None:
+    assert expand_args(["--config", "a.yaml"]) == ["train", "--config", "a.yaml"]
+    assert expand_args(["-c", "a.yaml", "--set", "x=1"]) == ["train", "-c", "a.yaml", "--set", "x=1"]
+    for args in (["--help"], ["-h"], ["--version"], ["compare", "--format", "csv"], []):
+        assert expand_args(args) == args
+
+
+def test_saved_config_reruns_the_same_experiment(tmp_path: Path, make_config) -> None:
     """The same config and seed give identical metrics; config.yaml re-runs the experiment."""
     runs = tmp_path / "runs"
     cfg = make_config(model={"name": "mlp", "hidden": [32], "dropout": 0.2})
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "mlcl_train", "--config", str(cfg), "--runs-dir", str(runs), "--name", "first"]
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    result = train("--config", str(cfg), "--runs-dir", str(runs), "--name", "first")
+    assert result.exit_code == 0, result.output
     first = only_run(runs)
     result = train("--config", str(first / "config.yaml"), "--runs-dir", str(tmp_path / "again"))
     assert result.exit_code == 0, result.output
@@ -77,11 +92,21 @@ def test_bare_form_and_saved_config_rerun_the_same_experiment(tmp_path: Path, ma
     assert yaml.safe_load((first / "config.yaml").read_text()) == yaml.safe_load((second / "config.yaml").read_text())
 
 
-def test_runs_started_together_get_their_own_folders(tmp_path: Path, make_config) -> None:
+def test_runs_started_together_get_their_own_folders(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
     from mlcl_train.runs import Run
 
-    made = {Run.create(tmp_path, "same").path for _ in range(3)}
-    assert len(made) == 3 and all(p.is_dir() for p in made)
+    start = Barrier(4)
+
+    def create(_: int) -> Path:
+        start.wait()  # all four ask for a folder at the same moment
+        return Run.create(tmp_path, "same").path
+
+    with ThreadPoolExecutor(4) as pool:
+        made = set(pool.map(create, range(4)))
+    assert len(made) == 4 and all(p.is_dir() and not any(p.iterdir()) for p in made)
 
 
 def test_several_configs_keep_going_after_a_failure(tmp_path: Path, make_config) -> None:
@@ -102,12 +127,11 @@ def test_unavailable_cuda_is_a_clear_error(tmp_path: Path, make_config, monkeypa
     assert not (tmp_path / "runs").exists()
 
 
-def test_auto_device_states_its_fallback(tmp_path: Path, make_config, monkeypatch) -> None:
+def test_auto_device_states_its_fallback(monkeypatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    result = train("--config", str(make_config(device="auto")), "--runs-dir", str(tmp_path / "runs"))
-    assert result.exit_code == 0
-    assert "device: auto -> cpu" in result.stdout
+    assert resolve_device("auto") == (torch.device("cpu"), "device: auto -> cpu (no CUDA or MPS device found)")
+    assert resolve_device("cpu") == (torch.device("cpu"), None)
 
 
 def test_runs_dir_that_cannot_be_written(tmp_path: Path, make_config) -> None:
@@ -121,9 +145,15 @@ def test_runs_dir_that_cannot_be_written(tmp_path: Path, make_config) -> None:
 @pytest.mark.parametrize(
     "layers, message",
     [
-        (["flatten", {"linear": 64}, {"conv2d": 8}], "model.layers[2] (conv2d): needs image input (N, C, H, W), but gets shape (N, 64)"),
+        (
+            ["flatten", {"linear": 64}, {"conv2d": 8}],
+            "model.layers[2] (conv2d): needs image input (N, C, H, W), but gets shape (N, 64)",
+        ),
         ([{"linear": 10}], "model.layers[0] (linear): needs flat input (N, features): add 'flatten' before it"),
-        ([{"conv2d": {"out_channels": 4, "kernel_size": 30}}, "flatten", {"linear": 10}], "model.layers[0] (conv2d): does not fit its input of shape (N, 1, 28, 28)"),
+        (
+            [{"conv2d": {"out_channels": 4, "kernel_size": 30}}, "flatten", {"linear": 10}],
+            "model.layers[0] (conv2d): does not fit its input of shape (N, 1, 28, 28)",
+        ),
         (["flatten", {"linear": 20}], "the last layer gives shape (N, 20); it must give (N, 10)"),
         (["flatten", {"lineer": 10}], "model.layers[1]: unknown layer 'lineer'; did you mean 'linear'?"),
         (["flatten", {"linear": {"out_feature": 10}}], "unknown argument 'out_feature'; did you mean 'out_features'?"),
@@ -150,8 +180,11 @@ def test_bad_data_root_through_the_cli(tmp_path: Path, make_config, tiny_root: P
         path.write_bytes(path.read_bytes()[:-100])
     result = train("--config", str(make_config(data={"root": str(root)})), "--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == 2
-    expected = {"missing": "folder not found", "empty": "holds no mnist IDX files",
-                "truncated": "train-images-idx3-ubyte is truncated"}[problem]
+    expected = {
+        "missing": "folder not found",
+        "empty": "holds no mnist IDX files",
+        "truncated": "train-images-idx3-ubyte is truncated",
+    }[problem]
     assert expected in result.stderr
     assert not (tmp_path / "runs").exists()
 
@@ -182,7 +215,17 @@ def test_a_failure_mid_run_is_recorded(tmp_path: Path, make_config, monkeypatch)
 def start_training(tmp_path: Path, cfg: Path, runs: Path) -> tuple[subprocess.Popen, Path]:
     """Start a long run in a subprocess; return it once its second epoch is in metrics.csv."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "mlcl_train", "--config", str(cfg), "--runs-dir", str(runs), "--set", "train.epochs=500"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlcl_train",
+        "--config",
+        str(cfg),
+        "--runs-dir",
+        str(runs),
+        "--set",
+        "train.epochs=500",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -268,27 +311,54 @@ def test_checkpoints_load_without_running_code(tmp_path: Path, make_config) -> N
     assert train("--config", str(make_config()), "--runs-dir", str(runs)).exit_code == 0
     run = only_run(runs)
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
-    ckpt["evil"] = Exploit()
+    marker = tmp_path / "pwned"
+    torch.save({"evil": Exploit(marker)}, tmp_path / "probe.pt")
+    torch.load(tmp_path / "probe.pt", weights_only=False)  # the payload works when it is allowed to run
+    assert marker.exists()
+    marker.unlink()
+    ckpt["evil"] = Exploit(marker)
     torch.save(ckpt, run / "checkpoint.pt")
     result = CliRunner().invoke(app, ["resume", str(run), "--epochs", "3"])
     assert result.exit_code != 0
-    assert not (tmp_path / "pwned").exists()
+    assert not marker.exists()
 
 
 class Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
     def __reduce__(self):
-        return (os.system, ("touch pwned",))
+        return (Path.touch, (self.marker,))
 
 
-def test_loss_pitfall_warnings(tmp_path: Path, make_config) -> None:
-    runs = str(tmp_path / "runs")
+@pytest.mark.parametrize(
+    "loss, kind, warning",
+    [
+        (
+            "cross_entropy",
+            "softmax",
+            "the model ends in softmax, but cross_entropy applies log-softmax itself: "
+            "the loss cannot go below about 1.4612",
+        ),
+        ("cross_entropy", "log_softmax", "the model ends in log-softmax, but cross_entropy applies log-softmax itself"),
+        ("nll", "logits", "train.loss nll expects log-probabilities"),
+        ("mse", "logits", "mse compares the 10 outputs with one-hot targets"),
+        ("cross_entropy", "logits", None),
+        ("nll", "log_softmax", None),
+    ],
+)
+def test_loss_pitfall_warnings(loss: str, kind: str, warning: str | None) -> None:
+    notes = pitfalls(loss, kind)
+    assert (notes == []) if warning is None else (len(notes) == 1 and warning in notes[0])
+
+
+@pytest.mark.parametrize("output", ["logits", "softmax", "log_softmax"])
+def test_the_output_kind_probe_finds_the_models_last_layer(output: str) -> None:
+    model = create_model("mlp", hidden=[16], output=output)
+    assert model_output_kind(model) == output
+
+
+def test_the_pitfall_warning_reaches_the_log(tmp_path: Path, make_config) -> None:
     softmax = make_config("sm", model={"name": "mlp", "hidden": [16], "output": "softmax"}, train={"epochs": 1})
-    result = train("--config", str(softmax), "--runs-dir", runs)
-    assert "warning: the model ends in softmax, but cross_entropy applies log-softmax itself" in result.stdout
-    assert "1.4612" in result.stdout
-    nll = make_config("nll", model={"name": "mlp", "hidden": [16]}, train={"epochs": 1, "loss": "nll"})
-    assert "warning: train.loss nll expects log-probabilities" in train("--config", str(nll), "--runs-dir", runs).stdout
-    mse = make_config("mse", model={"name": "mlp", "hidden": [16]}, train={"epochs": 1, "loss": "mse"})
-    assert "mse compares the 10 outputs with one-hot targets" in train("--config", str(mse), "--runs-dir", runs).stdout
-    fine = make_config("fine", model={"name": "mlp", "hidden": [16], "output": "log_softmax"}, train={"epochs": 1, "loss": "nll"})
-    assert "warning:" not in train("--config", str(fine), "--runs-dir", runs).stdout
+    result = train("--config", str(softmax), "--runs-dir", str(tmp_path / "runs"))
+    assert result.stdout.splitlines()[1].startswith("warning: the model ends in softmax")

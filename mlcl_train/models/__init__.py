@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from mlcl_train.errors import UserError
-from mlcl_train.schema import coerce, quote, unknown_key
+from mlcl_train.schema import coerce, quote, type_name, unknown_key
 
 _MODELS: dict[str, Callable[..., Any]] = {}
+_NOTES: dict[str, Callable[[], list[str]]] = {}  # more lines for `mlcl-train models`, by model name
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,29 @@ def model_args(name: str) -> list[Arg]:
 def description(name: str) -> str:
     doc = inspect.getdoc(get_builder(name)) or ""
     return doc.splitlines()[0] if doc else ""
+
+
+def register_notes(name: str) -> Callable[[Callable[[], list[str]]], Callable[[], list[str]]]:
+    """Decorator: a function giving more lines (already indented) for a model in `mlcl-train models`."""
+    def add(fn: Callable[[], list[str]]) -> Callable[[], list[str]]:
+        _NOTES[name] = fn
+        return fn
+
+    return add
+
+
+def describe(name: str) -> list[str]:
+    """What `mlcl-train models` prints for a model: its description, its arguments with defaults, its notes."""
+    lines = [f"{name}: {description(name)}"]
+    lines += [f"    {arg.name}: {type_name(arg.type)} = {yaml_value(arg.default)}" for arg in model_args(name)]
+    return lines + (_NOTES[name]() if name in _NOTES else [])
+
+
+def yaml_value(value: Any) -> str:
+    """A value as one line of YAML flow style: [512, 256], null, true."""
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 
 def resolve_model_config(section: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mlcl_train.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
 from mlcl_train.models.layers import named_sequential
 
 
@@ -117,14 +118,15 @@ class VisionTransformer(nn.Module):
     def __init__(self, patch: int, dim: int, depth: int, heads: int, mlp_hidden: int, dropout: float,
                  output: nn.Module | None) -> None:
         super().__init__()
-        tokens = (28 // patch) ** 2
-        self.patch_embed = nn.Conv2d(1, dim, patch, stride=patch)  # one linear map per patch: (N, dim, 28/p, 28/p)
+        tokens = (IMAGE_SIZE // patch) ** 2
+        # one linear map per patch: (N, dim, 28/p, 28/p)
+        self.patch_embed = nn.Conv2d(CHANNELS, dim, patch, stride=patch)
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
         self.pos_embed = nn.Parameter(torch.randn(1, tokens + 1, dim) * 0.02)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.Sequential(*(EncoderBlock(dim, heads, mlp_hidden, dropout) for _ in range(depth)))
         self.norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, 10)
+        self.head = nn.Linear(dim, NUM_CLASSES)
         self.output = output if output is not None else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

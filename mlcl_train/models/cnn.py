@@ -24,8 +24,10 @@ def cnn(
     """Conv net: per channel count Conv(same padding) -> [BatchNorm] -> activation -> [2x2 pool]; then FC layers."""
     from torch import nn
 
+    from mlcl_train.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
+
     layers: list[tuple[str, Any]] = []
-    in_channels, size = 1, 28  # input (N, 1, 28, 28)
+    in_channels, size = CHANNELS, IMAGE_SIZE  # input (N, 1, 28, 28)
     for i, out in enumerate(channels, start=1):
         pool_layer = {"max": nn.MaxPool2d(2), "avg": nn.AvgPool2d(2), "none": None}[pool]
         layers += [
@@ -38,7 +40,10 @@ def cnn(
         size = size + 2 * (kernel_size // 2) - kernel_size + 1  # the conv: same size for odd kernels
         size = size // 2 if pool_layer is not None else size
         if size < 1:
-            raise UserError(f"model.channels: {len(channels)} pooled conv blocks shrink 28x28 to nothing; use fewer")
+            raise UserError(
+                f"model.channels: {len(channels)} pooled conv blocks shrink {IMAGE_SIZE}x{IMAGE_SIZE} "
+                "to nothing; use fewer"
+            )
     width = in_channels * size * size
     layers.append(("flatten", nn.Flatten()))  # (N, C, size, size) -> (N, C*size*size)
     for i, out in enumerate(hidden, start=1):
@@ -50,7 +55,7 @@ def cnn(
         width = out
     layers += [
         ("drop_out", nn.Dropout(dropout) if dropout > 0 else None),
-        ("out", nn.Linear(width, 10)),
+        ("out", nn.Linear(width, NUM_CLASSES)),
         (output, make_output(output)),
     ]
     return named_sequential(layers)

@@ -42,9 +42,10 @@ def named_sequential(layers: list[tuple[str, Any]]) -> Any:
 
 def check_patch(patch: int | None) -> None:
     """model.patch must tile the 28x28 image exactly."""
+    from mlcl_train.datasets import IMAGE_SIZE as SIZE
     from mlcl_train.errors import UserError
 
-    if patch is not None and 28 % patch:
-        valid = ", ".join(str(p) for p in range(1, 29) if 28 % p == 0)
-        raise UserError(f"model.patch: 28 is not divisible by {patch}, so {patch}x{patch} patches do not tile "
-                        f"the 28x28 image; use one of {valid}")
+    if patch is not None and SIZE % patch:
+        valid = ", ".join(str(p) for p in range(1, SIZE + 1) if SIZE % p == 0)
+        raise UserError(f"model.patch: {SIZE} is not divisible by {patch}, so {patch}x{patch} patches do not tile "
+                        f"the {SIZE}x{SIZE} image; use one of {valid}")

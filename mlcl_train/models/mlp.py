@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from mlcl_train.models import register_model
@@ -20,8 +21,10 @@ def mlp(
     """Fully connected net: per hidden width Linear -> [BatchNorm] -> activation -> [Dropout]."""
     from torch import nn
 
+    from mlcl_train.datasets import INPUT_SHAPE, NUM_CLASSES
+
     layers: list[tuple[str, Any]] = [("flatten", nn.Flatten())]  # (N, 1, 28, 28) -> (N, 784)
-    width = 28 * 28
+    width = math.prod(INPUT_SHAPE)
     for i, out in enumerate(hidden, start=1):
         layers += [
             (f"fc{i}", nn.Linear(width, out)),
@@ -30,5 +33,5 @@ def mlp(
             (f"drop{i}", nn.Dropout(dropout) if dropout > 0 else None),
         ]
         width = out
-    layers += [("out", nn.Linear(width, 10)), (output, make_output(output))]
+    layers += [("out", nn.Linear(width, NUM_CLASSES)), (output, make_output(output))]
     return named_sequential(layers)

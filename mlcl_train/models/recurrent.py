@@ -60,15 +60,16 @@ def _classifier(cell: str, hidden: int, layers: int, bidirectional: bool, patch:
     """The RNN over the sequence, the pooling, then dropout and a linear layer to 10 scores."""
     from torch import nn
 
+    from mlcl_train.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
     from mlcl_train.models._modules import RecurrentClassifier
 
     rnn_class = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
-    step = 28 if patch is None else patch * patch  # pixels per step
+    step = CHANNELS * (IMAGE_SIZE if patch is None else patch * patch)  # pixels per step
     recurrent = rnn_class(step, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
                           dropout=dropout if layers > 1 else 0.0)  # dropout between stacked layers
     head = named_sequential([
         ("drop", nn.Dropout(dropout) if dropout > 0 else None),
-        ("out", nn.Linear(hidden * (2 if bidirectional else 1), 10)),
+        ("out", nn.Linear(hidden * (2 if bidirectional else 1), NUM_CLASSES)),
         (output, make_output(output)),
     ])
     return RecurrentClassifier(recurrent, patch, pooling, head)

@@ -34,7 +34,7 @@ import typing
 from typing import Annotated, Any
 
 from mlcl_train.errors import UserError
-from mlcl_train.models import register_model
+from mlcl_train.models import register_model, register_notes
 from mlcl_train.models.layers import ACTIVATIONS, make_activation
 from mlcl_train.schema import NonEmpty, NonNegative, PositiveInt, Probability, coerce, suggest
 
@@ -49,12 +49,14 @@ def sequential(layers: list[Any] = DEFAULT_LAYERS) -> Any:
     """Layers written out in YAML (see `mlcl-train models` for the layer words); sizes inferred."""
     import torch
 
+    from mlcl_train.datasets import INPUT_SHAPE, NUM_CLASSES
     from mlcl_train.models.layers import named_sequential
 
     with torch.no_grad():
-        named, shape = build_layers(list(layers), (2, 1, 28, 28), "model.layers")
-    if len(shape) != 2 or shape[1] != 10:
-        raise UserError(f"model.layers: the last layer gives shape {_show(shape)}; it must give (N, 10) class scores")
+        named, shape = build_layers(list(layers), (2, *INPUT_SHAPE), "model.layers")
+    if len(shape) != 2 or shape[1] != NUM_CLASSES:
+        raise UserError(f"model.layers: the last layer gives shape {_show(shape)}; "
+                        f"it must give (N, {NUM_CLASSES}) class scores")
     return named_sequential(named)
 
 
@@ -231,7 +233,8 @@ def _parse(item: Any, key: str) -> tuple[str, Any]:
     elif isinstance(item, dict) and len(item) == 1:
         (word, args), = item.items()
     else:
-        raise UserError(f"{key}: a layer is a word such as 'relu' or a one-key mapping such as {{linear: 128}}, got {item!r}")
+        raise UserError(f"{key}: a layer is a word such as 'relu' or a one-key mapping such as {{linear: 128}}, "
+                        f"got {item!r}")
     if word not in LAYERS:
         raise UserError(f"{key}: unknown layer '{word}'; {suggest(str(word), sorted(LAYERS))}")
     return word, args
@@ -249,7 +252,7 @@ def _build(word: str, args: Any, shape: Shape, where: str) -> Any:
     elif isinstance(args, list) and params and typing.get_origin(_unwrap(hints[names[0]])) is list:
         kwargs = {names[0]: args}  # `residual: [layers]`: the list is the first argument
     elif isinstance(args, list) and len(args) <= len(params):
-        kwargs = dict(zip(names, args))
+        kwargs = dict(zip(names, args, strict=False))
     elif params:
         kwargs = {names[0]: args}
     else:
@@ -276,3 +279,17 @@ def _pair(value: int | list[int]) -> Any:
 
 def _show(shape: Shape) -> str:
     return "(" + ", ".join(["N", *map(str, shape[1:])]) + ")"
+
+
+@register_notes("sequential")
+def layer_words() -> list[str]:
+    """The layer words with their parameters, for `mlcl-train models`."""
+    from mlcl_train.models import yaml_value
+
+    lines = ["    layer words:"]
+    for word in LAYERS:
+        params = ", ".join(
+            p.name + ("" if p.default is p.empty else f"={yaml_value(p.default)}") for p in layer_params(word)
+        )
+        lines.append(f"      {word}" + (f" ({params})" if params else ""))
+    return lines

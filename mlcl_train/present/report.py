@@ -15,14 +15,17 @@ from typing import Iterable
 
 from mlcl_train import __version__
 from mlcl_train.errors import UserError
-from mlcl_train.present import Content, RunContent, gather, is_number, shorten, total_params
+from mlcl_train.model_summary import display_rows
+from mlcl_train.present.content import Content, RunContent, gather, is_number, shorten, total_params
+from mlcl_train.runs import RunRecord
 
 CELL_CHARS = 40  # a longer value in the comparison is cut (the run's section shows its model whole)
 
 CSS = """
 body { font: 16px/1.45 system-ui, sans-serif; color: #1b1b1b; margin: 0; background: #f4f6f8; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
-h1 { font-size: 32px; margin: 8px 0 4px; } h2 { font-size: 24px; margin: 36px 0 10px; border-bottom: 2px solid #3b5b7a; }
+h1 { font-size: 32px; margin: 8px 0 4px; }
+h2 { font-size: 24px; margin: 36px 0 10px; border-bottom: 2px solid #3b5b7a; }
 h3 { font-size: 18px; margin: 14px 0 6px; } .sub { color: #555; margin: 2px 0; }
 table { border-collapse: collapse; font-size: 15px; margin: 6px 0; }
 th { background: #3b5b7a; color: #fff; text-align: left; vertical-align: bottom; }
@@ -37,13 +40,17 @@ dt { color: #555; } dd { margin: 0; } footer { margin-top: 40px; color: #777; fo
 """
 
 
-def write_report(paths: Iterable[str | Path], output: str | Path, title: str | None = None,
-                 filters: Iterable[str] = (), device: str = "cpu") -> Path:
+def write_report(
+    records: list[RunRecord],
+    output: str | Path,
+    title: str | None = None,
+    filters: Iterable[str] = (),
+    device: str = "cpu",
+    where: str = "runs",
+) -> Path:
     """Gather the runs' content and write the page; returns its path."""
-    output = Path(output)
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise UserError(f"-o {output}: the report is written as .html, e.g. -o report.html")
-    page = render(gather(paths, title, filters, device))
+    output = check_output(output)
+    page = render(gather(records, title, filters, device, where))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")
@@ -52,55 +59,90 @@ def write_report(paths: Iterable[str | Path], output: str | Path, title: str | N
     return output
 
 
+def check_output(output: str | Path) -> Path:
+    """The page's path, if it names a .html file."""
+    output = Path(output)
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"-o {output}: the report is written as .html, e.g. -o report.html")
+    return output
+
+
 def render(content: Content) -> str:
     """The whole page as a string."""
     e = html.escape
-    parts = [f"<h1>{e(content.title)}</h1>", *(f'<p class="sub">{e(line)}</p>' for line in content.subtitle),
-             '<h2 id="comparison">Comparison</h2>',
-             '<div class="scroll">' + table(content.headers, content.rows, content.best) + "</div>",
-             *([f"<p>Same for all runs: {e(', '.join(f'{k} {v}' for k, v in content.same))}</p>"] if content.same else []),
-             *(f'<p class="warn">{e(note)}</p>' for note in content.notes)]
+    parts = [
+        f"<h1>{e(content.title)}</h1>",
+        *(f'<p class="sub">{e(line)}</p>' for line in content.subtitle),
+        '<h2 id="comparison">Comparison</h2>',
+        '<div class="scroll">' + table(content.headers, content.rows, content.best, numeric=content.numeric) + "</div>",
+        *([f"<p>Same for all runs: {e(', '.join(f'{k} {v}' for k, v in content.same))}</p>"] if content.same else []),
+        *(f'<p class="warn">{e(note)}</p>' for note in content.notes),
+    ]
     parts += [run_section(run, i) for i, run in enumerate(content.runs, 1)]
     if content.all_curves is not None:
-        parts += ['<h2 id="curves">Test accuracy of all runs</h2>', image(content.all_curves, "test accuracy per epoch")]
+        parts += [
+            '<h2 id="curves">Test accuracy of all runs</h2>',
+            image(content.all_curves, "test accuracy per epoch"),
+        ]
     parts += [f'<h2 id="confusion">{e(content.confusion_title)}</h2>', '<div class="cols">']
     if "confusion" in content.images:
-        parts.append(f'<div>{image(content.images["confusion"], "confusion matrix", 560)}</div>')
+        parts.append(f"<div>{image(content.images['confusion'], 'confusion matrix', 560)}</div>")
     parts.append("<div><ul>" + "".join(f"<li>{e(line)}</li>" for line in content.confusion_lines) + "</ul></div></div>")
     if "mistakes" in content.images:
-        parts += [f"<h3>{e(content.mistakes_title)}</h3>", image(content.images["mistakes"], "most confident mistakes", 900)]
-    parts.append(f"<footer>Made by mlcl-train {e(__version__)} from the run folders: "
-                 f"{e(', '.join(sorted({str(Path(r.row['path']).parent) for r in content.runs})))}</footer>")
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{e(content.title)}</title>\n'
-            f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n" + "\n".join(parts) + "\n</main>\n</body>\n</html>\n")
+        parts += [
+            f"<h3>{e(content.mistakes_title)}</h3>",
+            image(content.images["mistakes"], "most confident mistakes", 900),
+        ]
+    parts.append(
+        f"<footer>Made by mlcl-train {e(__version__)} from the run folders: "
+        f"{e(', '.join(sorted({str(r.record.path.parent) for r in content.runs})))}</footer>"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{e(content.title)}</title>\n'
+        f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n" + "\n".join(parts) + "\n</main>\n</body>\n</html>\n"
+    )
 
 
 def run_section(run: RunContent, n: int) -> str:
     """A run: its status if not completed, model YAML and layers beside its results and curves."""
     e = html.escape
-    status = f'<p class="warn">{e(run.row["status"])}: {e(run.status_note)}</p>' if run.status_note else ""
+    status = f'<p class="warn">{e(run.record.status)}: {e(run.status_note)}</p>' if run.status_note else ""
     total = ("total", "", "", f"{total_params(run.layers):,}")
-    layers = (table(["layer", "type", "output shape", "params"], [*run.layers, total], total=True)
-              if run.layers else f"<p>{e(run.layers_note)}</p>")
+    layers = (
+        table(["layer", "type", "output shape", "params"], [*display_rows(run.layers), total], total=True)
+        if run.layers
+        else f"<p>{e(run.layers_note)}</p>"
+    )
     facts = "".join(f"<dt>{e(name)}</dt><dd>{e(value)}</dd>" for name, value in run.facts)
-    curves = (image(run.curves, f"loss and accuracy of {run.label}") if run.curves
-              else "<p>No finished epoch yet: no curves.</p>")
-    return (f'<h2 id="run-{n}">{e(run.label)}</h2>{status}<div class="cols">'
-            f"<div><h3>Model</h3><pre>{e(run.model_yaml)}</pre><h3>Layers</h3>{layers}</div>"
-            f"<div><h3>Results</h3><dl>{facts}</dl>{curves}</div></div>")
+    curves = (
+        image(run.curves, f"loss and accuracy of {run.label}")
+        if run.curves
+        else "<p>No finished epoch yet: no curves.</p>"
+    )
+    return (
+        f'<h2 id="run-{n}">{e(run.label)}</h2>{status}<div class="cols">'
+        f"<div><h3>Model</h3><pre>{e(run.model_yaml)}</pre><h3>Layers</h3>{layers}</div>"
+        f"<div><h3>Results</h3><dl>{facts}</dl>{curves}</div></div>"
+    )
 
 
-def table(headers: list[str], rows: list[list[str]] | list[tuple[str, ...]], best: int | None = None,
-          total: bool = False) -> str:
-    """An HTML table; number-like columns right-aligned, the `best` row (or a last total row) marked."""
+def table(
+    headers: list[str],
+    rows: list[list[str]] | list[tuple[str, ...]],
+    best: int | None = None,
+    total: bool = False,
+    numeric: list[bool] | None = None,
+) -> str:
+    """An HTML table; numeric (else number-like) columns right-aligned, the `best` row (or a last total row) marked."""
     e = html.escape
-    numeric = [all(is_number(r[i]) for r in rows) for i in range(len(headers))]
+    if numeric is None:
+        numeric = [all(is_number(r[i]) for r in rows) for i in range(len(headers))]
     breakable = [e(h).replace("_", "_<wbr>").replace(".", ".<wbr>") for h in headers]  # long keys wrap
-    head = "".join(f'<th{" class=num" if num else ""}>{h}</th>' for h, num in zip(breakable, numeric))
+    head = "".join(f"<th{' class=num' if num else ''}>{h}</th>" for h, num in zip(breakable, numeric, strict=False))
     body = []
     for i, row in enumerate(rows):
         mark = ' class="best"' if i == best else ' class="total"' if total and i == len(rows) - 1 else ""
-        cells = "".join(cell(v, num) for v, num in zip(row, numeric))
+        cells = "".join(cell(v, num) for v, num in zip(row, numeric, strict=False))
         body.append(f"<tr{mark}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -109,7 +151,7 @@ def cell(text: str, numeric: bool) -> str:
     """A table cell; a long value (a list of layers) is cut, whole in its tooltip."""
     short = shorten(text, CELL_CHARS)
     tip = f' title="{html.escape(text)}"' if short != text else ""
-    return f'<td{" class=num" if numeric else ""}{tip}>{html.escape(short)}</td>'
+    return f"<td{' class=num' if numeric else ''}{tip}>{html.escape(short)}</td>"
 
 
 def image(data: bytes, alt: str, most: int = 1100) -> str:

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mlcl_train.errors import UserError
-from mlcl_train.present import Content, RunContent, gather, is_number, shorten, total_params
+from mlcl_train.model_summary import Layer, display_rows
+from mlcl_train.present.content import Content, RunContent, gather, is_number, shorten, total_params
+from mlcl_train.runs import RunRecord
 
 WIDTH, HEIGHT, MARGIN = 13.333, 7.5, 0.5  # inches
 TOP = 1.25  # below the title
@@ -30,19 +32,25 @@ MODEL_LINES = 9  # of the model's YAML on a run's slide
 CELL_CHARS = 30  # a longer table value (a model.layers list) is cut, with its run's slide showing it all
 
 
-def write_slides(paths: Iterable[str | Path], output: str | Path, title: str | None = None,
-                 filters: Iterable[str] = (), device: str = "cpu") -> tuple[Path, int]:
+def write_slides(records: list[RunRecord], output: str | Path, title: str | None = None,
+                 filters: Iterable[str] = (), device: str = "cpu", where: str = "runs") -> tuple[Path, int]:
     """Gather the runs' content and write the deck; returns its path and the number of slides."""
-    output = Path(output)
-    if output.suffix.lower() != ".pptx":
-        raise UserError(f"-o {output}: a deck is written as .pptx, e.g. -o results.pptx")
-    prs = build_deck(gather(paths, title, filters, device))
+    output = check_output(output)
+    prs = build_deck(gather(records, title, filters, device, where))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         prs.save(output)
     except OSError as err:
         raise UserError(f"cannot write {output}: {err.strerror}") from None
     return output, len(prs.slides)
+
+
+def check_output(output: str | Path) -> Path:
+    """The deck's path, if it names a .pptx file."""
+    output = Path(output)
+    if output.suffix.lower() != ".pptx":
+        raise UserError(f"-o {output}: a deck is written as .pptx, e.g. -o results.pptx")
+    return output
 
 
 def build_deck(content: Content) -> Any:
@@ -86,8 +94,9 @@ def table_slides(prs: Any, content: Content) -> None:
     for n, (chunk, cols) in enumerate(parts, 1):
         slide = new_slide(prs, "Comparison" + (f" ({n}/{len(parts)})" if len(parts) > 1 else ""))
         best = chunk.index(content.best) if content.best in chunk else None
+        right = None if content.numeric is None else {i for i, c in enumerate(cols) if content.numeric[c]}
         height = table(slide, [content.headers[c] for c in cols], [[rows[r][c] for c in cols] for r in chunk],
-                       MARGIN, TOP, WIDTH - 2 * MARGIN, best=best)
+                       MARGIN, TOP, WIDTH - 2 * MARGIN, best=best, right=right)
         if n == len(parts):
             notes_below(slide, below, content.notes, TOP + height + 0.25)
 
@@ -99,7 +108,9 @@ def notes_below(slide: Any, same: list[str], notes: list[str], top: float) -> No
         notes = [*notes[: room - 1], f"and {len(notes) - room + 1} more"]
     box = textbox(slide, MARGIN, top, WIDTH - 2 * MARGIN, BOTTOM - top)
     for i, line in enumerate([*same, *notes]):
-        span(box.paragraphs[0] if i == 0 else box.add_paragraph(), line, BODY_PT, color=WARN if i >= len(same) else None)
+        span(
+            box.paragraphs[0] if i == 0 else box.add_paragraph(), line, BODY_PT, color=WARN if i >= len(same) else None
+        )
 
 
 def run_slide(prs: Any, run: RunContent) -> None:
@@ -119,8 +130,16 @@ def structure(slide: Any, run: RunContent, left: float, width: float) -> None:
         write(textbox(slide, left, top, width, 1.0), [run.layers_note], TABLE_PT)
         return
     fit = max(int((BOTTOM - top) / ROW_IN) - 3, 3)  # less the header (two lines) and the total row
-    table(slide, ["layer", "type", "output shape", "params"], layer_rows(run.layers, fit), left, top, width,
-          right={3}, total=True)
+    table(
+        slide,
+        ["layer", "type", "output shape", "params"],
+        layer_rows(run.layers, fit),
+        left,
+        top,
+        width,
+        right={3},
+        total=True,
+    )
 
 
 def results(slide: Any, run: RunContent, left: float, width: float) -> None:
@@ -130,7 +149,12 @@ def results(slide: Any, run: RunContent, left: float, width: float) -> None:
     height = LINE_IN * sum(-(-len(text) // chars) for _, text in facts)  # wrapped lines
     box = textbox(slide, left, TOP, width, height)
     for i, (name, text) in enumerate(facts):
-        span(box.paragraphs[0] if i == 0 else box.add_paragraph(), text, BODY_PT, color=WARN if name == "status" else None)
+        span(
+            box.paragraphs[0] if i == 0 else box.add_paragraph(),
+            text,
+            BODY_PT,
+            color=WARN if name == "status" else None,
+        )
     top = TOP + height + 0.3
     if run.curves is not None:
         picture(slide, run.curves, left, top, width, BOTTOM - top)
@@ -204,14 +228,15 @@ def wrap_points(header: str) -> str:
     return header.replace("_", "_\u200b").replace(".", ".\u200b")
 
 
-def layer_rows(layers: list[tuple[str, str, str, str]], fit: int) -> list[tuple[str, str, str, str]]:
-    """The layer table and a total row; if more than `fit` layers, the middle ones become one row."""
+def layer_rows(layers: list[Layer], fit: int) -> list[tuple[str, str, str, str]]:
+    """The layer table and a total row, as text; if more than `fit` layers, the middle ones become one row."""
     total = total_params(layers)
+    rows = display_rows(layers)
     if len(layers) > fit:
         first, last = fit - 1 - (fit - 1) // 2, len(layers) - (fit - 1) // 2  # one row for the layers between
         hidden = layers[first:last]
-        layers = [*layers[:first], ("...", f"{len(hidden)} more layers", "", f"{total_params(hidden):,}"), *layers[last:]]
-    return [*layers, ("total", "", "", f"{total:,}")]
+        rows = [*rows[:first], ("...", f"{len(hidden)} more layers", "", f"{total_params(hidden):,}"), *rows[last:]]
+    return [*rows, ("total", "", "", f"{total:,}")]
 
 
 def clip(lines: list[str], most: int) -> list[str]:
@@ -225,20 +250,36 @@ def new_slide(prs: Any, title: str) -> Any:
     """A slide with only a title, left-aligned across the top."""
     slide = prs.slides.add_slide(prs.slide_layouts[5])
     place(slide.shapes.title, MARGIN, 0.25, WIDTH - 2 * MARGIN, 0.9)
-    write(slide.shapes.title.text_frame, [shorten(title, 80)], TITLE_PT if len(title) <= 50 else 24, bold=True, align="left")
+    write(
+        slide.shapes.title.text_frame,
+        [shorten(title, 80)],
+        TITLE_PT if len(title) <= 50 else 24,
+        bold=True,
+        align="left",
+    )
     return slide
 
 
-def table(slide: Any, headers: list[str], rows: list[list[str]] | list[tuple[str, ...]], left: float, top: float,
-          width: float, best: int | None = None, right: set[int] | None = None, total: bool = False) -> float:
+def table(
+    slide: Any,
+    headers: list[str],
+    rows: list[list[str]] | list[tuple[str, ...]],
+    left: float,
+    top: float,
+    width: float,
+    best: int | None = None,
+    right: set[int] | None = None,
+    total: bool = False,
+) -> float:
     """A table at TABLE_PT, columns as wide as their text needs (stretched to width); returns its height in inches."""
     from pptx.util import Inches
 
     needs = [column_width(h, [r[i] for r in rows]) for i, h in enumerate(headers)]
     widths = [need * width / sum(needs) for need in needs]
-    head = ROW_IN + 0.24 * (max(header_lines(h, w) for h, w in zip(headers, widths)) - 1)
-    shape = slide.shapes.add_table(len(rows) + 1, len(headers), Inches(left), Inches(top), Inches(width),
-                                   Inches(head + ROW_IN * len(rows)))
+    head = ROW_IN + 0.24 * (max(header_lines(h, w) for h, w in zip(headers, widths, strict=False)) - 1)
+    shape = slide.shapes.add_table(
+        len(rows) + 1, len(headers), Inches(left), Inches(top), Inches(width), Inches(head + ROW_IN * len(rows))
+    )
     grid = shape.table
     for i, w in enumerate(widths):
         grid.columns[i].width = Inches(w)
@@ -275,8 +316,16 @@ def textbox(slide: Any, left: float, top: float, width: float, height: float) ->
     return frame
 
 
-def write(frame: Any, lines: list[str], pt: int, bold: bool = False, font: str | None = None,
-          color: str | None = None, align: str | None = None, gap: float = 0) -> None:
+def write(
+    frame: Any,
+    lines: list[str],
+    pt: int,
+    bold: bool = False,
+    font: str | None = None,
+    color: str | None = None,
+    align: str | None = None,
+    gap: float = 0,
+) -> None:
     """Replace a text frame's text with lines, one paragraph each (`gap` points between them)."""
     from pptx.enum.text import PP_ALIGN
     from pptx.util import Pt
@@ -311,8 +360,13 @@ def picture(slide: Any, data: bytes, left: float, top: float, width: float, heig
 
     w, h = struct.unpack(">II", data[16:24])  # the PNG header's width and height
     scale = min(width / w, height / h)
-    slide.shapes.add_picture(io.BytesIO(data), Inches(left + (width - w * scale) / 2),
-                             Inches(top + (height - h * scale) / 2), Inches(w * scale), Inches(h * scale))
+    slide.shapes.add_picture(
+        io.BytesIO(data),
+        Inches(left + (width - w * scale) / 2),
+        Inches(top + (height - h * scale) / 2),
+        Inches(w * scale),
+        Inches(h * scale),
+    )
 
 
 def place(shape: Any, left: float, top: float, width: float, height: float) -> None:

@@ -1,0 +1,162 @@
+"""What training and the read side share: the device, the model from a config, the loss, evaluation.
+
+    device, note = resolve_device("auto")
+    model = build_model(load_config("configs/mlp_deep.yaml")).to(device)
+    loss, acc = evaluate(model, test_split, "cross_entropy", batch_size=1000)
+
+train.py runs the epoch loop with these; eval, summary and the presentation rebuild models with
+them, without importing the loop.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mlcl_train.data import Split, eval_batches, num_batches
+from mlcl_train.datasets import INPUT_SHAPE, NUM_CLASSES
+from mlcl_train.errors import UserError
+from mlcl_train.models import create_model
+from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Algorithm, torch_arguments
+
+
+def resolve_device(name: str) -> tuple[torch.device, str | None]:
+    """The torch device for a config's `device`, and a note when `auto` fell back to the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda"), None
+        if torch.backends.mps.is_available():
+            return torch.device("mps"), None
+        return torch.device("cpu"), "device: auto -> cpu (no CUDA or MPS device found)"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"device {name!r} is not available: torch finds no CUDA GPU here; use --device cpu or auto")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise UserError(
+                f"device {name!r} is not available: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            )
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("device 'mps' is not available on this machine; use --device cpu or auto")
+    return torch.device(name), None
+
+
+def build_model(cfg: dict[str, Any]) -> nn.Module:
+    """The configured model, its weights drawn from the config's seed."""
+    torch.manual_seed(cfg["seed"])
+    args = {k: v for k, v in cfg["model"].items() if k != "name"}
+    model = create_model(cfg["model"]["name"], **args)
+    with torch.no_grad():
+        out = model.eval()(torch.zeros(2, *INPUT_SHAPE))
+    if tuple(out.shape) != (2, NUM_CLASSES):
+        raise UserError(
+            f"model {cfg['model']['name']}: gives shape {tuple(out.shape)} for 2 images; expected (2, {NUM_CLASSES})"
+        )
+    return model.train()
+
+
+def make_optimizer(cfg: dict[str, Any], model: nn.Module) -> torch.optim.Optimizer:
+    """The configured optimizer over the model's parameters (its class from mlcl_train.optim)."""
+    spec = cfg["train"]["optimizer"]
+    return _build(OPTIMIZERS[spec["name"]], model.parameters(), spec, cfg["train"]["epochs"])
+
+
+def make_scheduler(cfg: dict[str, Any], optimizer: torch.optim.Optimizer) -> Any:
+    """The configured learning-rate scheduler, or None."""
+    spec = cfg["train"]["scheduler"]
+    if spec is None:
+        return None
+    return _build(SCHEDULERS[spec["name"]], optimizer, spec, cfg["train"]["epochs"])
+
+
+def _build(algorithm: Algorithm, first: Any, section: dict[str, Any], epochs: int) -> Any:
+    module, _, name = algorithm.torch_class.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    return cls(first, **torch_arguments(algorithm, section, epochs))
+
+
+def loss_fn(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean loss of a batch. mse compares the outputs with one-hot targets."""
+    if name == "cross_entropy":
+        return F.cross_entropy(out, y)
+    if name == "nll":
+        return F.nll_loss(out, y)
+    return F.mse_loss(out, F.one_hot(y, out.shape[1]).to(out.dtype))
+
+
+def output_kind(out: torch.Tensor) -> str:
+    """'softmax', 'log_softmax' or 'logits': what a batch of model outputs (N, classes) looks like."""
+    ones = torch.ones(len(out), device=out.device)
+    if bool((out >= 0).all()) and torch.allclose(out.sum(1), ones, atol=1e-3):
+        return "softmax"
+    if bool((out <= 0).all()) and torch.allclose(out.exp().sum(1), ones, atol=1e-3):
+        return "log_softmax"
+    return "logits"
+
+
+def model_output_kind(model: nn.Module) -> str:
+    """output_kind of the model's outputs for a few random images."""
+    with torch.no_grad():
+        kind = output_kind(model.eval()(torch.randn(4, *INPUT_SHAPE)).float())
+    model.train()
+    return kind
+
+
+def pitfalls(loss: str, kind: str) -> list[str]:
+    """Warnings about a loss that does not fit the model's output kind (see model_output_kind)."""
+    probs, log_probs = kind == "softmax", kind == "log_softmax"
+    notes = []
+    if loss == "cross_entropy" and (probs or log_probs):
+        name = "softmax" if probs else "log-softmax"
+        floor = "the loss cannot go below about 1.4612 and " if probs else ""
+        notes.append(
+            f"warning: the model ends in {name}, but cross_entropy applies log-softmax itself: {floor}"
+            "gradients shrink; use output: logits (or train.loss: nll with output: log_softmax)"
+        )
+    if loss == "nll" and not log_probs:
+        notes.append(
+            "warning: train.loss nll expects log-probabilities, but the model's output is not log-softmax;"
+            " use output: log_softmax, or train.loss: cross_entropy with logits"
+        )
+    if loss == "mse":
+        notes.append(
+            f"warning: train.loss mse compares the {NUM_CLASSES} outputs with one-hot targets (1 for the true class, "
+            "0 elsewhere); for classification, cross_entropy usually learns faster"
+        )
+    return notes
+
+
+def autocast(device: torch.device, amp: str | None) -> Any:
+    """Mixed precision on CUDA when asked for; otherwise a no-op context (cheaper per step than a disabled autocast)."""
+    if amp is None or device.type != "cuda":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+def evaluate(
+    model: nn.Module, split: Split, loss: str, batch_size: int, progress: bool = False, amp: str | None = None
+) -> tuple[float, float]:
+    """Mean loss and accuracy (%) over a split, in inference mode."""
+    from tqdm import tqdm
+
+    loss_sum = torch.zeros((), device=split.labels.device)
+    correct = torch.zeros((), device=split.labels.device, dtype=torch.long)
+    model.eval()
+    with torch.inference_mode(), autocast(split.labels.device, amp):
+        for x, y in tqdm(
+            eval_batches(split, batch_size),
+            total=num_batches(len(split), batch_size),
+            file=sys.stderr,
+            disable=not progress,
+        ):
+            out = model(x).float()
+            loss_sum += loss_fn(loss, out, y) * len(y)
+            correct += (out.argmax(1) == y).sum()
+    model.train()
+    return loss_sum.item() / len(split), 100.0 * correct.item() / len(split)

@@ -1,0 +1,107 @@
+"""The engine: optimizers and schedulers built from the registry, the loop's options, resume of their state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from mlcl_train.cli import app, expand_configs
+from mlcl_train.config import resolve
+from mlcl_train.engine import build_model, make_optimizer, make_scheduler
+from mlcl_train.errors import UserError
+from mlcl_train.optim import OPTIMIZERS, SCHEDULERS
+from mlcl_train.runs import read_csv
+
+
+def config(optimizer: dict | None = None, scheduler: dict | None = None, epochs: int = 4) -> dict:
+    train = {"epochs": epochs, "optimizer": optimizer or {"name": "sgd"}, "scheduler": scheduler}
+    return resolve({"model": {"name": "mlp", "hidden": [8]}, "train": train})
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_optimizer_is_built_with_its_configured_values(name: str) -> None:
+    cfg = config({"name": name, "lr": 0.123, "weight_decay": 0.01})
+    optimizer = make_optimizer(cfg, build_model(cfg))
+    assert type(optimizer).__name__ == OPTIMIZERS[name].torch_class.rpartition(".")[2]
+    group = optimizer.param_groups[0]
+    assert group["lr"] == 0.123 and group["weight_decay"] == 0.01
+    for key, value in cfg["train"]["optimizer"].items():
+        if key != "name":
+            assert group[key] == (tuple(value) if isinstance(value, list) else value), key
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_every_scheduler_is_built_and_steps(name: str) -> None:
+    cfg = config({"name": "sgd", "lr": 1.0}, {"name": name}, epochs=9)
+    optimizer = make_optimizer(cfg, build_model(cfg))
+    scheduler = make_scheduler(cfg, optimizer)
+    assert type(scheduler).__name__ == SCHEDULERS[name].torch_class.rpartition(".")[2]
+    lrs = []
+    for _ in range(9):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == 1.0 and lrs[-1] < 1.0  # every scheduler has decayed within 9 epochs at its defaults
+
+
+def test_cosine_without_t_max_spans_the_training() -> None:
+    cfg = config({"name": "sgd", "lr": 1.0}, {"name": "cosine", "eta_min": 0.0}, epochs=6)
+    scheduler = make_scheduler(cfg, make_optimizer(cfg, build_model(cfg)))
+    assert scheduler.T_max == 6
+    cfg = config({"name": "sgd", "lr": 1.0}, {"name": "cosine", "t_max": 3}, epochs=6)
+    assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg))).T_max == 3
+
+
+def test_no_scheduler_is_none() -> None:
+    cfg = config()
+    assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg))) is None
+
+
+def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path, make_config) -> None:
+    """2 epochs then a resume to 4 give the learning rates and gradient norms of 4 epochs in one go.
+
+    The milestone after epoch 3 is met only if the scheduler counts the epochs before the resume."""
+    scheduler = {"name": "multistep", "milestones": [3], "gamma": 0.5}
+    cfg = make_config(train={"epochs": 4, "scheduler": scheduler, "log_grad_norms": True})
+    runner = CliRunner()
+    straight = tmp_path / "straight"
+    assert runner.invoke(app, ["train", "--config", str(cfg), "--runs-dir", str(straight)]).exit_code == 0
+    resumed = tmp_path / "resumed"
+    args = ["train", "--config", str(cfg), "--runs-dir", str(resumed), "--set", "train.epochs=2"]
+    assert runner.invoke(app, args).exit_code == 0
+    (run,) = resumed.iterdir()
+    result = runner.invoke(app, ["resume", str(run), "--epochs", "4"])
+    assert result.exit_code == 0, result.output
+    (whole,) = straight.iterdir()
+    assert [r["lr"] for r in read_csv(whole / "metrics.csv")] == ["0.1", "0.1", "0.1", "0.05"]
+    assert [r["lr"] for r in read_csv(run / "metrics.csv")] == ["0.1", "0.1", "0.1", "0.05"]
+    norms, expected = read_csv(run / "grad_norms.csv"), read_csv(whole / "grad_norms.csv")
+    assert [r["epoch"] for r in norms] == ["1", "2", "3", "4"] and norms == expected
+
+
+def test_channels_last_trains_with_channels_last_weights(tmp_path: Path, make_config) -> None:
+    from mlcl_train.config import load_config
+    from mlcl_train.train import setup
+
+    cfg = load_config(make_config(model={"name": "cnn", "channels": [4], "hidden": [8]},
+                                  train={"channels_last": True, "epochs": 1}))
+    s = setup(cfg)
+    assert s.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert s.train.images.is_contiguous(memory_format=torch.channels_last)
+    result = CliRunner().invoke(app, ["train", "--config", str(make_config(
+        model={"name": "cnn", "channels": [4], "hidden": [8]}, train={"channels_last": True, "epochs": 1})),
+        "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_config_glob_leaves_out_names_starting_with_an_underscore(tmp_path: Path, monkeypatch) -> None:
+    for name in ("b.yaml", "a.yaml", "_base.yaml", "c.txt"):
+        (tmp_path / name).write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    assert expand_configs(["*.yaml"]) == [Path("a.yaml"), Path("b.yaml")]
+    assert expand_configs(["_base.yaml", "b.yaml"]) == [Path("_base.yaml"), Path("b.yaml")]  # named: kept
+    with pytest.raises(UserError, match=r"--config 'x\*.yaml' matches no file"):
+        expand_configs(["x*.yaml"])
