@@ -14,6 +14,7 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
 
 from __future__ import annotations
 
+import errno
 import functools
 import glob
 import os
@@ -226,6 +227,9 @@ def eval_run(
     """Evaluate a run's saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:
         fail("--mistakes must be >= 0")
+    from mlcl_train.config import check_device
+
+    check_device(device)
     from mlcl_train.evaluation import class_table, evaluate_run
     from mlcl_train.runs import read_run
     from mlcl_train.table import render
@@ -281,9 +285,11 @@ def slides(
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """A PowerPoint deck of the runs: comparison table, one slide per run, curves, the best run's confusion matrix."""
+    from mlcl_train.config import check_device
     from mlcl_train.present.slides import check_output, write_slides
 
     check_output(output)
+    check_device(device)
     paths = _run_paths(runs, runs_dir)
     path, count = write_slides(_records(paths), output, title, filter_ or [], device, _where(paths))
     typer.echo(f"wrote {path} ({count} slides)")
@@ -302,9 +308,11 @@ def report(
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """The same content as `slides`, as one self-contained HTML page (images inside it)."""
+    from mlcl_train.config import check_device
     from mlcl_train.present.report import check_output, write_report
 
     check_output(output)
+    check_device(device)
     paths = _run_paths(runs, runs_dir)
     typer.echo(f"wrote {write_report(_records(paths), output, title, filter_ or [], device, _where(paths))}")
 
@@ -436,26 +444,44 @@ def _resume(run: Path, epochs: int | None, progress: bool) -> RunRecord:
 
 def _training(work: Callable[..., RunRecord], *args: Any) -> tuple[int, RunRecord | None]:
     """Run a training job; map every way it can end to an exit code, with the run's record when there is one."""
+    from mlcl_train.errors import Diverged, Stopped
+
     try:
+        from mlcl_train import signals
+
+        with signals.deferred():  # a signal in the middle of torch's import waits for its end
+            import torch  # noqa: F401
         return 0, work(*args)
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
         return err.exit_code, None
-    except KeyboardInterrupt:  # before the run folder existed
-        typer.echo("interrupted", err=True)
-        return 130, None
+    except Stopped as stop:
+        if stop.run is None:
+            typer.echo(f"interrupted ({stop}); no run folder was made", err=True)
+        return stop.exit_code, stop.run
     except Exception as err:
-        from mlcl_train.errors import Diverged, Stopped
-
         record = getattr(err, "run", None)
-        if isinstance(err, Stopped):
-            return err.exit_code, record
         if isinstance(err, Diverged):
+            return 1, record
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            typer.echo(f"error: {no_space(err, record)}", err=True)
             return 1, record
         if os.environ.get("MLCL_DEBUG"):
             raise
         typer.echo(f"error: {type(err).__name__}: {err} (set MLCL_DEBUG=1 to see the traceback)", err=True)
         return 1, record
+
+
+def no_space(err: OSError, record: RunRecord | None) -> str:
+    """The one line for a full disk: where, and how to go on."""
+    if record is None:
+        where = Path(err.filename).parent if err.filename else "the runs folder"
+        return f"no space left on device in {where}; free some space and start the run again"
+    if record.epochs:
+        then = f"continue with: mlcl-train resume {record.path}"
+    else:
+        then = f"start it again with: mlcl-train --config {record.path / 'config.yaml'}"
+    return f"no space left on device in {record.path}; the run is marked failed; free some space, then {then}"
 
 
 COMMANDS_WITHOUT_TRAIN = {"--help", "-h", "--version"}
@@ -469,5 +495,13 @@ def expand_args(args: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console entry point."""
-    app(args=expand_args(sys.argv[1:]), prog_name="mlcl-train")
+    """Console entry point. From here on, Ctrl-C and SIGTERM end the process with 130 or 143, never a traceback."""
+    from mlcl_train import signals
+    from mlcl_train.errors import Stopped
+
+    signals.install_for_process()
+    try:
+        app(args=expand_args(sys.argv[1:]), prog_name="mlcl-train")
+    except Stopped as stop:  # outside a training job (those report their own): nothing to clean up
+        typer.echo(f"interrupted ({stop})", err=True)
+        sys.exit(stop.exit_code)

@@ -69,11 +69,16 @@ def load_config(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dic
     return resolve(raw)
 
 
+def check_device(name: str, what: str = "--device") -> None:
+    """A UserError unless name is a device mlcl-train knows (whether this machine has it is checked later)."""
+    if not DEVICE.fullmatch(name):
+        raise UserError(f"{what} unknown device {quote(name)}; valid: auto, cpu, cuda, cuda:N, mps")
+
+
 def resolve(raw: dict[str, Any]) -> dict[str, Any]:
     """Check a raw config against the schema; return it with every default filled in."""
     cfg = _resolve_section(raw, SCHEMA, "")
-    if not DEVICE.fullmatch(cfg["device"]):
-        raise UserError(f"device: unknown device {quote(cfg['device'])}; valid: auto, cpu, cuda, cuda:N, mps")
+    check_device(cfg["device"], "device:")
     _check_sgd(cfg["train"]["optimizer"])
     return cfg
 

@@ -11,23 +11,28 @@ them, without importing the loop.
 from __future__ import annotations
 
 import importlib
+import pickle
 import sys
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlcl_train.config import check_device
 from mlcl_train.data import Split, eval_batches, num_batches
 from mlcl_train.datasets import INPUT_SHAPE, NUM_CLASSES
 from mlcl_train.errors import UserError
+from mlcl_train.files import open_regular
 from mlcl_train.models import create_model
 from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Algorithm, torch_arguments
 
 
 def resolve_device(name: str) -> tuple[torch.device, str | None]:
     """The torch device for a config's `device`, and a note when `auto` fell back to the CPU."""
+    check_device(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda"), None
@@ -45,6 +50,24 @@ def resolve_device(name: str) -> tuple[torch.device, str | None]:
     if name == "mps" and not torch.backends.mps.is_available():
         raise UserError("device 'mps' is not available on this machine; use --device cpu or auto")
     return torch.device(name), None
+
+
+def load_state(path: Path, then: str, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load of model.pt or checkpoint.pt, tensors and plain values only; anything else is one UserError.
+
+    `then` ends the message: what to do instead. torch's own message is never shown: for a file
+    that holds other objects it advises weights_only=False, which would run the file's code."""
+    with open_regular(path) as f:  # a FIFO or a device is an error, never a read that blocks
+        if f.seek(0, 2) == 0:
+            raise UserError(f"{path} is damaged (empty); {then}")
+        f.seek(0)
+        try:
+            return torch.load(f, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError:
+            reason = "it holds objects other than tensors, which are not loaded since loading them could run code"
+        except Exception:  # RuntimeError, EOFError, ValueError...: a truncated or foreign file
+            reason = "truncated, or not a file that torch.save wrote"
+    raise UserError(f"{path} is damaged ({reason}); {then}")
 
 
 def build_model(cfg: dict[str, Any]) -> nn.Module:

@@ -11,8 +11,10 @@ class DataError(UserError):
     """Missing, truncated or corrupt data files."""
 
 
-class Stopped(Exception):
-    """SIGINT or SIGTERM arrived during training; exit_code is 130 or 143; `run` is the run's record."""
+class Stopped(BaseException):
+    """SIGINT or SIGTERM arrived; exit_code is 130 or 143; `run` is the run's record, if a run folder exists.
+
+    A BaseException, like KeyboardInterrupt: an `except Exception` in a library must not swallow it."""
 
     run = None  # the runs.RunRecord of the stopped run, once its folder is written
 
@@ -24,6 +26,6 @@ class Stopped(Exception):
 
 
 class Diverged(Exception):
-    """The training loss became NaN or infinite; `run` is the run's record."""
+    """A training or test loss became NaN, infinite or exploded; the message says which; `run` is the run's record."""
 
     run = None  # the runs.RunRecord of the diverged run

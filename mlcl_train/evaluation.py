@@ -15,7 +15,7 @@ import torch
 from mlcl_train.config import resolve
 from mlcl_train.data import Split, eval_batches, load_test
 from mlcl_train.datasets import DATASETS
-from mlcl_train.engine import build_model, evaluate, output_kind, resolve_device
+from mlcl_train.engine import build_model, evaluate, load_state, output_kind, resolve_device
 from mlcl_train.errors import UserError
 from mlcl_train.runs import RunRecord
 
@@ -43,9 +43,10 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     cfg = resolve(copy.deepcopy(record.config))
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
+    state = load_state(run / "model.pt", "train the run again, or evaluate another", map_location=dev)
     try:
-        model.load_state_dict(torch.load(run / "model.pt", map_location=dev, weights_only=True))
-    except RuntimeError as err:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:  # other weights, or not a state_dict at all
         reason = str(err).strip().splitlines()[0]
         raise UserError(f"{run}/model.pt does not fit the model of its config.yaml ({reason})") from None
     data = cfg["data"]

@@ -23,12 +23,15 @@ and for a folder without summary.json.
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import io
 import json
 import math
 import os
 import re
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,6 +40,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from mlcl_train import signals
 from mlcl_train.errors import UserError
 from mlcl_train.files import CONFIG_LIMIT, read_text
 
@@ -45,6 +49,7 @@ METRICS_LIMIT = 64 * 2**20  # bytes of metrics.csv: about 500,000 epochs
 NAME_MAX = 100  # characters of a run name; the folder name adds a time stamp and must stay under 255 bytes
 STATUSES = ("running", "completed", "interrupted", "diverged", "failed")  # what summary.json says
 READ_STATUSES = (*STATUSES, "killed", "incomplete", "broken")  # what a reader can find (RunRecord.status)
+LOCK = ".lock"  # flock()ed by the process that trains in the folder; the kernel releases it when that process dies
 RUN_FILES = ("summary.json", "config.yaml", "metrics.csv")  # a folder with any of them is a run folder
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: same result, ~10x faster
 
@@ -80,25 +85,40 @@ class Run:
 
     def write_text(self, name: str, text: str) -> None:
         """Write a whole file atomically (temporary file, fsync, rename)."""
+        self.write_bytes(name, text.encode("utf-8"))
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write a whole file atomically; a failed write (a full disk) leaves no temporary file."""
         tmp = self.path / f".{name}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / name)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path / name)
+        except BaseException as err:
+            tmp.unlink(missing_ok=True)
+            if isinstance(err, OSError) and err.filename is None:  # os.write names no file
+                raise OSError(err.errno, err.strerror, str(self.path / name)) from None
+            raise
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         self.write_text(name, json.dumps(data, indent=2) + "\n")
 
     def save_torch(self, name: str, obj: Any) -> None:
+        """torch.save, atomically: serialized in memory first, so that a write error is a plain OSError."""
         import torch
 
-        tmp = self.path / f".{name}.tmp"
-        torch.save(obj, tmp)
-        os.replace(tmp, self.path / name)
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        self.write_bytes(name, buf.getvalue())
 
     def append_row(self, name: str, columns: list[str], row: dict[str, Any]) -> None:
-        """Append one CSV line (with the header first if the file is new) in a single write."""
+        """Append one CSV line (with the header first if the file is new) in a single write; never half a line."""
         path = self.path / name
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -106,9 +126,15 @@ class Run:
             writer.writeheader()
         writer.writerow(row)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        size = os.fstat(fd).st_size
         try:
-            os.write(fd, buf.getvalue().encode())
+            data = buf.getvalue().encode()
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
             os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)  # a full disk: drop the part of the line that was written
+            raise
         finally:
             os.close(fd)
 
@@ -124,10 +150,90 @@ class Run:
             self.write_text(name, buf.getvalue())
 
     def log(self, line: str) -> None:
-        """Print a line on stdout and append it to log.txt."""
+        """Append a line to log.txt, then print it on stdout (a closed stdout leaves only the file)."""
+        with signals.deferred():  # both or neither: a signal waits until the line is in both places
+            with open(self.path / "log.txt", "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+            echo(line)
+
+
+def echo(line: str) -> None:
+    """Print a line on stdout; once stdout is closed (`| head -1`), print nothing more instead of failing."""
+    try:
         print(line, flush=True)
-        with open(self.path / "log.txt", "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+    except (BrokenPipeError, ValueError):  # ValueError: sys.stdout itself was closed
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # later output, and the flush at exit, go nowhere
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
+class RunLock:
+    """An exclusive lock on a run folder, held by the process that trains in it.
+
+        with RunLock(run_path):   # UserError when another process holds it
+            ...train...
+
+    flock() on <run>/.lock: the kernel releases it when the process ends, however it ends, so a
+    lock never outlives its process and a reused pid fools nothing. Locks are per host.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / LOCK
+        self.fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise UserError(
+                f"{self.path.parent} is in use by another mlcl-train process{holder}; wait for it to end or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())  # for the message above only
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the last descriptor releases the lock
+            self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self if self.fd is not None else self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _lock_holder(fd: int) -> str:
+    try:
+        host, pid = os.pread(fd, 200, 0).decode().split()
+    except (OSError, ValueError, UnicodeDecodeError):
+        return ""
+    return f" (pid {pid})" if host == socket.gethostname() else f" (pid {pid} on {host})"
+
+
+def is_locked(folder: str | Path) -> bool:
+    """Whether a process (this one included) holds the folder's RunLock; never blocks."""
+    try:
+        fd = os.open(Path(folder) / LOCK, os.O_RDONLY)
+    except OSError:  # no lock file: no process has trained here with this version
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -286,7 +392,7 @@ def read_run(folder: str | Path) -> RunRecord:
     if summary is None:
         status = "broken" if (folder / "summary.json").exists() else "incomplete"
     else:
-        status = run_state(summary)
+        status = run_state(summary, folder)
     return RunRecord(
         path=folder,
         status=status,
@@ -364,28 +470,19 @@ def new_summary(
     }
 
 
-def alive(summary: dict[str, Any], other_host: bool = True) -> bool:
-    """Whether the process that wrote summary.json (its host and pid) still runs, other than this one.
+def alive(summary: dict[str, Any], folder: str | Path, other_host: bool = True) -> bool:
+    """Whether a process still trains in the run folder: on this host, whether it holds the folder's RunLock.
 
-    A run on another host cannot be checked from here: it counts as `other_host`."""
+    A run on another host (summary.json's `host`) cannot be checked from here: it counts as `other_host`."""
     if summary.get("host") != socket.gethostname():
         return other_host
-    pid = summary.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        pass
-    return True
+    return is_locked(folder)
 
 
-def run_state(summary: dict[str, Any]) -> str:
-    """The summary's status, with `killed` for a run marked running whose process is gone."""
+def run_state(summary: dict[str, Any], folder: str | Path) -> str:
+    """The summary's status, with `killed` for a run marked running that no process trains any more."""
     status = str(summary.get("status", "unknown"))
-    return "killed" if status == "running" and not alive(summary) else status
+    return "killed" if status == "running" and not alive(summary, folder) else status
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -408,18 +505,20 @@ def as_number(v: Any) -> float | None:
     """v as a number (ints stay ints), or None for None, bools and text that is not a number."""
     if isinstance(v, bool) or v is None:
         return None
-    if isinstance(v, (int, float)):
+    if isinstance(v, int):
+        return v if abs(v) < 2**63 else None  # a larger one is no count or accuracy, and breaks float formatting
+    if isinstance(v, float):
         return v
     try:
         number = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return int(number) if str(v).strip().lstrip("-").isdigit() else number
+    return int(number) if math.isfinite(number) and str(v).strip().lstrip("-").isdigit() else number
 
 
 def _int(v: Any) -> int | None:
     number = as_number(v)
-    return int(number) if number is not None and not math.isnan(number) and number == int(number) else None
+    return int(number) if number is not None and math.isfinite(number) and number == int(number) else None
 
 
 def _text(v: Any) -> str | None:

@@ -2,35 +2,38 @@
 
     record = train(load_config("configs/mlp_deep.yaml"), runs_dir="runs", progress=True)   # a runs.RunRecord
 
-Per epoch the log prints the homework's four lines; the run folder gets a metrics row, the
-weights and a checkpoint. Ctrl-C or SIGTERM stops after writing what is finished; a NaN
-loss stops the run as diverged; either way the exception raised carries the run's record
-(`err.run`). The model, loss and evaluation come from mlcl_train.engine.
+Per epoch the run folder gets a checkpoint, the weights and a metrics row, and then the log
+prints the epoch's results: an epoch on the screen is an epoch on disk. The process holds the
+folder's RunLock for the whole run. Ctrl-C or SIGTERM stops after writing what is finished; a
+NaN, infinite or exploding loss (training or test) stops the run as diverged; either way the
+exception raised carries the run's record (`err.run`). The model, loss and evaluation come
+from mlcl_train.engine.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import platform
-import signal
+import shutil
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
+import yaml
 from torch import nn
 
-from mlcl_train import __version__
+from mlcl_train import __version__, signals
 from mlcl_train.config import load_config, to_yaml
 from mlcl_train.data import Split, load_data, num_batches, train_batches
 from mlcl_train.engine import (
     autocast,
     build_model,
     evaluate,
+    load_state,
     loss_fn,
     make_optimizer,
     make_scheduler,
@@ -39,9 +42,23 @@ from mlcl_train.engine import (
     resolve_device,
 )
 from mlcl_train.errors import Diverged, Stopped, UserError
-from mlcl_train.runs import METRICS, Run, RunRecord, alive, new_summary, read_metrics, read_run, read_summary, results
+from mlcl_train.files import CONFIG_LIMIT, read_bytes
+from mlcl_train.runs import (
+    METRICS,
+    Run,
+    RunLock,
+    RunRecord,
+    flatten,
+    new_summary,
+    read_metrics,
+    read_run,
+    read_summary,
+    results,
+)
 
-CHECK_EVERY = 100  # steps between NaN checks (each one waits for the device)
+CHECK_EVERY = 100  # steps between divergence checks (each one waits for the device)
+LOSS_LIMIT = 1e6  # a mean loss above this has exploded (cross-entropy starts near 2.3)
+MAY_CHANGE = ("name", "device", "train.epochs", "eval.batch_size")  # config keys a resume may change
 
 
 @dataclass
@@ -118,14 +135,21 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
         loss_sum.add_(loss.detach(), alpha=len(y))
         correct.add_((out.detach().argmax(1) == y).sum())
         bar.update()
-        if step % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+        if step % CHECK_EVERY == 0 and not bool(loss_sum.abs() <= LOSS_LIMIT * n):  # False for NaN too
             break
     bar.close()
-    train_loss = loss_sum.item()
-    if not math.isfinite(train_loss):
-        raise Diverged
+    train_loss = loss_sum.item() / n
+    check_loss("training", train_loss)
     norms = dict(zip(weights, (grad_sums / step).tolist(), strict=True))
-    return {"train_loss": train_loss / n, "train_acc": 100.0 * correct.item() / n, "grad_norms": norms}
+    return {"train_loss": train_loss, "train_acc": 100.0 * correct.item() / n, "grad_norms": norms}
+
+
+def check_loss(split: str, loss: float) -> None:
+    """Raise Diverged for a NaN, infinite or exploding mean loss."""
+    if not math.isfinite(loss):
+        raise Diverged(f"the {split} loss became {loss}")
+    if abs(loss) > LOSS_LIMIT:
+        raise Diverged(f"the {split} loss exploded to {loss:.3g}")
 
 
 # ---------------------------------------------------------------- the run
@@ -133,66 +157,149 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
 
 def train(cfg: dict[str, Any], runs_dir: str | Path = "runs", progress: bool = False) -> RunRecord:
     """Train a resolved config into a new run folder; returns the finished run's record."""
-    s = setup(cfg)
-    run = Run.create(runs_dir, cfg["name"])
-    run.write_text("config.yaml", to_yaml(cfg))
-    summary = _new_summary(s, run)
-    run.write_json("summary.json", summary)
-    fit(s, run, summary, start_epoch=1, progress=progress)
-    return read_run(run.path)
+    with signals.installed():
+        s = setup(cfg)
+        with signals.deferred(keep=True):  # a signal now waits for fit, which records it: a whole folder or none
+            run = Run.create(runs_dir, cfg["name"])
+            try:
+                lock = RunLock(run.path).acquire()
+                run.write_text("config.yaml", to_yaml(cfg))
+                summary = _new_summary(s, run)
+                run.write_json("summary.json", summary)
+            except BaseException:
+                shutil.rmtree(run.path, ignore_errors=True)  # a full disk: no half-made folder
+                raise
+        with lock:
+            fit(s, run, summary, start_epoch=1, progress=progress)
+        return read_run(run.path)
 
 
 def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False) -> RunRecord:
-    """Continue a stopped run from its last finished epoch, in the same folder; returns its record."""
+    """Continue a stopped run from its last finished epoch, in the same folder; returns its record.
+
+    Everything is checked before the folder changes; a resume that fails before it finishes an
+    epoch puts summary.json and config.yaml back as they were."""
     run = Run(Path(run_path))
     if not (run.path / "config.yaml").is_file():
         raise UserError(f"{run.path} is not a run folder (no config.yaml); pass a folder under runs/")
-    summary = read_summary(run.path) or {}
-    if summary.get("status") == "running" and alive(summary, other_host=False):
-        raise UserError(f"{run.path} is still running (pid {summary['pid']}); wait for it or stop it first")
-    cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
-    ckpt_path = run.path / "checkpoint.pt"
-    if not ckpt_path.is_file():
-        raise UserError(f"{run.path} has no checkpoint.pt (it stopped before its first epoch ended); "
-                        "start it again with --config")
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    done = int(ckpt["epoch"])
-    if done >= cfg["train"]["epochs"]:
-        raise UserError(
-            f"{run.path} has already trained {done} of {cfg['train']['epochs']} epochs; pass --epochs N to extend it"
-        )
-    s = setup(cfg)
-    s.model.load_state_dict(ckpt["model"])
-    s.optimizer.load_state_dict(ckpt["optimizer"])
-    if s.scheduler is not None and ckpt.get("scheduler"):
-        s.scheduler.load_state_dict(ckpt["scheduler"])
-    torch.set_rng_state(ckpt["rng_cpu"])
-    if s.device.type == "cuda" and "rng_cuda" in ckpt:
-        torch.cuda.set_rng_state(ckpt["rng_cuda"], s.device)
-    _write_rows(run, done, ckpt.get("rows", {}))
-    run.write_text("config.yaml", to_yaml(cfg))
-    summary = {
-        **_new_summary(s, run),
-        "started": summary.get("started"),
-        "resumed": done,
-        "wall_seconds": summary.get("wall_seconds", 0.0),
-    }
-    run.log(f"Resuming {run.path} after epoch {done} of {cfg['train']['epochs']}")
-    fit(s, run, summary, start_epoch=done + 1, progress=progress)
-    return read_run(run.path)
+    with signals.installed(), RunLock(run.path):
+        before = _saved_files(run.path, ("summary.json", "config.yaml"))
+        summary = read_summary(run.path) or {}
+        cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
+        ckpt_path = run.path / "checkpoint.pt"
+        if not ckpt_path.is_file():
+            raise UserError(f"{run.path} has no checkpoint.pt (it stopped before its first epoch ended); "
+                            f"start it again with: mlcl-train --config {run.path / 'config.yaml'}")
+        again = f"start it again with: mlcl-train --config {run.path / 'config.yaml'}"
+        ckpt = _read_checkpoint(ckpt_path, again)
+        changed = [key for key in _changed_keys(ckpt, cfg) if key not in MAY_CHANGE]
+        if changed:
+            raise UserError(f"{ckpt_path} does not match config.yaml ({', '.join(changed)} changed); "
+                            "undo the edit, or train the edited config as a new run with --config")
+        done = ckpt["epoch"]
+        if done >= cfg["train"]["epochs"]:
+            raise UserError(f"{run.path} has already trained {done} of {cfg['train']['epochs']} epochs; "
+                            "pass --epochs N to extend it")
+        s = setup(cfg)
+        _load_states(s, ckpt, ckpt_path)
+        with signals.deferred(keep=True):
+            _write_rows(run, done, ckpt.get("rows", {}))
+            run.write_text("config.yaml", to_yaml(cfg))
+            summary = {
+                **_new_summary(s, run),
+                "started": summary.get("started"),
+                "resumed": done,
+                "wall_seconds": _seconds(summary.get("wall_seconds")),
+            }
+        try:
+            fit(s, run, summary, start_epoch=done + 1, progress=progress,
+                first=f"Resuming {run.path} after epoch {done} of {cfg['train']['epochs']}")
+        except Exception as err:  # an error, not a stop (a BaseException) nor a divergence (a result)
+            if not isinstance(err, Diverged) and summary["epochs_done"] == done:
+                for name, data in before.items():
+                    _quietly(run.write_bytes, name, data)
+                err.run = read_run(run.path)  # type: ignore[attr-defined]
+            raise
+        return read_run(run.path)
 
 
-def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress: bool) -> dict[str, Any]:
+def _saved_files(folder: Path, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The files as they are now, to put back if a resume fails."""
+    saved = {}
+    for name in names:
+        try:
+            saved[name] = read_bytes(folder / name, CONFIG_LIMIT)
+        except UserError:
+            pass
+    return saved
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0 else 0.0
+
+
+def _read_checkpoint(path: Path, again: str) -> dict[str, Any]:
+    """checkpoint.pt as written by _commit, or a UserError that says it is damaged."""
+    ckpt = load_state(path, f"it cannot be resumed; {again}")
+    if not (isinstance(ckpt, dict) and type(ckpt.get("epoch")) is int and ckpt["epoch"] >= 1
+            and isinstance(ckpt.get("model"), dict) and isinstance(ckpt.get("optimizer"), dict)
+            and isinstance(ckpt.get("rng_cpu"), torch.Tensor)):
+        raise UserError(f"{path} is damaged (it is not a checkpoint written by mlcl-train); {again}")
+    return ckpt
+
+
+def _changed_keys(ckpt: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """Dotted config keys whose value differs between the checkpoint's config and cfg (keys in both)."""
+    saved = ckpt.get("config")
+    if not isinstance(saved, str):
+        return []  # a checkpoint from before configs were saved in it: _load_states checks what it can
+    try:
+        old = flatten(yaml.safe_load(saved))
+    except (yaml.YAMLError, AttributeError):
+        return []
+    new = flatten(yaml.safe_load(to_yaml(cfg)))  # the same round trip as the saved one
+    return [key for key in new if key in old and old[key] != new[key]]
+
+
+def _load_states(s: Setup, ckpt: dict[str, Any], path: Path) -> None:
+    """The checkpoint's model, optimizer, scheduler and random state; a mismatch is a UserError."""
+    try:
+        s.model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        reason = str(err).strip().splitlines()[0]
+        raise UserError(f"{path} does not match config.yaml (the model's weights differ: {reason})") from None
+    try:
+        s.optimizer.load_state_dict(ckpt["optimizer"])
+        if s.scheduler is not None and ckpt.get("scheduler"):
+            s.scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng_cpu"])
+        if s.device.type == "cuda" and "rng_cuda" in ckpt:
+            torch.cuda.set_rng_state(ckpt["rng_cuda"], s.device)
+    except (KeyError, ValueError, TypeError, RuntimeError) as err:
+        raise UserError(f"{path} does not match config.yaml (the optimizer or scheduler state differs: "
+                        f"{type(err).__name__}); undo the edit, or train the edited config as a new run") from None
+    # an optimizer of another kind loads, then fails at its first step (KeyError: 'betas'): its settings are missing
+    if any(set(s.optimizer.defaults) - set(group) for group in s.optimizer.param_groups):
+        raise UserError(f"{path} does not match config.yaml (the optimizer changed); "
+                        "undo the edit, or train the edited config as a new run")
+
+
+def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress: bool,
+        first: str | None = None) -> dict[str, Any]:
     """The epoch loop. Whatever ends it, summary.json says how it ended (and an exception carries err.run)."""
     cfg, epochs = s.cfg, s.cfg["train"]["epochs"]
-    step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
-    guard = SignalGuard()
-    run.log(f"Run {run.path} | model {cfg['model']['name']}, {summary['params']:,} parameters | device {s.device}")
-    for note in s.notes:
-        run.log(note)
     started = time.perf_counter() - summary["wall_seconds"]
     try:
-        with guard.installed():
+        with signals.installed():
+            signals.check()  # a signal held back while the run folder was made
+            step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
+            for line in ([first] if first else []):
+                run.log(line)
+            run.log(
+                f"Run {run.path} | model {cfg['model']['name']}, {summary['params']:,} parameters | device {s.device}"
+            )
+            for note in s.notes:
+                run.log(note)
             for epoch in range(start_epoch, epochs + 1):
                 run.log(f"===== [Epochs] {epoch}/{epochs} =====")
                 tic = time.perf_counter()
@@ -202,8 +309,7 @@ def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress:
                 test_loss, test_acc = evaluate(
                     step_model, s.test, cfg["train"]["loss"], cfg["eval"]["batch_size"], progress, cfg["train"]["amp"]
                 )
-                run.log(f"Test Loss: {test_loss:.6f}")
-                run.log(f"[Test Result] {test_acc:.3f}%")
+                check_loss("test", test_loss)
                 if s.scheduler is not None:
                     s.scheduler.step()
                 row = {
@@ -215,29 +321,51 @@ def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress:
                     "lr": f"{lr:.6g}",
                     "seconds": f"{time.perf_counter() - tic:.3f}",
                 }
-                with guard.deferred():
+                with signals.deferred():  # commit, then print: an epoch on the screen is an epoch on disk
                     _commit(s, run, summary, row, result["grad_norms"], started)
+                    run.log(f"Test Loss: {test_loss:.6f}")
+                    run.log(f"[Test Result] {test_acc:.3f}%")
     except Stopped as stop:
-        _finish(run, summary, "interrupted", started)
-        run.log(f"Interrupted ({stop}) after epoch {summary['epochs_done']}. Resume with: mlcl-train resume {run.path}")
+        _quietly(_finish, run, summary, "interrupted", started)
+        done = summary["epochs_done"]
+        if done:
+            run.log(f"Interrupted ({stop}) after epoch {done}. Resume with: mlcl-train resume {run.path}")
+        else:
+            run.log(f"Interrupted ({stop}) before the first epoch ended; nothing to resume. "
+                    f"Start it again with: mlcl-train --config {run.path / 'config.yaml'}")
         stop.run = read_run(run.path)
         raise
     except Diverged as diverged:
-        _finish(run, summary, "diverged", started, error="the training loss became NaN or infinite")
+        _finish(run, summary, "diverged", started, error=str(diverged))
         run.log(
-            f"Diverged: the training loss became NaN or infinite in epoch {summary['epochs_done'] + 1}; "
+            f"Diverged: {diverged} in epoch {summary['epochs_done'] + 1}; "
             "the learning rate may be too high (try a smaller train.optimizer.lr)"
         )
         diverged.run = read_run(run.path)
         raise
     except BaseException as err:
-        _finish(run, summary, "failed", started, error=f"{type(err).__name__}: {err}")
+        _quietly(_finish, run, summary, "failed", started, error=describe(err))
         err.run = read_run(run.path)  # type: ignore[attr-defined]  # for the caller's table of runs
         raise
     _finish(run, summary, "completed", started)
     best = f"best {summary['best_acc']:.3f}% at epoch {summary['best_epoch']}"
     run.log(f"Done: {run.path} (final {summary['final_acc']:.3f}%, {best})")
     return summary
+
+
+def describe(err: BaseException) -> str:
+    """An error as summary.json records it: a full disk says so plainly."""
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return f"no space left on device (writing {Path(err.filename).name if err.filename else 'a file'})"
+    return f"{type(err).__name__}: {err}"
+
+
+def _quietly(write: Any, *args: Any, **kwargs: Any) -> None:
+    """A write made while handling another error (a full disk, say): its own failure must not hide that one."""
+    try:
+        write(*args, **kwargs)
+    except OSError:
+        pass
 
 
 def _commit(
@@ -251,6 +379,7 @@ def _commit(
         "optimizer": s.optimizer.state_dict(),
         "scheduler": s.scheduler.state_dict() if s.scheduler is not None else {},
         "rng_cpu": torch.get_rng_state(),
+        "config": to_yaml(s.cfg),  # so that resume can name the keys of an edited config.yaml
     }
     if s.device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(s.device)
@@ -287,39 +416,3 @@ def _new_summary(s: Setup, run: Run) -> dict[str, Any]:
     versions = {"mlcl_train": __version__, "torch": torch.__version__, "python": platform.python_version()}
     params = sum(p.numel() for p in s.model.parameters())
     return new_summary(s.cfg, params, str(s.device), versions, read_metrics(run.path))
-
-
-class SignalGuard:
-    """SIGINT and SIGTERM raise Stopped, except inside deferred(), where they wait for its end."""
-
-    def __init__(self) -> None:
-        self.pending: int | None = None
-        self.critical = False
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.critical:
-            self.pending = signum
-        else:
-            raise Stopped(signum)
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signals reach the main thread only
-            return
-        old = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        self.critical = True
-        try:
-            yield
-        finally:
-            self.critical = False
-        if self.pending is not None:
-            raise Stopped(self.pending)

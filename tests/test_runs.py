@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,22 @@ from typer.testing import CliRunner
 from mlcl_train import table
 from mlcl_train.cli import app
 from mlcl_train.errors import UserError
-from mlcl_train.runs import NAME_MAX, Epoch, Run, RunRecord, alive, read_csv, read_run, read_runs, read_summary, results
+from mlcl_train.runs import (
+    NAME_MAX,
+    Epoch,
+    Run,
+    RunLock,
+    RunRecord,
+    alive,
+    is_locked,
+    read_csv,
+    read_run,
+    read_runs,
+    read_summary,
+    results,
+)
 
+ROOT = Path(__file__).parents[1]
 METRICS = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n"
 
 
@@ -53,12 +69,38 @@ def test_summary_numbers_win_and_stay_numbers(tmp_path: Path) -> None:
 
 def test_killed_broken_and_running_runs(tmp_path: Path) -> None:
     here = {"host": socket.gethostname(), "status": "running"}
-    assert read_run(folder(tmp_path, "a", [], {**here, "pid": os.getpid()})).status == "killed"  # not training it
-    assert read_run(folder(tmp_path, "b", [], {**here, "pid": os.getppid()})).status == "running"
+    # a live pid (a reused one, say) does not make a run alive; only its folder's lock does
+    a = folder(tmp_path, "a", [], {**here, "pid": 1})
+    assert read_run(a).status == "killed" and not alive(here, a)
+    with RunLock(a):
+        assert read_run(a).status == "running" and alive(here, a)
+    assert read_run(a).status == "killed"
     assert read_run(folder(tmp_path, "c", [], "{not json")).status == "broken"
     elsewhere = {"host": "another-host", "status": "running", "pid": 1}
-    assert read_run(folder(tmp_path, "d", [], elsewhere)).status == "running"  # cannot be checked from here
-    assert alive(elsewhere) and not alive(elsewhere, other_host=False)
+    d = folder(tmp_path, "d", [], elsewhere)
+    assert read_run(d).status == "running"  # cannot be checked from here
+    assert alive(elsewhere, d) and not alive(elsewhere, d, other_host=False)
+
+
+def test_the_run_lock_is_exclusive_and_dies_with_its_process(tmp_path: Path) -> None:
+    run = folder(tmp_path, "a", [], {"host": socket.gethostname(), "status": "running", "pid": 1})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from mlcl_train.runs import RunLock; RunLock(sys.argv[1]).acquire(); "
+         "print('held', flush=True); time.sleep(60)", str(run)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert is_locked(run) and read_run(run).status == "running"
+        with pytest.raises(UserError, match=rf"{run} is in use by another mlcl-train process \(pid {holder.pid}\)"):
+            RunLock(run).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not is_locked(run) and read_run(run).status == "killed"  # the kernel released it
+    with RunLock(run):
+        assert is_locked(run)
+    assert not is_locked(run)
 
 
 def test_read_runs_finds_run_folders_and_says_when_there_are_none(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ def test_log_and_run_folder(tmp_path: Path, make_config) -> None:
     assert re.fullmatch(r"\d{8}-\d{6}-tiny", run.name)
     assert lines[-1].startswith(f"Done: {run}")
     assert {p.name for p in run.iterdir()} == {
+        ".lock",
         "config.yaml",
         "metrics.csv",
         "summary.json",

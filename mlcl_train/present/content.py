@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import io
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -234,12 +235,15 @@ def best_run_eval(run: RunRecord, label: str, device: str = "cpu") -> tuple[str,
     title = f"Confusion matrix: {label}"
     if not (run.path / "model.pt").is_file():
         return title, [f"No confusion matrix: {run.run} has no saved weights (model.pt) yet"], {}
+    from mlcl_train.engine import resolve_device
+    from mlcl_train.evaluation import evaluate_run
+
+    resolve_device(device)  # a device this machine lacks is the user's error, not a note in the deck
     with tempfile.TemporaryDirectory() as out, figure_style():
         try:
-            from mlcl_train.evaluation import evaluate_run
-
             result = evaluate_run(run, out, device, mistakes=12)
         except (UserError, OSError, RuntimeError) as err:
+            print(f"note: no confusion matrix: {err}", file=sys.stderr)  # the deck says it too
             return title, [f"No confusion matrix: {err}"], {}
         images = {path.stem: path.read_bytes() for path in result.files}  # confusion, mistakes
     done = run.epochs

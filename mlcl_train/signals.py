@@ -1,0 +1,94 @@
+"""Ctrl-C and SIGTERM at any moment: a stop that nothing swallows, and sections that finish first.
+
+    with signals.installed():          # SIGINT/SIGTERM now raise errors.Stopped (a BaseException)
+        with signals.deferred():       # ...except in here: a signal waits for the block's end
+            write_checkpoint_and_metrics()
+
+Stopped derives from BaseException, so a library's `except Exception` (tqdm's monitor thread
+start, for one) cannot swallow it. Once a stop is raised, further signals wait: the code that
+records the stop runs to its end. Signals reach the main thread only; elsewhere this is a no-op.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from mlcl_train.errors import Stopped
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Guard:
+    def __init__(self) -> None:
+        self.installs = 0  # nested installed() blocks
+        self.critical = 0  # nested deferred() blocks
+        self.pending: int | None = None  # a signal that arrived in a deferred block
+        self.stopping = False  # a Stopped was raised: later signals only wait
+        self.old: dict[int, Any] = {}
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.critical or self.stopping:
+            self.pending = self.pending or signum
+            return
+        self.stopping = True
+        raise Stopped(signum)
+
+    def raise_pending(self) -> None:
+        if self.pending is not None and not self.critical and not self.stopping:
+            signum, self.pending = self.pending, None
+            self.stopping = True
+            raise Stopped(signum)
+
+
+_GUARD = _Guard()
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Stopped inside this block (nested blocks share one handler)."""
+    if not _main_thread():
+        yield
+        return
+    if _GUARD.installs == 0:
+        _GUARD.old = {sig: signal.signal(sig, _GUARD.handle) for sig in SIGNALS}
+        _GUARD.pending, _GUARD.stopping = None, False
+    _GUARD.installs += 1
+    try:
+        yield
+    finally:
+        _GUARD.installs -= 1
+        if _GUARD.installs == 0:
+            for sig, handler in _GUARD.old.items():
+                signal.signal(sig, handler)
+            _GUARD.pending, _GUARD.stopping, _GUARD.critical = None, False, 0
+
+
+@contextmanager
+def deferred(keep: bool = False) -> Iterator[None]:
+    """A signal inside the block waits for its end, then raises Stopped (with keep, waits for check())."""
+    _GUARD.critical += 1
+    try:
+        yield
+    finally:
+        _GUARD.critical -= 1
+    if not keep:
+        _GUARD.raise_pending()
+
+
+def check() -> None:
+    """Raise Stopped for a signal that a deferred(keep=True) block held back."""
+    _GUARD.raise_pending()
+
+
+def install_for_process() -> None:
+    """For the command line: signals raise Stopped from now until the process ends."""
+    if _main_thread() and _GUARD.installs == 0:
+        _GUARD.old = {sig: signal.signal(sig, _GUARD.handle) for sig in SIGNALS}
+        _GUARD.installs = 1  # never left: the process ends with it
