@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from mlcl_train.errors import UserError
-from mlcl_train.models import resolve_model_config
+from mlcl_train.models import anchor_model_file, resolve_model_config
 from mlcl_train.schema import NonNegative, Positive, PositiveInt, coerce, suggest, unknown_key
 
 
@@ -208,7 +208,7 @@ def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if real in seen:
         chain = " -> ".join(p.name for p in (*seen, real))
         raise UserError(f"{path}: 'extends' makes a cycle: {chain}")
-    data = read_yaml(path)
+    data = anchor_model_file(read_yaml(path), path.parent)
     base = data.pop("extends", None)
     if base is None:
         return data
