@@ -11,6 +11,7 @@ normalisation and the preprocessing.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -87,9 +88,11 @@ def write_onnx(model: Deployed, meta: dict[str, str], path: Path) -> None:
     except ImportError:
         raise UserError("exporting to ONNX needs the onnx package: pip install 'mlcl-train[export]'") from None
     example = torch.zeros(2, 1, 28, 28)
-    torch.onnx.export(model, (example,), str(path), input_names=["image"], output_names=["probabilities"],
-                      dynamic_shapes={"image": {0: torch.export.Dim("batch")}}, dynamo=True,
-                      verbose=False, external_data=False)
+    with warnings.catch_warnings():  # torch's own notices about its tracing internals (LSTM weights, size checks)
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(path), input_names=["image"], output_names=["probabilities"],
+                          dynamic_shapes={"image": {0: torch.export.Dim("batch")}}, dynamo=True,
+                          verbose=False, external_data=False)
     proto = onnx.load(str(path))
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
