@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from mlcl_train.config import load_config
 from mlcl_train.data import STATS
@@ -28,6 +28,7 @@ from mlcl_train.train import build_model, output_kind, resolve_device
 
 SIDE = 28  # the input is (N, 1, 28, 28)
 WORK = 256  # images are shrunk to at most this many pixels on their longer side before anything else
+THIN, STROKE = 1.5, 2.0  # MNIST's strokes are 1.3-2.3 px wide (5th to 75th percentile); thinner ones are widened to 2
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def preprocess(img: Image.Image, dataset: str = "mnist") -> np.ndarray:
     if len(rows) == 0:
         return np.zeros((SIDE, SIDE), np.float32)  # a blank page reads as a blank image
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    if recipe.saturate:
+        ink = _thicken(ink, recipe.box / max(ink.shape))
     return _place(_fit(ink, recipe.box), recipe.centre_of_mass)
 
 
@@ -153,7 +156,7 @@ def _ink(gray: np.ndarray, saturate: bool) -> np.ndarray:
     light = float(np.median(paper)) > 0.5
     ink = (paper - gray) if light else (gray - paper)
     noise = max(_spread(ink), 1 / 255)  # the paper's grain: most pixels are paper
-    strength = float(np.quantile(ink, 0.995))
+    strength = float(np.quantile(ink, 0.999))  # the ink's strength, even where a digit covers few pixels
     if strength < 8 * noise or strength < 0.08:
         return np.zeros_like(gray)  # nothing stands out from the paper
     low = max(6 * noise, 0.03 * strength)  # below this: paper texture and noise
@@ -185,6 +188,23 @@ def _spread(values: np.ndarray) -> float:
     if values.size == 0:
         return 0.0
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean width of the strokes in pixels: a stroke of width w and length L covers w*L and has 2L of edge."""
+    mask = ink > 0.5
+    edges = (mask[1:] != mask[:-1]).sum() + (mask[:, 1:] != mask[:, :-1]).sum()
+    return 2 * float(mask.sum()) / max(int(edges), 1)
+
+
+def _thicken(ink: np.ndarray, scale: float) -> np.ndarray:
+    """Widen strokes that would be thinner than THIN px in the 28x28 image (a fine pen, a hairline) to STROKE px."""
+    width = stroke_width(ink)
+    if width * scale >= THIN:
+        return ink
+    size = 2 * round((STROKE / scale - width) / 2) + 1  # a max filter of this size adds size - 1 to the width
+    pad = size // 2
+    return np.asarray(Image.fromarray(np.pad(ink, pad), "F").filter(ImageFilter.MaxFilter(size)))
 
 
 def _fit(ink: np.ndarray, box: int) -> np.ndarray:

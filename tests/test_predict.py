@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mlcl_train.cli import app
 from mlcl_train.data import BUNDLED, FILES, STATS, read_idx
 from mlcl_train.errors import UserError
-from mlcl_train.predict import load_model, preprocess, probabilities
+from mlcl_train.predict import load_model, preprocess, probabilities, stroke_width
 
 runner = CliRunner()
 
@@ -55,6 +55,16 @@ def test_a_photographed_digit_is_read_as_its_mnist_image():
         assert np.abs(photo - clean).mean() < 0.06, "the shading or the paper reads as ink"
         size, cy, cx = box_and_centre(photo)
         assert 19 <= size <= 21 and abs(cy - 14) <= 0.6 and abs(cx - 14) <= 0.6  # where MNIST has it
+
+
+@pytest.mark.parametrize("pen", [1, 3, 100])
+def test_a_hairline_is_widened_to_mnists_stroke_and_a_marker_is_kept(pen):
+    from PIL import ImageDraw
+
+    page = Image.new("L", (600, 600), 235)
+    ImageDraw.Draw(page).ellipse([150, 60, 450, 540], outline=20, width=pen)  # a 0, 480 px tall
+    width = stroke_width(preprocess(page))
+    assert 1.5 <= width <= 2.5 if pen < 10 else width > 3.0  # 100 px of 480 is 4 px of 20: kept
 
 
 def test_fashion_mnist_fills_28_pixels_centred_by_the_box():
