@@ -1,13 +1,13 @@
 """How `predict` reads pictures: the test split written out as PNGs, and digits drawn like a hand on paper.
 
     python benchmarks/predict_images.py agreement runs/X            # predict on 10,000 PNGs against eval
-    python benchmarks/predict_images.py handmade runs/X docs/img    # draw 15 digits, predict, one contact sheet
+    python benchmarks/predict_images.py handmade runs/X docs/img    # draw 20 digits, predict, one contact sheet
 
 `agreement` writes each test image as a PNG (white on black, 28x28), reads it back through
 predict's preprocessing and compares the predicted class with the model's on the test tensors
 (what `eval` does). `handmade` draws the digits 0-9 as pen strokes on shaded, grainy paper
 (thick and thin pens, shifted, off-centre, at several sizes; a hairline, a marker, a
-tiny digit in the shadow, and the continental 1 and 7), predicts them and writes
+tiny digit in the shadow, the continental 1 and 7, ruled paper, a speck of dirt), predicts them and writes
 `predict_handmade.png`: each photo, the 28x28 image the model saw, the answer.
 """
 
@@ -68,16 +68,26 @@ SHEET = [("0", 0.09, 0.5, 0.35, 0.45, 0.0), ("1", 0.03, 0.6, 0.7, 0.5, 0.15), ("
          ("9", 0.04, 0.4, 0.6, 0.6, 0.15),
          # harder: a hairline pen, a marker, a tiny digit in the shadow, and the continental 1 and 7
          ("0", 0.008, 0.5, 0.5, 0.5, 0.0), ("9", 0.2, 0.55, 0.45, 0.5, 0.0), ("4-closed", 0.06, 0.12, 0.85, 0.8, 0.0),
-         ("1-serif", 0.06, 0.55, 0.5, 0.5, 0.0), ("7-crossbar", 0.06, 0.55, 0.5, 0.5, 0.0)]
+         ("1-serif", 0.06, 0.55, 0.5, 0.5, 0.0), ("7-crossbar", 0.06, 0.55, 0.5, 0.5, 0.0),
+         # on ruled paper, and with a speck of dirt far from the digit
+         ("3", 0.06, 0.5, 0.5, 0.5, 0.0, "ruled"), ("8", 0.03, 0.5, 0.4, 0.55, 0.1, "ruled"),
+         ("2", 0.06, 0.5, 0.6, 0.5, 0.0, "speck"), ("5", 0.05, 0.4, 0.7, 0.6, 0.1, "speck"),
+         ("6", 0.04, 0.3, 0.2, 0.7, 0.0, "ruled")]
 
 
-def hand_drawn(digit: str, pen: float, size: float, cx: float, cy: float, slant: float, seed: int) -> Image.Image:
-    """A digit in blue-black ink on off-white paper, lit from one side, with grain; 640x480 RGB."""
+def hand_drawn(digit: str, pen: float, size: float, cx: float, cy: float, slant: float, paper_kind: str = "plain",
+               seed: int = 0) -> Image.Image:
+    """A digit in blue-black ink on off-white paper (plain, ruled, or with a speck of dirt), lit from one side; 640x480 RGB."""
     rng = np.random.default_rng(seed)
     w, h = 640, 480
     y, x = np.mgrid[0:h, 0:w]
     light = 0.93 - 0.3 * (x / w) * (0.5 + y / h)  # a shadow across the page, darkest bottom right
     paper = light[..., None] * np.array([1.0, 0.98, 0.92]) + rng.normal(0, 0.015, (h, w, 1))
+    if paper_kind == "ruled":
+        for row in range(30, h, 40):
+            paper[row : row + 2] *= np.array([0.75, 0.8, 0.95])  # pale blue lines
+    if paper_kind == "speck":
+        paper[50:56, 50:56] = 0.15  # a speck of dirt in the corner
     ink = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(ink)
     height = size * h

@@ -115,7 +115,7 @@ def preprocess(img: Image.Image, dataset: str = "mnist") -> np.ndarray:
     """The (28, 28) image in [0, 1] (ink = 1, background = 0) that a model trained on `dataset` expects."""
     recipe = RECIPES[dataset]
     gray = _grayscale(img)
-    ink = _ink(gray, recipe.saturate)
+    ink = _drop_specks(_ink(gray, recipe.saturate))
     rows, cols = np.nonzero(ink > 0)
     if len(rows) == 0:
         return np.zeros((SIDE, SIDE), np.float32)  # a blank page reads as a blank image
@@ -160,8 +160,25 @@ def _ink(gray: np.ndarray, saturate: bool) -> np.ndarray:
     if strength < 8 * noise or strength < 0.08:
         return np.zeros_like(gray)  # nothing stands out from the paper
     low = max(6 * noise, 0.03 * strength)  # below this: paper texture and noise
-    high = float(np.quantile(ink[ink > low], 0.9)) if saturate else 1.0  # a stroke's core is full ink
-    return np.clip((ink - low) / max(high - low, 1e-6), 0, 1).astype(np.float32)
+    core = ink[ink > max(low, 0.5 * strength)]  # the strokes, not faint lines or smudges
+    high = float(np.quantile(core, 0.9)) if saturate else 1.0  # a stroke's core is full ink
+    out = np.clip((ink - low) / max(high - low, 1e-6), 0, 1).astype(np.float32)
+    if saturate:  # faint marks more than 2 px from a stroke (ruled lines, smudges) are not the digit
+        strokes = Image.fromarray(((ink > 0.4 * high) * 255).astype(np.uint8))
+        out *= np.asarray(strokes.filter(ImageFilter.MaxFilter(5))) > 0
+    return out
+
+
+def _drop_specks(ink: np.ndarray, share: float = 0.05) -> np.ndarray:
+    """Erase marks cut off from the rest by empty rows or columns that hold under `share` of the ink (dirt, a dot)."""
+    ink = ink.copy()
+    for axis in (1, 0, 1, 0):  # rows, then columns, twice: a speck may be apart in one direction only
+        profile = ink.sum(axis=axis)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], profile > 0, [0]]).astype(np.int8)))
+        for start, end in zip(edges[::2], edges[1::2]):  # runs of rows (columns) that hold ink
+            if profile[start:end].sum() < share * profile.sum():
+                (ink[start:end] if axis == 1 else ink[:, start:end])[...] = 0
+    return ink
 
 
 def _paper(gray: np.ndarray, rounds: int = 4) -> np.ndarray:

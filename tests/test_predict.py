@@ -28,12 +28,16 @@ def mnist_digits(n: int) -> tuple[np.ndarray, list[int]]:
     return np.frombuffer(pixels[: n * 784], np.uint8).reshape(n, 28, 28).copy(), list(targets[:n])
 
 
-def photographed(digit: np.ndarray) -> Image.Image:
-    """The digit as a photo would show it: dark ink, 8x larger, off-centre on 400x300 paper lit unevenly."""
+def photographed(digit: np.ndarray, marks: bool = False) -> Image.Image:
+    """The digit as a photo would show it: dark ink, 8x larger, off-centre on 400x300 paper lit unevenly;
+    with marks, on ruled paper with a speck of dirt in a corner."""
     ink = np.asarray(Image.fromarray(digit).resize((224, 224), Image.Resampling.BICUBIC), np.float32) / 255
     y, x = np.mgrid[0:300, 0:400]
     paper = 0.95 - 0.35 * x / 400 - 0.15 * y / 300  # a shadow falls across the page: 0.95 to 0.45
     paper += np.random.default_rng(0).normal(0, 0.01, paper.shape)  # the paper's grain
+    if marks:
+        paper[::25] *= 0.8  # ruled lines, fainter than the ink
+        paper[5:9, 5:9] = 0.1  # a speck of dirt
     page = paper.copy()
     page[40:264, 150:374] *= 1 - 0.85 * ink  # ink absorbs 85% of the light
     return Image.fromarray((page.clip(0, 1) * 255).astype(np.uint8))
@@ -46,11 +50,12 @@ def box_and_centre(seen: np.ndarray) -> tuple[int, float, float]:
     return size, (r * seen).sum() / seen.sum(), (c * seen).sum() / seen.sum()
 
 
-def test_a_photographed_digit_is_read_as_its_mnist_image():
+@pytest.mark.parametrize("marks", [False, True])
+def test_a_photographed_digit_is_read_as_its_mnist_image(marks):
     digits, _ = mnist_digits(4)
     for digit in digits:
         clean = preprocess(Image.fromarray(digit))
-        photo = preprocess(photographed(digit))
+        photo = preprocess(photographed(digit, marks))
         assert np.abs(clean - digit / 255).mean() < 0.04  # the clean digit stays about as it was
         assert np.abs(photo - clean).mean() < 0.06, "the shading or the paper reads as ink"
         size, cy, cx = box_and_centre(photo)
