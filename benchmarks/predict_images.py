@@ -33,7 +33,7 @@ def agreement(run: str) -> None:
     reference = probabilities(model, load_test(run_dataset(run), None, torch.device("cpu")).images).argmax(1)
     with tempfile.TemporaryDirectory() as folder:
         paths = [Path(folder) / f"{i:05d}.png" for i in range(len(labels))]
-        for path, image in zip(paths, pixels[:, 0].numpy()):
+        for path, image in zip(paths, pixels[:, 0].numpy(), strict=True):
             Image.fromarray(image).save(path)
         predicted = []
         for start in range(0, len(paths), 1000):
@@ -41,7 +41,8 @@ def agreement(run: str) -> None:
     predicted = torch.tensor(predicted)
     agree = (predicted == reference).float().mean().item()
     print(f"{len(paths)} test images as PNGs: predict agrees with eval on {100 * agree:.2f}% "
-          f"({int((predicted != reference).sum())} differ); accuracy predict {100 * (predicted == labels).float().mean():.2f}% "
+          f"({int((predicted != reference).sum())} differ); "
+          f"accuracy predict {100 * (predicted == labels).float().mean():.2f}% "
           f"eval {100 * (reference == labels).float().mean():.2f}%")
 
 
@@ -77,7 +78,9 @@ SHEET = [("0", 0.09, 0.5, 0.35, 0.45, 0.0), ("1", 0.03, 0.6, 0.7, 0.5, 0.15), ("
 
 def hand_drawn(digit: str, pen: float, size: float, cx: float, cy: float, slant: float, paper_kind: str = "plain",
                seed: int = 0) -> Image.Image:
-    """A digit in blue-black ink on off-white paper (plain, ruled, or with a speck of dirt), lit from one side; 640x480 RGB."""
+    """A digit in blue-black ink on off-white paper (plain, ruled, or with a speck of dirt), lit from one side.
+
+    640x480 RGB."""
     rng = np.random.default_rng(seed)
     w, h = 640, 480
     y, x = np.mgrid[0:h, 0:w]
@@ -121,7 +124,7 @@ def handmade(run: str, out: str) -> None:
         paths.append(folder / f"{i:02d}_{spec[0]}.jpg")
         hand_drawn(*spec, seed=i).save(paths[-1], quality=85)
     results = predict_files(run, paths, top=2, save_dir=folder / "seen")
-    for spec, r in zip(SHEET, results):
+    for spec, r in zip(SHEET, results, strict=True):
         tops = ", ".join(f"{c} {100 * p:.1f}%" for c, p in r.top)
         print(f"{Path(r.image).name}: pen {spec[1]:.3f} of the height, height {spec[2]:.2f} of the page -> "
               f"{r.prediction} ({'right' if r.prediction == spec[0][0] else 'WRONG'}; top {tops})")
@@ -134,14 +137,15 @@ def sheet(paths: list[Path], results: list, out: Path) -> None:
     canvas = Image.new("RGB", (5 * cell_w, math.ceil(len(paths) / 5) * cell_h), "white")
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=16)
-    for i, (path, r) in enumerate(zip(paths, results)):
+    for i, (path, r) in enumerate(zip(paths, results, strict=True)):
         x, y = (i % 5) * cell_w + 8, (i // 5) * cell_h + 8
         canvas.paste(Image.open(path).resize((192, 144)), (x, y))
         seen = Image.fromarray((r.seen * 255).astype(np.uint8)).resize((112, 112), Image.Resampling.NEAREST)
         canvas.paste(seen, (x + 200, y + 16))
         truth = path.stem.split("_")[1][0]
         colour = (20, 110, 40) if r.prediction == truth else (190, 30, 30)
-        draw.text((x, y + 150), f"drawn {truth}  read {r.prediction} ({100 * r.top[0][1]:.0f}%)", fill=colour, font=font)
+        label = f"drawn {truth}  read {r.prediction} ({100 * r.top[0][1]:.0f}%)"
+        draw.text((x, y + 150), label, fill=colour, font=font)
     canvas.save(out)
     print(f"wrote {out}")
 

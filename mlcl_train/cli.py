@@ -247,7 +247,7 @@ def export(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", metavar="FILE", help="the file to write [default: model.onnx in the run folder]")] = None,
 ) -> None:
-    """Write the run's model as one file for use outside mlcl-train: input (N, 1, 28, 28) in [0, 1], output probabilities."""
+    """Write the run's model as one ONNX file: input (N, 1, 28, 28) in [0, 1], output probabilities."""
     from mlcl_train.export import export_run
 
     path = guarded(lambda: export_run(run, fmt, output))

@@ -38,7 +38,8 @@ class Demo(ThreadingHTTPServer):
         self.model = load_model(run)
         self.lock = threading.Lock()  # one forward pass at a time
         template = (Path(__file__).parent / "demo.html").read_text(encoding="utf-8")
-        page = template.replace("RUN_NAME", run.resolve().name).replace("CLASS_NAMES", json.dumps(CLASSES[self.dataset]))
+        page = template.replace("RUN_NAME", run.resolve().name)
+        page = page.replace("CLASS_NAMES", json.dumps(CLASSES[self.dataset]))
         self.page = page.encode("utf-8")
         try:
             super().__init__((host, port), Handler)
@@ -75,7 +76,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as err:
             return self.answer(HTTPStatus.BAD_REQUEST, {"error": str(err)})
         with self.server.lock:
-            result = predict_images(self.server.model, self.server.dataset, [image], top=len(CLASSES[self.server.dataset]))[0]
+            result = predict_images(self.server.model, self.server.dataset, [image], top=10)[0]
         probs = dict(result.top)
         self.answer(HTTPStatus.OK, {
             "prediction": result.prediction,

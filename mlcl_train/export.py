@@ -65,7 +65,7 @@ def deployed(run_path: str | Path) -> tuple[Deployed, dict[str, str]]:
 def export_run(run_path: str | Path, fmt: str = "onnx", output: str | Path | None = None) -> Path:
     """Write the run's model in `fmt`; returns the file's path."""
     if fmt == "torchscript":
-        raise UserError("--format torchscript: torch 2.9 and later deprecate TorchScript (torch.jit); use --format onnx")
+        raise UserError("--format torchscript: torch 2.9 and later deprecate TorchScript; use --format onnx")
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     path = Path(output) if output is not None else Path(run_path) / FORMATS[fmt]

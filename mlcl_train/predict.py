@@ -140,7 +140,8 @@ def _grayscale(img: Image.Image) -> np.ndarray:
     gray = img.convert("L")
     if max(gray.size) > WORK:
         scale = WORK / max(gray.size)
-        gray = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), Image.Resampling.BOX)
+        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+        gray = gray.resize(size, Image.Resampling.BOX)
     return np.asarray(gray, np.float32) / 255.0
 
 
@@ -175,7 +176,7 @@ def _drop_specks(ink: np.ndarray, share: float = 0.05) -> np.ndarray:
     for axis in (1, 0, 1, 0):  # rows, then columns, twice: a speck may be apart in one direction only
         profile = ink.sum(axis=axis)
         edges = np.flatnonzero(np.diff(np.concatenate([[0], profile > 0, [0]]).astype(np.int8)))
-        for start, end in zip(edges[::2], edges[1::2]):  # runs of rows (columns) that hold ink
+        for start, end in zip(edges[::2], edges[1::2], strict=True):  # runs of rows (columns) that hold ink
             if profile[start:end].sum() < share * profile.sum():
                 (ink[start:end] if axis == 1 else ink[:, start:end])[...] = 0
     return ink
@@ -264,7 +265,7 @@ def predict_images(model: torch.nn.Module, dataset: str, images: list[Image.Imag
     probs = probabilities(model, torch.cat([normalise(s, dataset) for s in seen]))
     classes = CLASSES[dataset]
     results = []
-    for i, (row, s) in enumerate(zip(probs, seen)):
+    for i, (row, s) in enumerate(zip(probs, seen, strict=True)):
         best = row.argsort(descending=True)[:top].tolist()
         results.append(Prediction(names[i] if names else str(i), [(classes[c], float(row[c])) for c in best], s))
     return results
@@ -279,7 +280,7 @@ def predict_files(run_path: str | Path, paths: list[str | Path], top: int = 3, s
     images = [read_image(p) for p in paths]
     results = predict_images(model, run_dataset(run_path), images, top, [str(p) for p in paths])
     if save_dir is not None:
-        for path, result in zip(paths, results):
+        for path, result in zip(paths, results, strict=True):
             save_seen(result.seen, Path(save_dir) / f"{Path(path).stem}.png")
     return results
 

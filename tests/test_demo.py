@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -171,7 +170,8 @@ def draw(driver, points: list[tuple[int, int]]) -> str:
 def test_the_page_reads_strokes_drawn_with_the_mouse(server, browser, tmp_path):
     browser.get(server.url)
     vertical = [(0, y) for y in range(-90, 91, 15)]
-    loop = [(round(55 * math.sin(t / 24 * 2 * math.pi)), round(-85 * math.cos(t / 24 * 2 * math.pi))) for t in range(25)]
+    turns = [t / 24 * 2 * math.pi for t in range(25)]
+    loop = [(round(55 * math.sin(a)), round(-85 * math.cos(a))) for a in turns]
     assert draw(browser, vertical) == "1"
     assert draw(browser, loop) == "0"
     from selenium.webdriver.common.by import By

@@ -61,7 +61,8 @@ def own_config(make_config, tmp_path):
 
 def test_a_class_of_my_own_trains_and_every_command_reads_its_run(own_config, tmp_path):
     config = own_config()
-    result = runner.invoke(app, ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"), "--no-progress"])
+    args = ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"), "--no-progress"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     run = next((tmp_path / "runs").iterdir())
     saved = yaml.safe_load((run / "config.yaml").read_text())["model"]
@@ -82,7 +83,8 @@ def test_a_class_of_my_own_trains_and_every_command_reads_its_run(own_config, tm
     ({"name": "models/missing.py:TinyNet"}, "model file not found"),
     ({"name": "models/my_models.py:Tiny"}, "has no class 'Tiny'; it defines: FiveClasses, NeedsDepth, Plain, TinyNet"),
     ({"name": "models/my_models.py:Plain"}, "Plain in"),
-    ({"name": "models/my_models.py:FiveClasses"}, "returns (2, 5) for images (2, 1, 28, 28); it must return class scores (2, 10)"),
+    ({"name": "models/my_models.py:FiveClasses"},
+     "returns (2, 5) for images (2, 1, 28, 28); it must return class scores (2, 10)"),
     ({"name": "models/my_models.py:NeedsDepth"}, "model.depth: required by model"),
     ({"widht": 3}, "did you mean 'model.width'"),
     ({"width": "wide"}, "model.width: expected int"),

@@ -117,7 +117,7 @@ def test_predict_agrees_with_the_model_on_test_images_written_as_pngs(trained_ru
     expected = probabilities(load_model(run), (torch.from_numpy(digits).float()[:, None] / 255 - mean) / std)
     assert [r["image"] for r in rows] == list(map(str, paths))
     assert [r["prediction"] for r in rows] == [str(int(p)) for p in expected.argmax(1)]
-    for row, probs in zip(rows, expected):
+    for row, probs in zip(rows, expected, strict=True):
         assert len(row["top"]) == 2 and row["top"][0]["class"] == row["prediction"]
         assert row["top"][0]["probability"] >= row["top"][1]["probability"]
         assert abs(row["top"][0]["probability"] - float(probs.max())) < 0.1

@@ -142,7 +142,8 @@ def _file_class(name: str) -> Any:
     cls = getattr(module, match["cls"], None)
     if cls is None:
         found = sorted(k for k, v in vars(module).items() if inspect.isclass(v) and v.__module__ == key)
-        raise UserError(f"model.name: {path} has no class {match['cls']!r}; it defines: {', '.join(found) or 'no classes'}")
+        defined = ", ".join(found) or "no classes"
+        raise UserError(f"model.name: {path} has no class {match['cls']!r}; it defines: {defined}")
     from torch import nn
 
     if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
@@ -163,7 +164,8 @@ def _build_file_model(name: str, kwargs: dict[str, Any]) -> Any:
         with torch.no_grad():
             out = model.eval()(torch.zeros(2, 1, 28, 28))
     except Exception as err:  # the user's forward
-        raise UserError(f"model {short}: the forward pass on images (2, 1, 28, 28) fails: {type(err).__name__}: {err}") from None
+        reason = f"{type(err).__name__}: {err}"
+        raise UserError(f"model {short}: the forward pass on images (2, 1, 28, 28) fails: {reason}") from None
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise UserError(f"model {short}: returns {got} for images (2, 1, 28, 28); it must return class scores (2, 10)")
