@@ -112,9 +112,11 @@ def train(
     show = sys.stderr.isatty() if progress is None else progress
     if len(paths) == 1:
         raise typer.Exit(_train_one(paths[0], sets, runs_dir, show, name)[0])
+    from mlcl_train.runs import echo  # a closed stdout (`| head`) does not stop the series
+
     codes, trained = [], []
     for path in paths:
-        typer.echo(f"----- {path} -----")
+        echo(f"----- {path} -----")
         code, record = _train_one(path, sets, runs_dir, show, name)
         codes.append(code)
         trained += [record] if record is not None else []
@@ -123,8 +125,8 @@ def train(
     if trained:
         from mlcl_train.compare import render, sort_runs
 
-        typer.echo(f"----- {len(trained)} runs, best first -----")
-        typer.echo(render(sort_runs(trained)), nl=False)
+        echo(f"----- {len(trained)} runs, best first -----")
+        echo(render(sort_runs(trained)).rstrip("\n"))
     failed = [str(p) for p, code in zip(paths, codes, strict=False) if code]  # a stopped series has fewer codes
     if codes[-1] in (130, 143):
         raise typer.Exit(codes[-1])

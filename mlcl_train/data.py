@@ -113,13 +113,16 @@ def read_verified(path: Path, md5: str) -> tuple[tuple[int, ...], bytes]:
     except (OSError, struct.error, DataError):
         pass  # no cache yet, or a damaged one: read the original
     raw = _decompressed(path, md5)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(raw)
         os.replace(tmp, cache)
     except OSError:
-        pass  # a read-only home is fine: the next run decompresses again
+        tmp.unlink(missing_ok=True)  # a read-only home or a full disk: the next run decompresses again
+    except BaseException:  # Ctrl-C: no half-written file left in the cache
+        tmp.unlink(missing_ok=True)
+        raise
     return parse_idx(raw, path)
 
 

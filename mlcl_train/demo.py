@@ -21,7 +21,7 @@ from typing import Callable
 from PIL import Image, UnidentifiedImageError
 
 from mlcl_train.datasets import DATASETS
-from mlcl_train.errors import UserError
+from mlcl_train.errors import Stopped, UserError
 from mlcl_train.predict import load_model, predict_images, run_dataset
 
 MAX_BYTES = 2 * 1024 * 1024  # a 280x280 drawing is a few kB
@@ -117,7 +117,7 @@ def serve(run: str | Path, port: int = 8000, announce: Callable[[str], None] = p
     announce(server.url)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):  # Stopped: the command line's SIGINT/SIGTERM handler
         pass
     finally:
         server.server_close()

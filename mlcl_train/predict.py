@@ -23,7 +23,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from mlcl_train.config import load_config
 from mlcl_train.data import STATS
 from mlcl_train.datasets import DATASETS
-from mlcl_train.engine import build_model, output_kind, resolve_device
+from mlcl_train.engine import build_model, load_state, output_kind, resolve_device
 from mlcl_train.errors import UserError
 
 SIDE = 28  # the input is (N, 1, 28, 28)
@@ -71,8 +71,8 @@ def load_model(run_path: str | Path, weights: str = "last", device: str = "cpu")
     cfg = load_config(run / "config.yaml")
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
+    state = load_state(file, "train the run again, or pass another", map_location=dev)
     try:
-        state = torch.load(file, map_location=dev, weights_only=True)
         model.load_state_dict(state)
     except (RuntimeError, AttributeError, TypeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

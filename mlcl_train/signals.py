@@ -3,6 +3,11 @@
     with signals.installed():          # SIGINT/SIGTERM now raise errors.Stopped (a BaseException)
         with signals.deferred():       # ...except in here: a signal waits for the block's end
             write_checkpoint_and_metrics()
+        signals.hold()                 # ...or from here to release(), which raises one that came
+        make_run_folder()
+        try:
+            signals.release()
+            ...
 
 Stopped derives from BaseException, so a library's `except Exception` (tqdm's monitor thread
 start, for one) cannot swallow it. Once a stop is raised, further signals wait: the code that
@@ -27,6 +32,7 @@ class _Guard:
         self.critical = 0  # nested deferred() blocks
         self.pending: int | None = None  # a signal that arrived in a deferred block
         self.stopping = False  # a Stopped was raised: later signals only wait
+        self.held = False  # between hold() and release()
         self.old: dict[int, Any] = {}
 
     def handle(self, signum: int, frame: Any) -> None:
@@ -67,24 +73,34 @@ def installed() -> Iterator[None]:
         if _GUARD.installs == 0:
             for sig, handler in _GUARD.old.items():
                 signal.signal(sig, handler)
-            _GUARD.pending, _GUARD.stopping, _GUARD.critical = None, False, 0
+            _GUARD.pending, _GUARD.stopping, _GUARD.critical, _GUARD.held = None, False, 0, False
 
 
 @contextmanager
-def deferred(keep: bool = False) -> Iterator[None]:
-    """A signal inside the block waits for its end, then raises Stopped (with keep, waits for check())."""
+def deferred() -> Iterator[None]:
+    """A signal inside the block waits for its end, then raises Stopped."""
     _GUARD.critical += 1
     try:
         yield
     finally:
         _GUARD.critical -= 1
-    if not keep:
-        _GUARD.raise_pending()
-
-
-def check() -> None:
-    """Raise Stopped for a signal that a deferred(keep=True) block held back."""
     _GUARD.raise_pending()
+
+
+def hold() -> None:
+    """Signals wait from now until release(): for a span that is not one block (a run folder made, then fit)."""
+    if not _GUARD.held:
+        _GUARD.held = True
+        _GUARD.critical += 1
+
+
+def release(stop: bool = True) -> None:
+    """End hold(); raise Stopped for a signal that came meanwhile (unless stop is False: an error is on its way)."""
+    if _GUARD.held:
+        _GUARD.held = False
+        _GUARD.critical -= 1
+    if stop:
+        _GUARD.raise_pending()
 
 
 def install_for_process() -> None:

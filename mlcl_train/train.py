@@ -159,19 +159,29 @@ def train(cfg: dict[str, Any], runs_dir: str | Path = "runs", progress: bool = F
     """Train a resolved config into a new run folder; returns the finished run's record."""
     with signals.installed():
         s = setup(cfg)
-        with signals.deferred(keep=True):  # a signal now waits for fit, which records it: a whole folder or none
-            run = Run.create(runs_dir, cfg["name"])
-            try:
-                lock = RunLock(run.path).acquire()
-                run.write_text("config.yaml", to_yaml(cfg))
-                summary = _new_summary(s, run)
-                run.write_json("summary.json", summary)
-            except BaseException:
-                shutil.rmtree(run.path, ignore_errors=True)  # a full disk: no half-made folder
-                raise
+        signals.hold()  # a signal now waits for fit, which records it: a whole run folder, or none
+        try:
+            run, lock, summary = _new_run(s, runs_dir)
+        except BaseException:
+            signals.release(stop=False)
+            raise
         with lock:
             fit(s, run, summary, start_epoch=1, progress=progress)
         return read_run(run.path)
+
+
+def _new_run(s: Setup, runs_dir: str | Path) -> tuple[Run, RunLock, dict[str, Any]]:
+    """A new run folder, locked, with its config and summary; when that fails (a full disk), no folder."""
+    run = Run.create(runs_dir, s.cfg["name"])
+    try:
+        lock = RunLock(run.path).acquire()
+        run.write_text("config.yaml", to_yaml(s.cfg))
+        summary = _new_summary(s, run)
+        run.write_json("summary.json", summary)
+    except BaseException:
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    return run, lock, summary
 
 
 def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False) -> RunRecord:
@@ -186,23 +196,12 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
         before = _saved_files(run.path, ("summary.json", "config.yaml"))
         summary = read_summary(run.path) or {}
         cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
-        ckpt_path = run.path / "checkpoint.pt"
-        if not ckpt_path.is_file():
-            raise UserError(f"{run.path} has no checkpoint.pt (it stopped before its first epoch ended); "
-                            f"start it again with: mlcl-train --config {run.path / 'config.yaml'}")
-        again = f"start it again with: mlcl-train --config {run.path / 'config.yaml'}"
-        ckpt = _read_checkpoint(ckpt_path, again)
-        changed = [key for key in _changed_keys(ckpt, cfg) if key not in MAY_CHANGE]
-        if changed:
-            raise UserError(f"{ckpt_path} does not match config.yaml ({', '.join(changed)} changed); "
-                            "undo the edit, or train the edited config as a new run with --config")
+        ckpt = _checkpoint(run.path, cfg)
         done = ckpt["epoch"]
-        if done >= cfg["train"]["epochs"]:
-            raise UserError(f"{run.path} has already trained {done} of {cfg['train']['epochs']} epochs; "
-                            "pass --epochs N to extend it")
         s = setup(cfg)
-        _load_states(s, ckpt, ckpt_path)
-        with signals.deferred(keep=True):
+        _load_states(s, ckpt, run.path / "checkpoint.pt")
+        signals.hold()  # until fit, which records a stop
+        try:
             _write_rows(run, done, ckpt.get("rows", {}))
             run.write_text("config.yaml", to_yaml(cfg))
             summary = {
@@ -211,6 +210,9 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
                 "resumed": done,
                 "wall_seconds": _seconds(summary.get("wall_seconds")),
             }
+        except BaseException:
+            signals.release(stop=False)
+            raise
         try:
             fit(s, run, summary, start_epoch=done + 1, progress=progress,
                 first=f"Resuming {run.path} after epoch {done} of {cfg['train']['epochs']}")
@@ -236,6 +238,23 @@ def _saved_files(folder: Path, names: tuple[str, ...]) -> dict[str, bytes]:
 
 def _seconds(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0 else 0.0
+
+
+def _checkpoint(folder: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The run's checkpoint, checked against its config.yaml (cfg) and the epochs to train."""
+    path = folder / "checkpoint.pt"
+    again = f"start it again with: mlcl-train --config {folder / 'config.yaml'}"
+    if not path.is_file():
+        raise UserError(f"{folder} has no checkpoint.pt (it stopped before its first epoch ended); {again}")
+    ckpt = _read_checkpoint(path, again)
+    changed = [key for key in _changed_keys(ckpt, cfg) if key not in MAY_CHANGE]
+    if changed:
+        raise UserError(f"{path} does not match config.yaml ({', '.join(changed)} changed); "
+                        "undo the edit, or train the edited config as a new run with --config")
+    if ckpt["epoch"] >= cfg["train"]["epochs"]:
+        raise UserError(f"{folder} has already trained {ckpt['epoch']} of {cfg['train']['epochs']} epochs; "
+                        "pass --epochs N to extend it")
+    return ckpt
 
 
 def _read_checkpoint(path: Path, again: str) -> dict[str, Any]:
@@ -291,7 +310,7 @@ def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress:
     started = time.perf_counter() - summary["wall_seconds"]
     try:
         with signals.installed():
-            signals.check()  # a signal held back while the run folder was made
+            signals.release()  # raises a signal that came while train or resume held them
             step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
             for line in ([first] if first else []):
                 run.log(line)
