@@ -166,6 +166,14 @@ def test_an_unknown_device_is_one_line(tmp_path: Path, trained_runs, args: list[
     assert not list(tmp_path.iterdir())
 
 
+def test_report_on_a_device_this_machine_lacks_is_an_error_not_a_missing_section(tmp_path: Path, trained_runs) -> None:
+    run = sorted(trained_runs[0].iterdir())[0]
+    result = CliRunner().invoke(app, ["report", str(run), "--device", "cuda:7", "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: device 'cuda:7' is not available") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_eval_reads_a_summary_of_wrong_types(tmp_path: Path, trained_runs) -> None:
     run = copy_run(trained_runs[0], tmp_path)
     text = (run / "summary.json").read_text()

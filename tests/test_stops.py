@@ -58,6 +58,32 @@ def check_whole(runs: Path, out: str) -> Path | None:
     return run
 
 
+def interrupt_self() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.5)  # the handler runs within this sleep: the interpreter checks for signals between steps
+
+
+def test_the_stop_passes_through_except_exception_and_waits_in_deferred_blocks() -> None:
+    from mlcl_train import signals
+    from mlcl_train.errors import Stopped
+
+    with pytest.raises(Stopped) as stop, signals.installed():
+        try:  # as tqdm guards its monitor thread's start
+            interrupt_self()
+        except Exception:
+            pass
+    assert stop.value.exit_code == 130
+    steps = []
+    with pytest.raises(Stopped), signals.installed():
+        with signals.deferred():
+            interrupt_self()
+            steps.append("finished")
+            interrupt_self()  # while a stop waits, another signal adds nothing
+        steps.append("after the block")
+    assert steps == ["finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
 def test_signals_at_any_moment_exit_130_or_143_with_a_whole_run_folder(tmp_path: Path, make_config) -> None:
     """Signals during start-up (imports, data, the folder being made) and at epoch boundaries, in a loop of tries.
 
@@ -87,6 +113,27 @@ def test_signals_at_any_moment_exit_130_or_143_with_a_whole_run_folder(tmp_path:
         if not isinstance(when, float) and when[0] == "[Test Result]":
             assert read_run(run).epochs >= when[1]
     assert "folder" in seen
+
+
+def test_a_signal_the_moment_an_epoch_is_printed_finds_it_saved(tmp_path: Path, make_config, monkeypatch) -> None:
+    """A real SIGINT, sent by the process to itself as `[Test Result]` reaches stdout (as on a busy machine)."""
+    import mlcl_train.runs as runs_module
+
+    printed = runs_module.echo
+
+    def echo_then_interrupt(line: str) -> None:
+        printed(line)
+        if line.startswith("[Test Result]"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(runs_module, "echo", echo_then_interrupt)
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(app, ["train", "--config", str(make_config()), "--runs-dir", str(runs),
+                                      "--set", "train.epochs=5"])
+    assert result.exit_code == 130, result.output
+    record = read_run(next(runs.iterdir()))
+    assert result.stdout.count("[Test Result]") == 1
+    assert record.status == "interrupted" and record.epochs == 1 and len(record.metrics) == 1
 
 
 def test_a_second_process_cannot_train_in_a_run_folder(tmp_path: Path, make_config) -> None:
