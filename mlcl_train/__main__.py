@@ -1,14 +1,21 @@
-"""`python -m mlcl_train`: Ctrl-C and SIGTERM are handled from the first moment, before typer loads."""
+"""The mlcl-train command (and `python -m mlcl_train`): Ctrl-C and SIGTERM are handled from the
+first moment, before typer and the rest load, so they end it with 130 or 143, never a traceback."""
 
 import sys
 
 from mlcl_train import signals
 from mlcl_train.errors import Stopped
 
-signals.install_for_process()
-try:
-    from mlcl_train.cli import main
-except Stopped as stop:
-    print(f"interrupted ({stop})", file=sys.stderr)
-    sys.exit(stop.exit_code)
-main()
+
+def main() -> None:
+    signals.install_for_process()
+    try:
+        from mlcl_train.cli import main as run
+    except Stopped as stop:
+        print(f"interrupted ({stop})", file=sys.stderr)
+        sys.exit(stop.exit_code)
+    run()
+
+
+if __name__ == "__main__":
+    main()
