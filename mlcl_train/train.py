@@ -33,7 +33,7 @@ from mlcl_train.errors import UserError
 from mlcl_train.models import create_model
 from mlcl_train.runs import METRICS, Run, read_csv, read_summary
 
-CHECK_EVERY = 100  # steps between NaN checks (each one waits for the device)
+CHECK_EVERY = 100  # steps between NaN checks (each one waits for the device: the loop's only wait on CUDA)
 
 
 class Stopped(Exception):
@@ -176,8 +176,10 @@ def setup(cfg: dict[str, Any]) -> Setup:
     model = build_model(cfg)
     notes += pitfalls(cfg, model)
     t = cfg["train"]
-    if t["amp"] and device.type != "cuda":
-        notes.append(f"note: train.amp {t['amp']} applies on CUDA only; training in float32 on {device.type}")
+    if t["amp"] and _amp_dtype(device, t["amp"]) is None:
+        notes.append(f"note: train.amp {t['amp']} {_AMP_WHERE[t['amp']]}; training in float32 on {device.type}")
+    elif t["amp"]:
+        notes.append(f"amp: {t['amp']} autocast on {device.type} (float32 weights, optimizer and loss)")
     model = model.to(device)
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
@@ -226,14 +228,16 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
         loss_sum.add_(loss.detach(), alpha=len(y))
         correct.add_((out.detach().argmax(1) == y).sum())
         bar.update()
-        if step % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
-            break
+        if step % CHECK_EVERY == 0:
+            with host_waits(s.device):
+                if not torch.isfinite(loss_sum):
+                    break
     bar.close()
-    train_loss = loss_sum.item()
+    with host_waits(s.device):
+        train_loss, right, norms = loss_sum.item(), correct.item(), dict(zip(weights, (grad_sums / step).tolist()))
     if not math.isfinite(train_loss):
         raise Diverged
-    norms = dict(zip(weights, (grad_sums / step).tolist()))
-    return {"train_loss": train_loss / n, "train_acc": 100.0 * correct.item() / n, "grad_norms": norms}
+    return {"train_loss": train_loss / n, "train_acc": 100.0 * right / n, "grad_norms": norms}
 
 
 def evaluate(model: nn.Module, split: Split, loss: str, batch_size: int, progress: bool = False,
@@ -251,14 +255,48 @@ def evaluate(model: nn.Module, split: Split, loss: str, batch_size: int, progres
             loss_sum += loss_fn(loss, out, y) * len(y)
             correct += (out.argmax(1) == y).sum()
     model.train()
-    return loss_sum.item() / len(split), 100.0 * correct.item() / len(split)
+    with host_waits(split.labels.device):
+        return loss_sum.item() / len(split), 100.0 * correct.item() / len(split)
+
+
+@contextmanager
+def host_waits(device: torch.device) -> Iterator[None]:
+    """Marks where the loop waits for the device on purpose; allowed under torch.cuda.set_sync_debug_mode("error")."""
+    if device.type != "cuda":
+        yield
+        return
+    mode = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode(0)
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(mode)
+
+
+_AMP_WHERE = {"bf16": "applies on CUDA and on CPUs with bf16 instructions (AVX512-BF16 or AMX)",
+              "fp16": "applies on CUDA only"}
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); without it bf16 is emulated and slower."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def _amp_dtype(device: torch.device, amp: str | None) -> torch.dtype | None:
+    """The autocast dtype for train.amp on this device, or None to run in float32."""
+    if amp is None:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if amp == "bf16" else torch.float16
+    if device.type == "cpu" and amp == "bf16" and cpu_has_bf16():
+        return torch.bfloat16
+    return None
 
 
 def _autocast(device: torch.device, amp: str | None) -> Any:
-    """Mixed precision on CUDA when asked for; otherwise a no-op context (cheaper per step than a disabled autocast)."""
-    if amp is None or device.type != "cuda":
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+    """Mixed precision where train.amp applies; otherwise a no-op context (cheaper per step than a disabled autocast)."""
+    dtype = _amp_dtype(device, amp)
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 # ---------------------------------------------------------------- the run
