@@ -113,7 +113,8 @@ SCHEMA: dict[str, Any] = {
         "scheduler": Named(SCHEDULERS, None, "null | step | multistep | exponential | cosine"),
         "compile": Field(bool, False, "torch.compile the model (slow start, can pay for conv nets)"),
         "channels_last": Field(bool, False, "channels-last memory format for conv nets"),
-        "amp": Field(Literal["bf16", "fp16"] | None, None, "mixed precision on CUDA: bf16 | fp16 | null"),
+        "amp": Field(Literal["auto", "bf16", "fp16"] | None, None,
+                     "mixed precision: bf16 (CUDA, CPUs with bf16) | fp16 (CUDA) | auto (bf16 where it is native) | null"),
         "log_grad_norms": Field(bool, False, "write each layer's gradient norm per epoch to grad_norms.csv"),
     },
     "eval": {

@@ -176,10 +176,8 @@ def setup(cfg: dict[str, Any]) -> Setup:
     model = build_model(cfg)
     notes += pitfalls(cfg, model)
     t = cfg["train"]
-    if t["amp"] and _amp_dtype(device, t["amp"]) is None:
-        notes.append(f"note: train.amp {t['amp']} {_AMP_WHERE[t['amp']]}; training in float32 on {device.type}")
-    elif t["amp"]:
-        notes.append(f"amp: {t['amp']} autocast on {device.type} (float32 weights, optimizer and loss)")
+    if t["amp"]:
+        notes.append(_amp_note(device, t["amp"]))
     model = model.to(device)
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
@@ -274,7 +272,7 @@ def host_waits(device: torch.device) -> Iterator[None]:
 
 
 _AMP_WHERE = {"bf16": "applies on CUDA and on CPUs with bf16 instructions (AVX512-BF16 or AMX)",
-              "fp16": "applies on CUDA only"}
+              "fp16": "applies on CUDA only", "auto": "found no bf16 on this device"}
 
 
 def cpu_has_bf16() -> bool:
@@ -286,11 +284,22 @@ def _amp_dtype(device: torch.device, amp: str | None) -> torch.dtype | None:
     """The autocast dtype for train.amp on this device, or None to run in float32."""
     if amp is None:
         return None
+    if device.type == "cuda" and amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     if device.type == "cuda":
         return torch.bfloat16 if amp == "bf16" else torch.float16
-    if device.type == "cpu" and amp == "bf16" and cpu_has_bf16():
+    if device.type == "cpu" and amp in ("bf16", "auto") and cpu_has_bf16():
         return torch.bfloat16
     return None
+
+
+def _amp_note(device: torch.device, amp: str) -> str:
+    """The log line that says in which precision a run with train.amp set computes."""
+    dtype = _amp_dtype(device, amp)
+    if dtype is None:
+        return f"note: train.amp {amp} {_AMP_WHERE[amp]}; training in float32 on {device.type}"
+    name = "bf16" if dtype == torch.bfloat16 else "fp16"
+    return f"amp: {amp} -> {name} autocast on {device.type} (float32 weights, optimizer and loss sums)"
 
 
 def _autocast(device: torch.device, amp: str | None) -> Any:

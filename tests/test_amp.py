@@ -29,7 +29,7 @@ def linear_dtypes(model: nn.Module) -> list[torch.dtype]:
 def test_bf16_trains_and_evaluates_in_bf16_with_float32_weights_and_sums(make_config) -> None:
     cfg = load_config(make_config(train={"amp": "bf16", "optimizer": {"name": "adam", "lr": 0.001}}))
     s = training.setup(cfg)
-    assert any(n.startswith("amp: bf16 autocast on cpu") for n in s.notes), s.notes
+    assert "amp: bf16 -> bf16 autocast on cpu (float32 weights, optimizer and loss sums)" in s.notes
     seen = linear_dtypes(s.model)
     result = training.train_epoch(s, s.model, epoch=1, progress=False)
     assert set(seen) == {torch.bfloat16}
@@ -52,6 +52,19 @@ def test_bf16_without_cpu_support_trains_in_float32_with_a_note(make_config, mon
     training.train_epoch(s, s.model, epoch=1, progress=False)
     training.evaluate(s.model, s.test, "cross_entropy", 64, amp="bf16")
     assert set(seen) == {torch.float32}
+
+
+def test_auto_picks_bf16_where_the_cpu_has_it_and_float32_elsewhere(make_config, monkeypatch) -> None:
+    for native in (True, False):
+        monkeypatch.setattr(training, "cpu_has_bf16", lambda native=native: native)
+        s = training.setup(load_config(make_config(train={"amp": "auto"})))
+        seen = linear_dtypes(s.model)
+        training.train_epoch(s, s.model, epoch=1, progress=False)
+        if native:
+            assert "amp: auto -> bf16 autocast on cpu (float32 weights, optimizer and loss sums)" in s.notes
+        else:
+            assert "note: train.amp auto found no bf16 on this device; training in float32 on cpu" in s.notes
+        assert set(seen) == {torch.bfloat16 if native else torch.float32}
 
 
 def test_fp16_on_the_cpu_trains_in_float32_with_a_note(make_config) -> None:

@@ -49,7 +49,7 @@ def test_data_and_model_live_on_the_gpu(make_config) -> None:
 @pytest.mark.parametrize("amp, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
 def test_amp_computes_in_half_precision_and_keeps_float32_weights(make_config, amp: str, dtype: torch.dtype) -> None:
     s = cuda_setup(make_config, amp=amp, optimizer={"name": "adam", "lr": 0.001})
-    assert any(n.startswith(f"amp: {amp} autocast on cuda") for n in s.notes), s.notes
+    assert f"amp: {amp} -> {amp} autocast on cuda (float32 weights, optimizer and loss sums)" in s.notes
     seen = first_linear_dtypes(s.model)
     result = training.train_epoch(s, s.model, epoch=1, progress=False)
     assert set(seen) == {dtype}
@@ -78,6 +78,13 @@ def test_checkpoint_keeps_the_gpu_rng_and_resume_matches_an_uninterrupted_run(tm
     assert rows[0] == rows[1] and len(rows[0]) == 3
     a, b = (torch.load(p / "model.pt", weights_only=True) for p in (run, whole))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_amp_auto_is_bf16_on_a_gpu_that_has_it(make_config) -> None:
+    s = cuda_setup(make_config, amp="auto")
+    seen = first_linear_dtypes(s.model)
+    training.train_epoch(s, s.model, epoch=1, progress=False)
+    assert set(seen) == {torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32}
 
 
 def test_device_auto_chooses_cuda(tmp_path: Path, make_config) -> None:
