@@ -277,7 +277,8 @@ _AMP_WHERE = {"bf16": "applies on CUDA and on CPUs with bf16 instructions (AVX51
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); without it bf16 is emulated and slower."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch's own CPU probes (private, hence getattr)
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 def _amp_dtype(device: torch.device, amp: str | None) -> torch.dtype | None:
