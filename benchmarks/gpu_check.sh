@@ -71,7 +71,7 @@ EOF
         )
         if [ -n "$missing" ]; then
             echo "installing what is missing: $missing"
-            .venv/bin/pip install -q $missing || return 1
+            .venv/bin/pip install -q --retries 0 --timeout 15 $missing || return 1
         else
             echo "every dependency is already there; nothing installed"
         fi
@@ -83,8 +83,8 @@ EOF
 if [ -x "$PY" ]; then
     say "python: existing .venv ($PY)"
 else
-    step setup-python 150 setup_python
-    say "python: $(tail -n 2 "$LOGS/setup-python.log" | tr '\n' ' ')"
+    step setup-python 90 bash -c "$(declare -f setup_python); setup_python"
+    say "python: $(grep -v WARNING "$LOGS/setup-python.log" | tail -n 2 | tr "\n" " ")"
     if ! "$PY" -c "import torch, typer, yaml, tqdm" 2>/dev/null; then
         PY=$(command -v python3)
         say "python: .venv is not usable; going on with $PY"
