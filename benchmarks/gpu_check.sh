@@ -125,7 +125,7 @@ bench() {
 # the most wanted figures first, so that a short budget still gives them
 bench mlp 60
 train_mlp_deep train-mlp_deep-float32 null 60
-step pytest-cuda 90 "$PY" -m pytest -m cuda -q -p no:cacheprovider
+step pytest-cuda 90 "$PY" -m pytest tests/test_cuda.py -m cuda -q -p no:cacheprovider
 grep -E '^(FAILED|ERROR|SKIPPED)' "$LOGS/pytest-cuda.log" | sed 's/^/  /' >>"$RESULTS"
 say "  $(tail -n 1 "$LOGS/pytest-cuda.log")"
 bench cnn 90
