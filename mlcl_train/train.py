@@ -30,9 +30,11 @@ from mlcl_train import __version__, signals
 from mlcl_train.config import load_config, to_yaml
 from mlcl_train.data import Split, load_data, num_batches, train_batches
 from mlcl_train.engine import (
+    amp_note,
     autocast,
     build_model,
     evaluate,
+    host_waits,
     load_state,
     loss_fn,
     make_optimizer,
@@ -56,7 +58,7 @@ from mlcl_train.runs import (
     results,
 )
 
-CHECK_EVERY = 100  # steps between divergence checks (each one waits for the device)
+CHECK_EVERY = 100  # steps between divergence checks (each one waits for the device: the loop's only wait on CUDA)
 LOSS_LIMIT = 1e6  # a mean loss above this has exploded (cross-entropy starts near 2.3)
 MAY_CHANGE = ("name", "device", "train.epochs", "eval.batch_size")  # config keys a resume may change
 
@@ -85,8 +87,8 @@ def setup(cfg: dict[str, Any]) -> Setup:
     model = build_model(cfg)
     notes += pitfalls(cfg["train"]["loss"], model_output_kind(model))
     t = cfg["train"]
-    if t["amp"] and device.type != "cuda":
-        notes.append(f"note: train.amp {t['amp']} applies on CUDA only; training in float32 on {device.type}")
+    if t["amp"]:
+        notes.append(amp_note(device, t["amp"]))
     model = model.to(device)
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
@@ -135,13 +137,16 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
         loss_sum.add_(loss.detach(), alpha=len(y))
         correct.add_((out.detach().argmax(1) == y).sum())
         bar.update()
-        if step % CHECK_EVERY == 0 and not bool(loss_sum.abs() <= LOSS_LIMIT * n):  # False for NaN too
-            break
+        if step % CHECK_EVERY == 0:
+            with host_waits(s.device):
+                if not bool(loss_sum.abs() <= LOSS_LIMIT * n):  # False for NaN too
+                    break
     bar.close()
-    train_loss = loss_sum.item() / n
+    with host_waits(s.device):
+        train_loss, right = loss_sum.item() / n, correct.item()
+        norms = dict(zip(weights, (grad_sums / step).tolist(), strict=True))
     check_loss("training", train_loss)
-    norms = dict(zip(weights, (grad_sums / step).tolist(), strict=True))
-    return {"train_loss": train_loss, "train_acc": 100.0 * correct.item() / n, "grad_norms": norms}
+    return {"train_loss": train_loss, "train_acc": 100.0 * right / n, "grad_norms": norms}
 
 
 def check_loss(split: str, loss: float) -> None:
