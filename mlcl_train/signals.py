@@ -79,6 +79,9 @@ def installed() -> Iterator[None]:
 @contextmanager
 def deferred() -> Iterator[None]:
     """A signal inside the block waits for its end, then raises Stopped."""
+    if not _main_thread():  # signals reach the main thread only; a worker thread must not hold them back
+        yield
+        return
     _GUARD.critical += 1
     try:
         yield
@@ -89,13 +92,15 @@ def deferred() -> Iterator[None]:
 
 def hold() -> None:
     """Signals wait from now until release(): for a span that is not one block (a run folder made, then fit)."""
-    if not _GUARD.held:
+    if _main_thread() and not _GUARD.held:
         _GUARD.held = True
         _GUARD.critical += 1
 
 
 def release(stop: bool = True) -> None:
     """End hold(); raise Stopped for a signal that came meanwhile (unless stop is False: an error is on its way)."""
+    if not _main_thread():
+        return
     if _GUARD.held:
         _GUARD.held = False
         _GUARD.critical -= 1

@@ -84,6 +84,32 @@ def test_the_stop_passes_through_except_exception_and_waits_in_deferred_blocks()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
+def test_a_worker_thread_does_not_hold_signals_back() -> None:
+    """Training in a thread (a sweep's worker) must not defer the main thread's Ctrl-C."""
+    import threading
+
+    from mlcl_train import signals
+    from mlcl_train.errors import Stopped
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def work() -> None:
+        signals.hold()
+        with signals.deferred():
+            inside.set()
+            leave.wait(10)
+
+    worker = threading.Thread(target=work)
+    with pytest.raises(Stopped), signals.installed():
+        worker.start()
+        inside.wait(10)
+        try:
+            interrupt_self()
+        finally:
+            leave.set()
+            worker.join()
+
+
 def test_signals_at_any_moment_exit_130_or_143_with_a_whole_run_folder(tmp_path: Path, make_config) -> None:
     """Signals during start-up (imports, data, the folder being made) and at epoch boundaries, in a loop of tries.
 
