@@ -104,6 +104,17 @@ def test_a_damaged_checkpoint_is_one_line_and_changes_nothing(tmp_path: Path, ma
     assert snapshot(run) == before and not marker.exists()
 
 
+def test_a_live_process_with_the_runs_old_pid_does_not_block_resume(tmp_path: Path, make_config) -> None:
+    """A run killed hard says `running` with a pid that another process may now have (here pid 1)."""
+    run = trained(tmp_path, make_config)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "running", "pid": 1}))
+    assert read_run(run).status == "killed"
+    result = resume(run, "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    assert read_run(run).status == "completed" and read_run(run).epochs == 3
+
+
 def test_a_resume_that_fails_leaves_the_run_as_it_was(tmp_path: Path, make_config, monkeypatch) -> None:
     import mlcl_train.train as training
 
