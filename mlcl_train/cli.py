@@ -520,9 +520,12 @@ def _training(work: Callable[..., RunRecord], *args: Any) -> tuple[int, RunRecor
         typer.echo(f"error: {err}", err=True)
         return err.exit_code, None
     except Stopped as stop:
-        if stop.run is None:
-            typer.echo(f"interrupted ({stop}); no run folder was made", err=True)
+        if stop.run is None:  # the run's folder says so itself when there is one
+            typer.echo(f"interrupted ({stop}) before training began", err=True)
         return stop.exit_code, stop.run
+    except KeyboardInterrupt:  # where the command line's handler is not installed (app() called directly)
+        typer.echo("interrupted", err=True)
+        return 130, None
     except Exception as err:
         record = getattr(err, "run", None)
         if isinstance(err, Diverged):
