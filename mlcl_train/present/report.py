@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from mlcl_train import __version__
 from mlcl_train.errors import UserError
@@ -47,10 +47,11 @@ def write_report(
     filters: Iterable[str] = (),
     device: str = "cpu",
     where: str = "runs",
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Gather the runs' content and write the page; returns its path."""
     output = check_output(output)
-    page = render(gather(records, title, filters, device, where))
+    page = render(gather(records, title, filters, device, where, progress))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")
