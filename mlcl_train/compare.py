@@ -40,8 +40,8 @@ RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss",
 HIGH_FIRST = {"final_acc", "best_acc"}  # sorted best first; every other key sorts low to high
 FORMATS = ("table", "csv", "json", "markdown")
 CELL_CHARS = 30  # a longer value (a model.layers list) is cut in a table; csv and json give it whole
-LEAVE_OUT_FIRST = ("sec_per_epoch", "best_epoch", "test_loss", "model")  # when a table is too wide
-LEAVE_OUT_LAST = ("params", "epochs", "final_acc")  # after every config key; run, best_acc, status stay
+LEAVE_OUT_FIRST = ("sec_per_epoch", "best_epoch", "test_loss", "model", "epochs", "params", "final_acc")  # too wide
+LEAVE_OUT_LAST = ("status",)  # after every config key, last first; run and best_acc stay
 FILTER = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(!=|>=|<=|=|>|<)(.*)", re.DOTALL)
 NO_RUNS = "train one with: mlcl-train --config configs/hw2_baseline.yaml"  # read_runs' hint
 

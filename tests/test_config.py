@@ -96,7 +96,7 @@ def test_every_shipped_config_resolves(path: Path) -> None:
         ({"model": {"dropout": -0.1}}, "model.dropout: -0.1 is out of range; it must be >= 0"),
         ({"model": {"hidden": []}}, "model.hidden: must not be empty"),
         ({"model": {"name": "mpl"}}, "model.name: unknown model 'mpl'; valid: "),
-        ({"model": {"activation": "relu6"}}, "model.activation: unknown value 'relu6'; valid: sigmoid, tanh, relu"),
+        ({"model": {"activation": "relu6"}}, "unknown value 'relu6'; did you mean 'relu'? valid: sigmoid"),
         ({"train": {"loss": "hinge"}}, "train.loss: unknown value 'hinge'; valid: cross_entropy, nll, mse"),
         (
             {"train": {"optimizer": {"name": "adamm"}}},
