@@ -56,9 +56,8 @@ def test_a_single_epoch_is_drawn_between_whole_epochs(trained_runs, tmp_path):
 
 
 def test_many_runs_keep_the_figure_bounded_with_distinct_styles_and_a_note(tmp_path):
-    from PIL import Image
-
     from conftest import many_runs
+    from PIL import Image
 
     runs = many_runs(tmp_path / "runs", 25)
     sizes = {}
@@ -74,6 +73,7 @@ def test_many_runs_keep_the_figure_bounded_with_distinct_styles_and_a_note(tmp_p
 
 def test_legend_labels_are_short_and_styles_distinct_for_twenty_runs(tmp_path):
     from conftest import many_runs
+
     from mlcl_train.labels import run_labels
     from mlcl_train.plot import curves_figure, pyplot
     from mlcl_train.runs import read_runs

@@ -253,3 +253,27 @@ def test_wrong_output_names_and_missing_runs_are_one_line(tmp_path):
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, args
+
+
+def test_the_confusion_slide_names_the_epoch_its_weights_reproduce(trained_runs):
+    """The deck is built from a snapshot: the record and model.pt's bytes, read once. The epoch it names is the
+    one whose recorded accuracy the weights reproduce, so a run still training cannot contradict itself."""
+    import dataclasses
+
+    from mlcl_train.present.content import best_run_eval, read_weights
+    from mlcl_train.runs import read_run
+
+    run = read_run(next(trained_runs[0].glob("*-hidden32")))
+    weights = read_weights(run)
+    _, lines, images = best_run_eval(run, "hidden32", weights)
+    assert lines[0].startswith("Its weights after epoch 2 classify") and set(images) == {"confusion", "mistakes"}
+    older = dataclasses.replace(run, metrics=run.metrics[:1], epochs=1)  # the record read before epoch 2 ended
+    _, lines, _ = best_run_eval(older, "hidden32", weights)
+    assert lines[0].startswith("Its weights as last saved classify")
+
+
+def test_slides_and_report_show_their_progress_on_stderr(three_runs, tmp_path):
+    result = runner.invoke(app, ["report", str(three_runs), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert "run 1 of 3:" in result.stderr and "evaluating the weights of the best run" in result.stderr
+    assert result.stdout == f"wrote {tmp_path / 'r.html'}\n"
