@@ -5,14 +5,13 @@
 A run is labelled by its name. Where names repeat, the label adds the few config keys that tell
 those runs apart, abbreviated (`lr` for train.optimizer.lr), and only where a run's value differs
 from the most common one among them; never the full list of differing keys (that is compare's
-table). Runs whose configs are the same get the time of their folder (`mlp_deep 10:15:00`).
+table). Runs whose configs are the same are numbered in the order they ran (`mlp_deep #2`).
 Reads only the records: no torch.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from typing import Any
 
@@ -22,7 +21,6 @@ MISSING = object()  # a config key the run does not have (e.g. momentum in an ad
 IGNORED = {"name"}  # differs between almost all runs and is already in the run folder's name
 VALUE_CHARS = 24  # a longer value (a model.layers list) is cut in a label
 SECTIONS = ("model", "train", "data", "eval")  # the order of keys: model keys first
-STAMP = re.compile(r"^\d{8}-(\d\d)(\d\d)(\d\d)-")
 
 
 def run_labels(runs: list[RunRecord]) -> list[str]:
@@ -35,7 +33,12 @@ def run_labels(runs: list[RunRecord]) -> list[str]:
             for i, extra in zip(group, _distinguish([runs[i] for i in group]), strict=True):
                 labels[i] = f"{name} {extra}".rstrip()
     counts = Counter(labels)
-    return [f"{lab} {_stamp(r)}" if counts[lab] > 1 else lab for lab, r in zip(labels, runs, strict=True)]
+    seen: Counter[str] = Counter()
+    nth = {}
+    for i in sorted(range(len(runs)), key=lambda i: str(runs[i].path)):  # the same config again: #1, #2 by time
+        seen[labels[i]] += 1
+        nth[i] = seen[labels[i]]
+    return [f"{lab} #{nth[i]}" if counts[lab] > 1 else lab for i, lab in enumerate(labels)]
 
 
 def differing_keys(runs: list[RunRecord]) -> list[str]:
@@ -113,9 +116,3 @@ def _distinguish(group: list[RunRecord]) -> list[str]:
 def _section_rank(key: str) -> int:
     head = key.split(".")[0]
     return SECTIONS.index(head) if head in SECTIONS else len(SECTIONS)
-
-
-def _stamp(run: RunRecord) -> str:
-    """The time of a run's folder, 10:15:00, or the folder's name."""
-    match = STAMP.match(run.run)
-    return ":".join(match.groups()) if match else run.run

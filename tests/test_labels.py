@@ -33,7 +33,7 @@ def test_repeated_names_get_the_few_keys_that_tell_them_apart_abbreviated():
     assert run_labels(runs[::-1]) == ["cnn", "mlp_deep hidden=[1024,512]", "mlp_deep lr=0.05", "mlp_deep"]
 
 
-def test_a_section_of_another_name_is_named_and_identical_configs_get_their_time():
+def test_a_section_of_another_name_is_named_and_identical_configs_are_numbered():
     adam = {"name": "adam", "lr": 0.001, "betas": [0.9, 0.999]}
     runs = [
         record("20261127-100000-mlp_deep", "mlp_deep"),
@@ -43,7 +43,7 @@ def test_a_section_of_another_name_is_named_and_identical_configs_get_their_time
     ]
     labels = run_labels(runs)
     assert labels[:2] == ["mlp_deep lr=0.01", "mlp_deep optimizer=adam lr=0.001"]  # 0.05 is the most common lr
-    assert labels[2:] == ["mlp_deep 10:02:00", "mlp_deep 10:03:00"]  # the same config twice
+    assert labels[2:] == ["mlp_deep #1", "mlp_deep #2"]  # the same config twice
     assert len(set(labels)) == 4 and all(len(label) < 40 for label in labels)
 
 

@@ -115,6 +115,9 @@ def test_every_text_fits_its_box_in_decks_of_many_runs(tmp_path: Path, count: in
     assert slides >= count + 3
     tables = [s for s in Presentation(str(out)).slides if s.shapes.title.text_frame.text.startswith("Comparison")]
     assert len(tables) <= (1 if count <= 12 else 3)
+    labels = [row.cells[0].text for t in tables for shape in t.shapes if shape.has_table
+              for row in list(shape.table.rows)[1:]]
+    assert len(labels) == count and len(set(labels)) == count  # cut before the keys that tell runs apart
 
 
 def test_every_text_fits_in_a_deck_of_one_trained_run(trained_runs, tmp_path: Path):

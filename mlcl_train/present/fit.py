@@ -87,6 +87,15 @@ def cut(text: str, pt: float, width: float, bold: bool = False, font: str = FONT
     return text[:lo].rstrip() + "\u2026"
 
 
+def cut_middle(text: str, pt: float, width: float, bold: bool = False, font: str = FONT) -> str:
+    """The text on one line of `width` inches, its end kept: a label's name is cut before the keys after it."""
+    if width_in(text, pt, bold, font) <= width:
+        return text
+    name, space, keys = text.partition(" ")
+    tail = space + keys if keys and width_in(space + keys, pt, bold, font) <= 0.8 * width else ""
+    return cut(name if tail else text, pt, width - width_in(tail, pt, bold, font), bold, font) + tail
+
+
 def height_in(lines: list[str], pt: float, width: float, bold: bool = False, font: str = FONT) -> float:
     """Inches the paragraphs take at `width` inches, wrapped."""
     return sum(len(wrap(line, pt, width, bold, font)) for line in lines) * line_in(pt)

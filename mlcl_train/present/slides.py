@@ -35,7 +35,7 @@ MONO = fit.MONO
 BEST_FILL, HEAD_FILL, ODD_FILL, EVEN_FILL = "D9EAD3", "3B5B7A", "EEF2F6", "FFFFFF"
 WARN = "A61C00"  # text of a run that is not completed
 MODEL_LINES = 9  # of the model's YAML on a run's slide (3 when the layer table needs the room)
-LABEL_IN = 4.6  # a longer run label is cut in the comparison (its own slide's title shows it whole)
+LABEL_IN = 4.2  # a longer run label is cut before its keys in the comparison (its slide's title shows it whole)
 CELL_IN = 2.6  # a longer table value (a model.layers list) is cut, with its run's slide showing it all
 RESULTS = ("run", "best_acc", "final_acc", "params")  # comparison columns always shown; then model keys, then the rest
 LATER = ("epochs", "status")  # after the model keys
@@ -102,7 +102,7 @@ def table_slides(prs: Any, content: Content) -> None:
     """The comparison: each run's label, the headline numbers and the differing keys that fit (model keys first),
     as many runs a slide as fit; the keys left out, the values all runs share and the runs not completed below."""
     pt, width = TABLE_PT, WIDTH - 2 * MARGIN
-    rows = [[fit.cut(v, pt, LABEL_IN if i == 0 else CELL_IN, bold=True) for i, v in enumerate(row)]
+    rows = [[fit.cut_middle(row[0], pt, LABEL_IN, bold=True), *(fit.cut(v, pt, CELL_IN, bold=True) for v in row[1:])]
             for row in content.rows]  # bold: the best row is
     cols = pick_columns(content.headers, rows, width, pt)
     headers, rows = [content.headers[c] for c in cols], [[r[c] for c in cols] for r in rows]
