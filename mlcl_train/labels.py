@@ -116,3 +116,13 @@ def _distinguish(group: list[RunRecord]) -> list[str]:
 def _section_rank(key: str) -> int:
     head = key.split(".")[0]
     return SECTIONS.index(head) if head in SECTIONS else len(SECTIONS)
+
+
+def shorten(label: str, most: int) -> str:
+    """A label in at most `most` characters, cut in its name so that the keys after it stay."""
+    if len(label) <= most:
+        return label
+    name, space, keys = label.partition(" ")
+    tail = space + keys if keys and len(space + keys) <= most * 0.8 else ""
+    head = (name if tail else label)[: most - len(tail) - 1]
+    return head + "\u2026" + tail

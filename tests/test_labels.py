@@ -57,3 +57,12 @@ def test_long_values_are_cut_and_key_order_does_not_follow_the_runs_order():
     assert labels[0] == "seq" and len(labels[1]) <= 40 and labels[1].endswith("\u2026")
     assert differing_keys(runs) == differing_keys(runs[::-1])
     assert differing_keys(runs)[0].startswith("model.")
+
+
+def test_a_label_is_shortened_in_its_name_so_that_its_keys_stay():
+    from mlcl_train.labels import shorten
+
+    long = "sequential_with_a_rather_long_descriptive_name_for_testing optimizer=sgd"
+    assert shorten(long, 48) == "sequential_with_a_rather_long_des\u2026 optimizer=sgd" and len(shorten(long, 48)) == 48
+    assert shorten("mlp_deep lr=0.05", 48) == "mlp_deep lr=0.05"
+    assert shorten("x" * 60, 20) == "x" * 19 + "\u2026"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 FONT_PT = 14  # figure text at the size it is shown on a 13.3 x 7.5 inch slide
 RUN_CURVES_IN = (6.4, 3.8)  # a run's loss and accuracy panels, beside its layer table
 ALL_CURVES_IN = (12.4, 5.6)  # every run's test accuracy, a whole slide
+SUBTITLE_KEYS = 6  # of the differing config keys named under the title (the slides fit as many as one line holds)
 STATUS_NOTES = {
     "running": "still training",
     "killed": "marked running, but its process is gone",
@@ -131,7 +132,9 @@ def default_title(runs: list[RunRecord]) -> str:
 
 
 def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: int | None) -> list[str]:
-    compared = f"Compared: {', '.join(keys)}" if keys else "One run" if len(runs) == 1 else "The runs share one config"
+    more = len(keys) - SUBTITLE_KEYS
+    shown = ", ".join(keys[:SUBTITLE_KEYS]) + (f" and {more} more" if more > 0 else "")
+    compared = f"Compared: {shown}" if keys else "One run" if len(runs) == 1 else "The runs share one config"
     lines = [compared]
     if best is not None:
         run = runs[best]
