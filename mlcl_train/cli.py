@@ -196,7 +196,11 @@ def compare(
     if fmt not in FORMATS:
         fail(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
     records = read_runs(_run_paths(paths, runs_dir), NO_RUNS)
-    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt, columns or [], _width()), nl=False)
+    width, left_out = _width(), []
+    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt, columns or [], width, left_out), nl=False)
+    if left_out:
+        typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "
+                   "choose columns with --columns, or see them all with --format csv", err=True)
 
 
 @app.command()
@@ -474,13 +478,11 @@ def _records(paths: list[Path]) -> list[RunRecord]:
     return read_runs(paths, NO_RUNS)
 
 
-def _width() -> int | None:
-    """The terminal's width (at least 80) for a table on a terminal or with COLUMNS set; None when piped."""
+def _width() -> int:
+    """The width a table fits: the terminal's (at least 80), or COLUMNS, else 120 (output to a pipe or file)."""
     import shutil
 
-    if not (sys.stdout.isatty() or os.environ.get("COLUMNS")):
-        return None
-    return max(shutil.get_terminal_size((100, 24)).columns, 80)
+    return max(shutil.get_terminal_size((120, 24)).columns, 80)
 
 
 def _progress(step: str) -> None:

@@ -55,8 +55,10 @@ def compare(
     fmt: str = "table",
     columns: Iterable[str] = (),
     width: int | None = None,
+    left_out: list[str] | None = None,
 ) -> str:
-    """The compare command: filter, sort, keep the top N and render (the chosen columns; fit to `width`)."""
+    """The compare command: filter, sort, keep the top N and render (the chosen columns; fit to `width`,
+    adding the columns that did not fit to `left_out`)."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
     chosen = [c.strip() for text in columns for c in text.split(",") if c.strip()]
@@ -67,7 +69,7 @@ def compare(
     if not kept:
         shown = " ".join(f"--filter {f!r}" for f in filters)
         raise UserError(f"none of the {len(records)} runs matches {shown}; run 'mlcl-train compare' to see them all")
-    return render(sort_runs(kept, sort, reverse)[:top], fmt, columns=chosen or None, width=width)
+    return render(sort_runs(kept, sort, reverse)[:top], fmt, columns=chosen or None, width=width, left_out=left_out)
 
 
 # ---------------------------------------------------------------- choosing
@@ -142,11 +144,12 @@ def _order(v: Any) -> tuple[int, Any]:
 
 
 def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = None,
-           columns: list[str] | None = None, width: int | None = None) -> str:
+           columns: list[str] | None = None, width: int | None = None, left_out: list[str] | None = None) -> str:
     """The runs as text: table (aligned columns), markdown (a pipe table), csv or json (raw values).
 
     `columns` chooses the columns and config keys (default: the results and the differing `keys`);
-    `width` fits a table into that many characters, leaving out the least useful columns."""
+    `width` fits a table into that many characters, leaving out the least useful columns (named in
+    `left_out` when given)."""
     keys = differing_keys(runs) if keys is None else keys
     labels = run_labels(runs) if columns and "label" in columns else [""] * len(runs)
     if fmt in ("json", "csv"):
@@ -162,15 +165,11 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
     headers, rows = cells(runs, keys, columns, labels)
     rows = [[v if h in ("run", "path") else ellipsis(v, CELL_CHARS) for h, v in zip(headers, row, strict=True)]
             for row in rows]
-    left_out: list[str] = []
     if fmt == "table" and width is not None and columns is None:
-        headers, rows, left_out = fit(headers, rows, width)
+        headers, rows, dropped = fit(headers, rows, width)
+        (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
-    text = table.render(headers, rows, "text" if fmt == "table" else fmt, right)
-    if left_out:
-        text += (f"({len(left_out)} more columns did not fit {width} characters: {', '.join(left_out)}; "
-                 "choose with --columns, or see all with --format csv)\n")
-    return text
+    return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
 
 
 def cells(runs: list[RunRecord], keys: list[str], columns: list[str] | None = None,

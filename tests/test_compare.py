@@ -37,7 +37,7 @@ def test_train_of_several_configs_ends_with_their_compare_table(trained_runs):
 
 def test_compare_shows_results_and_only_the_keys_that_differ(trained_runs):
     runs, _ = trained_runs
-    result = compare(str(runs))
+    result = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": "200"})  # wide enough for every column
     assert result.exit_code == 0, result.output
     header, rule, *rows = result.stdout.splitlines()
     assert header.split() == ["run", "model", "params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss",
@@ -172,9 +172,11 @@ def test_compare_columns_width_and_natural_sort(tmp_path):
     headers = {tuple(compare(str(runs), "--sort", key).stdout.splitlines()[0].split()[-2:]) for key in sorts}
     assert headers == {("model.hidden", "train.batch_size")}
     narrow = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": "80"})
-    assert narrow.exit_code == 0 and max(len(line) for line in narrow.stdout.splitlines()[:-1]) <= 80
+    assert narrow.exit_code == 0 and max(len(line) for line in narrow.stdout.splitlines()) <= 80
     assert narrow.stdout.split()[:3] == ["run", "best_acc", "status"] and "model.hidden" in narrow.stdout.split("\n")[0]
-    assert "did not fit 80 characters: model, params, epochs" in narrow.stdout and "--columns" in narrow.stdout
+    assert "did not fit 80 characters: model, params, epochs" in narrow.stderr and "--columns" in narrow.stderr
+    piped = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": None})  # not a terminal: 120 characters
+    assert piped.exit_code == 0 and max(len(line) for line in piped.stdout.splitlines()) <= 120
     bad = compare(str(runs), "--columns", "label,modle.hidden")
     assert bad.exit_code == 2 and "did you mean 'model.hidden'" in bad.stderr
 
