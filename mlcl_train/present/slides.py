@@ -24,8 +24,8 @@ from mlcl_train.runs import RunRecord
 WIDTH, HEIGHT, MARGIN = 13.333, 7.5, 0.5  # inches
 TOP = 1.25  # below the title
 BOTTOM = HEIGHT - 0.3
-TABLE_PT, BODY_PT, TITLE_PT = 14, 18, 30
-TITLE_SIZES = (30, 26, 22, 18)  # a long title shrinks, then takes two lines, then is cut
+TABLE_PT, BODY_PT = 14, 18  # points: tables, text
+TITLE_SIZES = (30, 26, 22, 18)  # a slide title; a long one shrinks, then takes two lines, then is cut
 LAYER_SIZES = (14, 12, 11, 10)  # a long layer table shrinks before it takes two columns
 TWO_COLUMNS_IN = 9.0  # the left of a run's slide when its layer table takes two columns
 CELL_PAD = (0.08, 0.03)  # a table cell's left/right and top/bottom margins, inches
