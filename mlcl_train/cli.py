@@ -123,7 +123,7 @@ def train(
         from mlcl_train.compare import render, sort_runs
 
         typer.echo(f"----- {len(trained)} runs, best first -----")
-        typer.echo(render(sort_runs(trained)), nl=False)
+        typer.echo(render(sort_runs(trained), width=_width()), nl=False)  # all columns: mlcl-train compare
     failed = [str(p) for p, code in zip(paths, codes, strict=False) if code]  # a stopped series has fewer codes
     if codes[-1] in (130, 143):
         raise typer.Exit(codes[-1])
