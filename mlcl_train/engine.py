@@ -11,6 +11,7 @@ them, without importing the loop.
 from __future__ import annotations
 
 import importlib
+import io
 import pickle
 import sys
 from contextlib import contextmanager, nullcontext
@@ -52,21 +53,23 @@ def resolve_device(name: str) -> tuple[torch.device, str | None]:
     return torch.device(name), None
 
 
-def load_state(path: Path, then: str, map_location: str | torch.device = "cpu") -> Any:
-    """torch.load of model.pt or checkpoint.pt, tensors and plain values only; anything else is one UserError.
+def load_state(path: Path, then: str, map_location: str | torch.device = "cpu", data: bytes | None = None) -> Any:
+    """torch.load of model.pt or checkpoint.pt (or `data`, its bytes read before), tensors and plain values only;
+    anything else is one UserError.
 
     `then` ends the message: what to do instead. torch's own message is never shown: for a file
     that holds other objects it advises weights_only=False, which would run the file's code."""
-    with open_regular(path) as f:  # a FIFO or a device is an error, never a read that blocks
-        if f.seek(0, 2) == 0:
-            raise UserError(f"{path} is damaged (empty); {then}")
-        f.seek(0)
-        try:
-            return torch.load(f, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError:
-            reason = "it holds objects other than tensors, which are not loaded since loading them could run code"
-        except Exception:  # RuntimeError, EOFError, ValueError...: a truncated or foreign file
-            reason = "truncated, or not a file that torch.save wrote"
+    if data is None:
+        with open_regular(path) as f:  # a FIFO or a device is an error, never a read that blocks
+            return load_state(path, then, map_location, f.read())
+    if not data:
+        raise UserError(f"{path} is damaged (empty); {then}")
+    try:
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        reason = "it holds objects other than tensors, which are not loaded since loading them could run code"
+    except Exception:  # RuntimeError, EOFError, ValueError...: a truncated or foreign file
+        reason = "truncated, or not a file that torch.save wrote"
     raise UserError(f"{path} is damaged ({reason}); {then}")
 
 

@@ -32,10 +32,13 @@ class Evaluation:
 
 
 def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: str = "cpu",
-                 mistakes: int = 24) -> Evaluation:
-    """Reload a run's config and model.pt, evaluate the test split, write the two figures."""
+                 mistakes: int = 24, weights: bytes | None = None) -> Evaluation:
+    """Reload a run's config and model.pt (or the `weights`, model.pt's bytes read before), evaluate the
+    test split, write the two figures."""
     run = record.path
-    for name in ("config.yaml", "model.pt"):
+    if not run.is_dir():
+        raise UserError(f"{run}: no such folder; pass a run folder such as runs/20261127-101500-mlp_deep")
+    for name in ("config.yaml", *(["model.pt"] if weights is None else [])):
         if not (run / name).is_file():
             raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch")
     if record.config is None:
@@ -43,7 +46,7 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     cfg = resolve(copy.deepcopy(record.config))
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
-    state = load_state(run / "model.pt", "train the run again, or evaluate another", map_location=dev)
+    state = load_state(run / "model.pt", "train the run again, or evaluate another", map_location=dev, data=weights)
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as err:  # other weights, or not a state_dict at all
@@ -93,7 +96,9 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
     save(
         plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}\nconfusion matrix ({acc:.2f}% correct)"), paths[0]
     )
-    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}"
+    if mistakes == 0:  # no mistakes figure asked for
+        return paths[:1]
+    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}" if len(wrong) else f"{name}: none wrong"
     save(
         plt,
         mistakes_figure(
