@@ -3,11 +3,12 @@
     with signals.installed():          # SIGINT/SIGTERM now raise errors.Stopped (a BaseException)
         with signals.deferred():       # ...except in here: a signal waits for the block's end
             write_checkpoint_and_metrics()
-        signals.hold()                 # ...or from here to release(), which raises one that came
-        make_run_folder()
+        signals.hold()                 # ...and from here to release(), which raises one that came:
+        make_run_folder()              # train makes the folder, then fit records a stop in it
         try:
             signals.release()
-            ...
+            train_epochs()
+        except Stopped: ...
 
 Stopped derives from BaseException, so a library's `except Exception` (tqdm's monitor thread
 start, for one) cannot swallow it. Once a stop is raised, further signals wait: the code that
