@@ -6,11 +6,11 @@
 #
 # It prints the GPU, measures one epoch of the MLP and the CNN on CUDA in float32 and bf16, each
 # with and without train.cuda_graphs (benchmarks/bench_epoch.py), trains configs/mlp_deep.yaml for
-# 10 epochs end to end with graphs and without (wall time and accuracy), and runs the tests marked
-# cuda. Every step has a time limit taken from a budget of
-# 280 s; a step that fails or runs out of time is reported and the next one runs. The figures go
-# to $OUT/gpu_results.txt when $OUT is set (else benchmarks/gpu_results.txt), each step's full
-# output next to it in gpu_logs/.
+# 10 epochs end to end with graphs and without (wall time and accuracy), runs the tests marked
+# cuda, and times training's start on the GPU (benchmarks/bench_startup.py). Every step has a
+# time limit taken from a budget of 280 s; a step that fails or runs out of time is reported and
+# the next one runs. The figures go to $OUT/gpu_results.txt when $OUT is set (else
+# benchmarks/gpu_results.txt), each step's full output next to it in gpu_logs/.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -137,6 +137,8 @@ step pytest-cuda 100 "$PY" -m pytest tests/test_cuda.py -m cuda -q -p no:cachepr
 grep -E '^(FAILED|ERROR|SKIPPED)' "$LOGS/pytest-cuda.log" | sed 's/^/  /' >>"$RESULTS"
 say "  $(tail -n 1 "$LOGS/pytest-cuda.log")"
 bench cnn 100
+step startup-cuda 40 "$PY" benchmarks/bench_startup.py --repeats 1 --train-only --device cuda \
+    && grep -E '^(python|train)' "$LOGS/startup-cuda.log" | sed 's/^/  /' >>"$RESULTS"
 train_mlp_deep train-mlp_deep-eager false 45
 
 say "total ${SECONDS}s; figures in $RESULTS, logs in $LOGS"

@@ -74,10 +74,11 @@ def setup(cfg: dict[str, Any]) -> Setup:
     t = cfg["train"]
     if t["amp"]:
         notes.append(amp_note(device, t["amp"]))
-    no_graphs = why_not(cfg, device) if t["cuda_graphs"] else "off"
+    no_graphs = why_not(cfg, device) if t["cuda_graphs"] else None
+    graphs = t["cuda_graphs"] and no_graphs is None
     if t["cuda_graphs"]:
-        notes.append(f"note: {no_graphs}" if no_graphs else "cuda graphs: each full training batch replays one "
-                     "captured CUDA graph of the whole step")
+        notes.append("cuda graphs: each full training batch replays one captured CUDA graph of the whole step"
+                     if graphs else f"note: {no_graphs}")
     model = model.to(device)
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
@@ -88,7 +89,7 @@ def setup(cfg: dict[str, Any]) -> Setup:
             split.images = split.images.contiguous(memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, model)
     weights = list(logged_weights(model, t["log_grad_norms"]).values())
-    graph = None if no_graphs else GraphStep(model, optimizer, t["loss"], t["amp"], weights)
+    graph = GraphStep(model, optimizer, t["loss"], t["amp"], weights) if graphs else None
     scheduler = make_scheduler(cfg, optimizer)
     return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph)
 
