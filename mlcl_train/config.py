@@ -58,12 +58,17 @@ NAMED_SECTIONS = ("model", "optimizer", "scheduler")  # sections picked by their
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
-def load_config(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read a config file (following `extends`), apply --set overrides, and return it resolved."""
+def load_config(
+    path: str | Path, sets: list[str] | tuple[str, ...] = (), values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Read a config file (following `extends`), apply --set overrides, then `values` ({dotted key: value}),
+    and return it resolved."""
     path = Path(path)
     raw = _read_chain(path, ())
     for item in sets:
         raw = merge(raw, parse_set(item))
+    for key, value in (values or {}).items():
+        raw = merge(raw, nest(key, value))
     if raw.get("name") is None:
         raw["name"] = path.stem
     return resolve(raw)
@@ -101,7 +106,12 @@ def parse_set(item: str) -> dict[str, Any]:
     if not sep or not all(parts):
         raise UserError(f"--set {quote(item)}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")
     value = load_yaml(text, f"--set {quote(item)}", in_file=False) if text.strip() else None
-    for part in reversed(parts):
+    return nest(key.strip(), value)
+
+
+def nest(key: str, value: Any) -> dict[str, Any]:
+    """'train.optimizer.lr', 0.05 -> {'train': {'optimizer': {'lr': 0.05}}}."""
+    for part in reversed(key.split(".")):
         value = {part: value}
     return value
 

@@ -43,7 +43,7 @@ from mlcl_train.files import CONFIG_LIMIT, read_text
 METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 METRICS_LIMIT = 64 * 2**20  # bytes of metrics.csv: about 500,000 epochs
 NAME_MAX = 100  # characters of a run name; the folder name adds a time stamp and must stay under 255 bytes
-STATUSES = ("running", "completed", "interrupted", "diverged", "failed")  # what summary.json says
+STATUSES = ("running", "completed", "interrupted", "diverged", "failed", "pruned")  # what summary.json says
 READ_STATUSES = (*STATUSES, "killed", "incomplete", "broken")  # what a reader can find (RunRecord.status)
 RUN_FILES = ("summary.json", "config.yaml", "metrics.csv")  # a folder with any of them is a run folder
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: same result, ~10x faster
@@ -196,6 +196,8 @@ class RunRecord:
     sec_per_epoch: float | None
     config: dict[str, Any] | None  # config.yaml as written (nested); None when unreadable
     metrics: tuple[Epoch, ...] = ()
+    sweep: str | None = None  # the sweep's name, for a sweep's trial (summary.json's "sweep")
+    point: dict[str, Any] | None = None  # the trial's point, {dotted key: value}
 
     @property
     def run(self) -> str:
@@ -287,6 +289,8 @@ def read_run(folder: str | Path) -> RunRecord:
         status = "broken" if (folder / "summary.json").exists() else "incomplete"
     else:
         status = run_state(summary)
+    meta = summary.get("sweep") if summary else None
+    meta = meta if isinstance(meta, dict) else {}
     return RunRecord(
         path=folder,
         status=status,
@@ -302,6 +306,8 @@ def read_run(folder: str | Path) -> RunRecord:
         sec_per_epoch=as_number(values["sec_per_epoch"]),
         config=config,
         metrics=metrics,
+        sweep=_text(meta.get("name")),
+        point=meta["point"] if isinstance(meta.get("point"), dict) else None,
     )
 
 

@@ -39,6 +39,7 @@ STATUS_NOTES = {
     "broken": "summary.json is unreadable; results from metrics.csv",
     "diverged": "the training loss became NaN or infinite",
     "failed": "stopped by an error",
+    "pruned": "a sweep stopped it early: it trailed the other trials",
 }
 
 
