@@ -75,8 +75,10 @@ def render_groups(groups: list[Group], keys: list[str], metric: str = "best_acc"
     rows = []
     for g in best_first(groups, metric):
         scores = g.scores(metric)
-        spread = f"{statistics.fmean(scores):.2f} ± {statistics.stdev(scores) if len(scores) > 1 else 0:.2f}"
-        rows.append([*(show(g.values[k]) for k in keys), spread if scores else "-", str(len(scores)), g.counts()])
+        spread = "-"
+        if scores:
+            spread = f"{statistics.fmean(scores):.2f} ± {statistics.stdev(scores) if len(scores) > 1 else 0:.2f}"
+        rows.append([*(show(g.values[k]) for k in keys), spread, str(len(scores)), g.counts()])
     headers = [*keys, f"{metric} (mean ± std)", "n", "status"]
     return table.render(headers, rows, fmt, right={len(keys), len(keys) + 1})
 

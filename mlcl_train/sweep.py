@@ -55,6 +55,8 @@ def open_storage(url: str | None, folder: Path) -> optuna.storages.BaseStorage:
 
         folder.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+    if url.split("://")[0] in ("postgresql", "postgres"):  # SQLAlchemy's default driver is psycopg2; ours is psycopg 3
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
         return optuna.storages.RDBStorage(url)
     except ModuleNotFoundError as err:
@@ -154,14 +156,18 @@ def plan(sweep: Sweep, trials: list[FrozenTrial]) -> tuple[list[tuple[int, dict[
 # ---------------------------------------------------------------- claiming a pair
 
 
-def claim(study: optuna.Study, sweep: Sweep, database: bool) -> tuple[int, int, dict[str, Any], int] | None:
-    """Claim a free pair (or draw a new point): (trial id, point number, point, seed), or None when none is left."""
+def claim(
+    study: optuna.Study, sweep: Sweep, database: bool, spread: bool
+) -> tuple[int, int, dict[str, Any], int] | None:
+    """Claim a free pair (or draw a new point): (trial id, point number, point, seed), or None when none is left.
+
+    A lone worker takes the pairs in order; several (spread) take a random one of the first few."""
     rng = random.Random(os.getpid())
     while True:
         trials = study.get_trials(deepcopy=False)
         free, _, may_draw = plan(sweep, trials)
         if free:
-            index, point, seed = free[rng.randrange(min(len(free), 4))]  # a random one of the first: fewer collisions
+            index, point, seed = free[rng.randrange(min(len(free), 4)) if spread else 0]
             trial_id = _create(study, sweep, point, seed, founder=False)
         elif may_draw:
             trial_id, point = _draw(study, sweep)
@@ -284,7 +290,7 @@ def cached_loader() -> Callable[..., Any]:
     return load
 
 
-def work(sweep: Sweep, url: str | None, runs_dir: Path, threads: int) -> int:
+def work(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, spread: bool = True) -> int:
     """A worker: claim and train pairs until none is left; returns its exit code."""
     import torch
 
@@ -293,7 +299,7 @@ def work(sweep: Sweep, url: str | None, runs_dir: Path, threads: int) -> int:
     study = open_study(sweep, open_storage(url, folder))
     loader = cached_loader()
     try:
-        while (claimed := claim(study, sweep, url is not None)) is not None:
+        while (claimed := claim(study, sweep, url is not None, spread)) is not None:
             status = run_trial(study, sweep, claimed, folder, loader)
             print(progress(sweep, study, claimed, status), file=sys.stderr, flush=True)
     except (KeyboardInterrupt, SystemExit):
@@ -325,7 +331,9 @@ def progress(sweep: Sweep, study: optuna.Study, claimed: tuple[int, int, dict[st
 
 
 def _point_text(point: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
+    from mlcl_train.compare import show
+
+    return ", ".join(f"{k}={show(v)}" for k, v in point.items())
 
 
 def thread_count(workers: int) -> int:
@@ -350,7 +358,7 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int) -> in
         return 0  # all done (or in progress elsewhere): no worker needs to start
     threads = thread_count(workers)
     if workers == 1:
-        return work(sweep, url, runs_dir, threads)
+        return work(sweep, url, runs_dir, threads, spread="SLURM_ARRAY_TASK_ID" in os.environ or url is not None)
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
