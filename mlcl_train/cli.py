@@ -218,12 +218,15 @@ def plot(
         bool,
         typer.Option("--grad-norms", help="each layer's gradient norm per epoch (grad_norms.csv), one panel per run"),
     ] = False,
+    params: Annotated[
+        bool, typer.Option("--params", help="a sweep's best accuracy against each swept key, one panel per key")
+    ] = False,
 ) -> None:
     """Plot loss and test accuracy per epoch of one or more runs in one figure."""
     from mlcl_train.plot import NO_RUNS, plot_runs
     from mlcl_train.runs import read_runs
 
-    path, skipped = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms)
+    path, skipped = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms, params)
     for name in skipped:
         typer.echo(f"note: {name} has no finished epoch; left out", err=True)
     typer.echo(f"wrote {path}")
@@ -366,6 +369,9 @@ def show_config(config: ConfigOpt, set_: SetOpt = None) -> None:
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP.yaml", help="the sweep file (see sweeps/)")],
     workers: Annotated[int, typer.Option(metavar="N", help="worker processes on this machine")] = 1,
+    gpus: Annotated[
+        Optional[str], typer.Option(metavar="IDS", help="CUDA: spread the workers over these GPUs, e.g. 0,1")
+    ] = None,
     storage: Annotated[
         Optional[str],
         typer.Option(metavar="URL", help="a database URL (postgresql://...) every host joins [default: a journal "
@@ -387,7 +393,10 @@ def sweep(
         fail("--workers must be >= 1")
     if array_parallelism < 1:
         fail("--array-parallelism must be >= 1")
-    spec = load_sweep(sweep_file)
+    gpu_ids = [g.strip() for g in gpus.split(",")] if gpus else None
+    if gpu_ids is not None and not all(g.isdigit() for g in gpu_ids):
+        fail(f"--gpus {gpus!r}: expected GPU numbers separated by commas, e.g. --gpus 0,1")
+    spec = load_sweep(sweep_file, check=not status)
     if dry_run:
         typer.echo(describe(spec), nl=False)
         return
@@ -406,7 +415,7 @@ def sweep(
     from mlcl_train.sweep import run_sweep
 
     typer.echo(f"sweep {spec.name}: {spec.total} trials, {workers} worker{'s' if workers > 1 else ''}", err=True)
-    code = run_sweep(spec, storage, runs_dir, workers)
+    code = run_sweep(spec, storage, runs_dir, workers, gpu_ids)
     typer.echo(_sweep_status(spec, runs_dir), nl=False)
     raise typer.Exit(code)
 
@@ -416,7 +425,7 @@ def _sweep_status(spec: Any, runs_dir: Path) -> str:
     from mlcl_train.runs import read_runs
 
     folder = runs_dir / "sweeps" / spec.name
-    return sweep_status(spec, read_runs([folder]) if folder.is_dir() else [])
+    return sweep_status(spec, read_runs([folder], full=False) if folder.is_dir() else [])
 
 
 def _weight(into: str, source: str) -> Any:

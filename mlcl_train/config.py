@@ -63,15 +63,25 @@ def load_config(
 ) -> dict[str, Any]:
     """Read a config file (following `extends`), apply --set overrides, then `values` ({dotted key: value}),
     and return it resolved."""
+    return resolve(with_values(read_raw(path, sets), values or {}))
+
+
+def read_raw(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config file (following `extends`) with --set overrides, not yet checked; `name` defaults to the stem."""
     path = Path(path)
     raw = _read_chain(path, ())
     for item in sets:
         raw = merge(raw, parse_set(item))
-    for key, value in (values or {}).items():
-        raw = merge(raw, nest(key, value))
     if raw.get("name") is None:
         raw["name"] = path.stem
-    return resolve(raw)
+    return raw
+
+
+def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """raw with each {dotted key: value} merged in, as --set would."""
+    for key, value in values.items():
+        raw = merge(raw, nest(key, value))
+    return raw
 
 
 def resolve(raw: dict[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,12 @@ def best_first(groups: list[Group], metric: str) -> list[Group]:
 
 def render_groups(groups: list[Group], keys: list[str], metric: str = "best_acc", fmt: str = "text") -> str:
     """The groups as a table: the keys, the metric's mean ± std over completed runs, n, status counts."""
+    headers, rows = group_cells(groups, keys, metric)
+    return table.render(headers, rows, fmt, right={len(keys), len(keys) + 1})
+
+
+def group_cells(groups: list[Group], keys: list[str], metric: str = "best_acc") -> tuple[list[str], list[list[str]]]:
+    """Headers and display strings of the groups' table, best first (e.g. for a slide's table)."""
     rows = []
     for g in best_first(groups, metric):
         scores = g.scores(metric)
@@ -79,8 +85,7 @@ def render_groups(groups: list[Group], keys: list[str], metric: str = "best_acc"
         if scores:
             spread = f"{statistics.fmean(scores):.2f} ± {statistics.stdev(scores) if len(scores) > 1 else 0:.2f}"
         rows.append([*(show(g.values[k]) for k in keys), spread, str(len(scores)), g.counts()])
-    headers = [*keys, f"{metric} (mean ± std)", "n", "status"]
-    return table.render(headers, rows, fmt, right={len(keys), len(keys) + 1})
+    return [*keys, f"{metric} (mean ± std)", "n", "status"], rows
 
 
 def sweep_groups(sweep: Sweep, records: list[RunRecord]) -> tuple[list[Group], int]:
@@ -89,10 +94,9 @@ def sweep_groups(sweep: Sweep, records: list[RunRecord]) -> tuple[list[Group], i
     Of several runs of one pair (a killed one, then its retrain), a finished one counts, else the newest."""
     runs: dict[tuple[str, int], RunRecord] = {}
     for r in sorted(records, key=lambda r: r.run):  # folder names start with their start time
-        seed = (r.config or {}).get("seed")
-        if r.sweep != sweep.name or r.point is None or not isinstance(seed, int):
+        if r.sweep != sweep.name or r.point is None or r.seed is None:
             continue
-        pair = (json.dumps(r.point, sort_keys=True), seed)
+        pair = (json.dumps(r.point, sort_keys=True), r.seed)
         if pair not in runs or runs[pair].status not in FINISHED:
             runs[pair] = r
     groups: dict[str, Group] = {json.dumps(p, sort_keys=True): Group(p) for p in sweep.points()}

@@ -344,44 +344,58 @@ def thread_count(workers: int) -> int:
     return max(1, cores // workers)
 
 
-def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int) -> None:
+def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gpu: str | None) -> None:
     os.setpgrp()  # Ctrl-C reaches the parent only, which passes one SIGINT on to each worker
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # before torch is imported: this worker sees one GPU
     sys.exit(work(sweep, url, runs_dir, threads))
 
 
-def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int) -> int:
-    """Train the sweep with `workers` processes on this machine; returns the exit code."""
+def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus: list[str] | None = None) -> int:
+    """Train the sweep with `workers` processes on this machine (worker i on GPU gpus[i % len]); the exit code."""
     study = open_study(sweep, open_storage(url, sweep_folder(sweep, runs_dir)))  # created before the workers race
     free, _, may_draw = plan(sweep, study.get_trials(deepcopy=False))
     if not free and not may_draw:
         return 0  # all done (or in progress elsewhere): no worker needs to start
     threads = thread_count(workers)
     if workers == 1:
+        if gpus:
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]
         return work(sweep, url, runs_dir, threads, spread="SLURM_ARRAY_TASK_ID" in os.environ or url is not None)
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    procs = [ctx.Process(target=_worker_main, args=(sweep, url, runs_dir, threads)) for _ in range(workers)]
+    devices = [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
+    procs = [ctx.Process(target=_worker_main, args=(sweep, url, runs_dir, threads, gpu)) for gpu in devices]
     for p in procs:
         p.start()
-    stopped = False
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGINT)
     try:
         for p in procs:
             p.join()
     except KeyboardInterrupt:
-        stopped = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one signal per worker; a second Ctrl-C waits too
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for p in procs:
             if p.is_alive():
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGINT)
+                    os.kill(p.pid, stopped[0] if stopped else signal.SIGINT)
         for p in procs:
             p.join()
+        return 128 + (stopped[0] if stopped else signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, old[0])
+        signal.signal(signal.SIGINT, old[1])
     codes = [p.exitcode for p in procs]
     for p, code in zip(procs, codes, strict=True):
         if code is not None and code < 0:
             print(f"[{sweep.name}] worker {p.pid} was killed ({signal.Signals(-code).name}); "
                   "run the same command again to train its trial", file=sys.stderr)
-    if stopped or 130 in codes:
-        return 130
-    return 0 if all(c == 0 for c in codes) else 1
+    return 0 if all(c == 0 for c in codes) else 130 if 130 in codes else 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlcl_train.config import load_config, read_yaml
+from mlcl_train.config import read_raw, read_yaml, resolve, with_values
 from mlcl_train.errors import UserError
 from mlcl_train.schema import quote, suggest, unknown_key
 
@@ -62,6 +62,8 @@ class Sweep:
     metric: str
     pruner: Pruner | None
     space: dict[str, list[Any] | Range]
+    raw: dict[str, Any]  # the base config as read, not yet checked
+
 
     @property
     def direction(self) -> str:
@@ -86,8 +88,11 @@ class Sweep:
 
     def config(self, point: dict[str, Any], seed: int, index: int) -> dict[str, Any]:
         """The resolved config of one trial (point number `index`, one seed)."""
-        values = {**self.fixed, **point, "seed": seed, "name": f"{self.name}-{index}-s{seed}"}
-        return load_config(self.base, values=values)
+        return self.resolve({**self.fixed, **point, "seed": seed, "name": f"{self.name}-{index}-s{seed}"})
+
+    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The base config with values ({dotted key: value}) merged in, checked against the schema."""
+        return resolve(with_values(self.raw, values))
 
 
 def point_key(point: dict[str, Any], seed: int) -> str:
@@ -95,8 +100,10 @@ def point_key(point: dict[str, Any], seed: int) -> str:
     return json.dumps({"point": point, "seed": seed}, sort_keys=True)
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and check a sweep file; raises UserError naming the file and the key that is wrong."""
+def load_sweep(path: str | Path, check: bool = True) -> Sweep:
+    """Read and check a sweep file; raises UserError naming the file and the key that is wrong.
+
+    check=False leaves the grid's points unresolved (for --status, which trains nothing)."""
     path = Path(path)
     data = read_yaml(path)
     for key in data:
@@ -121,7 +128,11 @@ def load_sweep(path: str | Path) -> Sweep:
     for key in [*fixed, *space]:
         if key in NOT_SWEPT:
             raise UserError(f"{path}: {key}: cannot be set by a sweep; {NOT_SWEPT[key]}")
-    base_cfg = _resolve(path, base, fixed, "set")
+    try:
+        raw = read_raw(base)
+    except UserError as err:
+        raise UserError(f"{path}: base: {err}") from None
+    base_cfg = _resolve(path, raw, fixed, "set")
     sweep = Sweep(
         path=path,
         name=_name(data.get("name", path.stem), path),
@@ -133,8 +144,10 @@ def load_sweep(path: str | Path) -> Sweep:
         metric=metric,
         pruner=_pruner(data.get("pruner", "none"), path),
         space=space,
+        raw=raw,
     )
-    _check_points(sweep)
+    if check:
+        _check_points(sweep)
     return sweep
 
 
@@ -220,9 +233,9 @@ def _pruner(value: Any, path: Path) -> Pruner | None:
     return Pruner(**numbers)
 
 
-def _resolve(path: Path, base: Path, values: dict[str, Any], where: str) -> dict[str, Any]:
+def _resolve(path: Path, raw: dict[str, Any], values: dict[str, Any], where: str) -> dict[str, Any]:
     try:
-        return load_config(base, values=values)
+        return resolve(with_values(raw, values))
     except UserError as err:
         raise UserError(f"{path}: {where}: {err}") from None
 
@@ -231,12 +244,12 @@ def _check_points(sweep: Sweep) -> None:
     """Every grid point, and each range's low and high end, resolves against the schema."""
     if sweep.method == "grid":
         for point in sweep.points():
-            _resolve(sweep.path, sweep.base, {**sweep.fixed, **point}, f"space point {_show(point)}")
+            _resolve(sweep.path, sweep.raw, {**sweep.fixed, **point}, f"space point {_show(point)}")
         return
     for key, values in sweep.space.items():
         ends = [values.low, values.high] if isinstance(values, Range) else values
         for v in ends:
-            _resolve(sweep.path, sweep.base, {**sweep.fixed, key: v}, f"space: {key}={_show(v)}")
+            _resolve(sweep.path, sweep.raw, {**sweep.fixed, key: v}, f"space: {key}={_show(v)}")
 
 
 def _show(v: Any) -> str:

@@ -88,11 +88,23 @@ def test_status_before_any_trial_lists_every_point_pending(tmp_path: Path, make_
 # ---------------------------------------------------------------- real sweeps
 
 
-def test_two_workers_train_each_pair_once_and_a_rerun_trains_nothing(tmp_path: Path, make_config) -> None:
-    path = write_sweep(tmp_path, make_config(train={"epochs": 1}))
-    runs = tmp_path / "runs"
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> tuple[Path, Path, str, str]:
+    """A 2 points x 2 seeds grid trained by two workers: (sweep file, runs folder, stdout, stderr). Read-only."""
+    folder = tmp_path_factory.mktemp("sweep")
+    base = folder / "base.yaml"
+    base.write_text(yaml.safe_dump({"device": "cpu", "data": {"root": str(tiny_root)}, "model": {"name": "mlp"},
+                                    "train": {"epochs": 1, "batch_size": 64, "optimizer": {"name": "sgd", "lr": 0.1}},
+                                    "eval": {"batch_size": 64}}))
+    path = write_sweep(folder, base)
+    runs = folder / "runs"
     code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
     assert code == 0, err
+    return path, runs, out, err
+
+
+def test_two_workers_train_each_pair_once_and_a_rerun_trains_nothing(finished) -> None:
+    path, runs, out, err = finished
     folder = runs / "sweeps" / "tiny"
     counts = pairs(folder)
     assert sorted(counts.values()) == [1, 1, 1, 1] and {s for *_, s in counts} == {"completed"}
@@ -105,11 +117,38 @@ def test_two_workers_train_each_pair_once_and_a_rerun_trains_nothing(tmp_path: P
     code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
     assert code == 0, err
     assert sorted(p.name for p in folder.iterdir()) == before
+    assert "4 of 4 trials finished" in out
+
+
+def test_compare_group_makes_one_row_per_point(finished) -> None:
+    folder = finished[1] / "sweeps" / "tiny"
     grouped = CliRunner().invoke(app, ["compare", str(folder), "--group"])
     assert grouped.exit_code == 0, grouped.output
     lines = grouped.output.splitlines()
     assert lines[0].split()[:2] == ["model.hidden", "best_acc"] and len(lines) == 4  # header, rule, 2 points
     assert all(line.split()[-3:] == ["2", "completed", "2"] for line in lines[2:])
+    means = [float(line.split()[1]) for line in lines[2:]]
+    assert means == sorted(means, reverse=True)  # best first
+    records = read_runs([folder])
+    for line in lines[2:]:
+        width = json.loads(line.split()[0])
+        scores = [r.best_acc for r in records if r.point == {"model.hidden": width}]
+        assert float(line.split()[1]) == pytest.approx(sum(scores) / 2, abs=0.006)
+
+
+def test_plot_params_draws_a_panel_per_swept_key(finished, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["plot", str(finished[1] / "sweeps" / "tiny"), "--params",
+                                      "-o", str(tmp_path / "params.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "params.png").stat().st_size > 10_000
+
+
+def test_report_shows_a_sweep_as_one_grouped_table(finished, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", str(finished[1] / "sweeps" / "tiny"), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    assert "<h2>Sweep tiny</h2>" in page and "4 trials of 2 points (completed 4)" in page
+    assert page.count('<h2 id="run-') == 1  # the best trial alone, not a section per trial
 
 
 def test_a_killed_worker_s_trial_trains_again_and_nothing_else_repeats(tmp_path: Path, make_config) -> None:
@@ -194,3 +233,25 @@ def test_two_hosts_join_one_sweep_through_postgresql(tmp_path: Path, make_config
     assert len({(p, seed) for p, seed, _ in counts}) == 4
     code, out, err = finish(sweep_cli(str(path), "--storage", url, "--runs-dir", str(runs)))
     assert code == 0 and sum(pairs(runs / "sweeps" / name).values()) == 4, err
+
+
+def test_ctrl_c_marks_the_trials_in_progress_interrupted_and_a_rerun_trains_them(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config(train={"epochs": 60}), seeds=[1])
+    runs = tmp_path / "runs"
+    folder = runs / "sweeps" / "tiny"
+    proc = sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs))
+    while proc.poll() is None:
+        started = [json.loads(p.read_text()) for p in folder.glob("*/summary.json")]
+        if len([s for s in started if s["status"] == "running" and s["epochs_done"] >= 1]) == 2:
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.05)
+    code, out, err = finish(proc)
+    assert code == 130, err
+    assert sorted(r.status for r in read_runs([folder])) == ["interrupted", "interrupted"]
+    data = yaml.safe_load(path.read_text())
+    data["set"] = {"train.epochs": 1}  # the pairs are the points and seeds; a shorter retrain keeps this test quick
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
+    assert code == 0, err
+    assert Counter(r.status for r in read_runs([folder])) == {"interrupted": 2, "completed": 2}

@@ -62,6 +62,8 @@ def build_deck(content: Content) -> Any:
     prs.slide_width, prs.slide_height = Inches(WIDTH), Inches(HEIGHT)
     title_slide(prs, content)
     table_slides(prs, content)
+    for part in content.sweeps:
+        sweep_slides(prs, part)
     for run in content.runs:
         run_slide(prs, run)
     if content.all_curves is not None:
@@ -99,6 +101,21 @@ def table_slides(prs: Any, content: Content) -> None:
                        MARGIN, TOP, WIDTH - 2 * MARGIN, best=best, right=right)
         if n == len(parts):
             notes_below(slide, below, content.notes, TOP + height + 0.25)
+
+
+def sweep_slides(prs: Any, part: Any) -> None:
+    """A sweep: its grouped table (8 points a slide), then its metric against each swept key."""
+    rows = [[shorten(v, CELL_CHARS) for v in row] for row in part.rows]
+    chunks = [rows[i : i + ROWS_PER_SLIDE] for i in range(0, len(rows), ROWS_PER_SLIDE)] or [[]]
+    right = {i for i, num in enumerate(part.numeric) if num}
+    for n, chunk in enumerate(chunks, 1):
+        slide = new_slide(prs, f"Sweep {part.name}" + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
+        height = table(slide, part.headers, chunk, MARGIN, TOP, WIDTH - 2 * MARGIN, best=0 if n == 1 else None,
+                       right=right)
+        notes_below(slide, [part.line], [], TOP + height + 0.25)
+    if part.figure is not None:
+        slide = new_slide(prs, f"Sweep {part.name}: accuracy against each swept key")
+        picture(slide, part.figure, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
 
 
 def notes_below(slide: Any, same: list[str], notes: list[str], top: float) -> None:
