@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial, TrialState
 
 from mlcl_train import runs
@@ -54,7 +55,7 @@ def open_storage(url: str | None, folder: Path) -> optuna.storages.BaseStorage:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         folder.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+        return JournalStorage(JournalFileBackend(str(folder / JOURNAL), FlockLock(str(folder / JOURNAL))))
     if url.split("://")[0] in ("postgresql", "postgres"):  # SQLAlchemy's default driver is psycopg2; ours is psycopg 3
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
@@ -64,6 +65,33 @@ def open_storage(url: str | None, folder: Path) -> optuna.storages.BaseStorage:
                         "install it with: pip install 'mlcl-train[postgres]'") from None
     except Exception as err:  # sqlalchemy's errors: bad URL, server down, wrong password
         raise UserError(f"--storage: cannot open the database: {str(err).splitlines()[0]}") from None
+
+
+class FlockLock(JournalFileOpenLock):
+    """The journal's lock as an OS lock (flock) on `<journal>.flock`: the kernel releases it when its process
+    dies, and a signal while waiting for it leaves another process's lock alone (Optuna's file locks can
+    release the holder's lock then, and a SIGKILL leaves theirs in place for their grace period)."""
+
+    def __init__(self, journal: str) -> None:
+        self.path = journal + ".flock"
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)  # closing the file releases the lock
 
 
 def open_study(sweep: Sweep, storage: optuna.storages.BaseStorage) -> optuna.Study:

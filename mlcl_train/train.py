@@ -240,8 +240,8 @@ def fit(
                 }
                 with guard.deferred():
                     _commit(s, run, summary, row, result["grad_norms"], started)
-                if on_epoch is not None:
-                    on_epoch(row)
+                    if on_epoch is not None:  # it writes too (a sweep's storage): a signal waits for it
+                        on_epoch(row)
     except Stopped as stop:
         _finish(run, summary, "interrupted", started)
         run.log(f"Interrupted ({stop}) after epoch {summary['epochs_done']}. Resume with: mlcl-train resume {run.path}")
