@@ -1,6 +1,6 @@
 """Sweep overheads: one worker against separate commands, two workers against one, --status on 500 trials.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_sweep.py [--skip-train]
+    OMP_NUM_THREADS=1 python benchmarks/bench_sweep.py [--repeats 3] [--only status|workers|all]
 
 12 trials of 1 epoch on data.train_subset=5000 (12 widths of a one-layer MLP, one seed):
 (a) `mlcl-train sweep` with one worker against the same 12 trials as 12 `mlcl-train --config` commands;
@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,18 +69,27 @@ def status_500(folder: Path) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1, help="sweeps of one and of two workers, alternated")
+    parser.add_argument("--only", choices=["status", "workers", "all"], default="all")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print(f"status_500_trials_s {status_500(folder):.2f}", flush=True)
-        if "--skip-train" in sys.argv:
+        if args.only in ("status", "all"):
+            print(f"status_500_trials_s {status_500(folder):.2f}", flush=True)
+        if args.only == "status":
             return
-        one = cli("sweep", str(sweep_file(folder, "one_worker", WIDTHS)), "--runs-dir", str(folder / "runs"))
-        print(f"sweep_1_worker_s {one:.1f}", flush=True)
-        apart = separate(folder)
-        print(f"separate_commands_s {apart:.1f}  ratio {one / apart:.2f}", flush=True)
-        two = cli("sweep", str(sweep_file(folder, "two_workers", WIDTHS)), "--runs-dir", str(folder / "runs"),
-                  "--workers", "2")
-        print(f"sweep_2_workers_s {two:.1f}  ratio_to_1_worker {two / one:.2f}", flush=True)
+        ones, twos = [], []
+        for r in range(args.repeats):
+            ones.append(cli("sweep", str(sweep_file(folder, f"one_{r}", WIDTHS)), "--runs-dir", str(folder / "runs")))
+            twos.append(cli("sweep", str(sweep_file(folder, f"two_{r}", WIDTHS)), "--runs-dir", str(folder / "runs"),
+                            "--workers", "2"))
+            print(f"sweep_1_worker_s {ones[-1]:.1f}  sweep_2_workers_s {twos[-1]:.1f}", flush=True)
+        one, two = statistics.median(ones), statistics.median(twos)
+        print(f"median: 1 worker {one:.1f} s, 2 workers {two:.1f} s, ratio {two / one:.2f}", flush=True)
+        if args.only == "all":
+            apart = separate(folder)
+            print(f"separate_commands_s {apart:.1f}  sweep/separate {one / apart:.2f}", flush=True)
 
 
 if __name__ == "__main__":

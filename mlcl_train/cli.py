@@ -177,7 +177,7 @@ def compare(
 ) -> None:
     """One row per run, best first: results, status, and a column per config key that differs between the runs.
 
-    Status: completed, running, interrupted, diverged, failed; incomplete (no summary.json),
+    Status: completed, running, interrupted, diverged, failed, pruned; incomplete (no summary.json),
     broken (unreadable summary.json), killed (marked running, but its process is gone).
     """
     from mlcl_train.compare import FORMATS, NO_RUNS
