@@ -393,7 +393,10 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
         return work(sweep, url, runs_dir, threads, spread="SLURM_ARRAY_TASK_ID" in os.environ or url is not None)
     import multiprocessing
 
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    if fork:  # imported once here, not by each worker at once; no tensor work before the fork (OpenMP, CUDA)
+        import torch  # noqa: F401
+    ctx = multiprocessing.get_context("fork" if fork else "spawn")
     devices = [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
     procs = [ctx.Process(target=_worker_main, args=(sweep, url, runs_dir, threads, gpu)) for gpu in devices]
     for p in procs:
