@@ -255,3 +255,24 @@ def test_ctrl_c_marks_the_trials_in_progress_interrupted_and_a_rerun_trains_them
     code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
     assert code == 0, err
     assert Counter(r.status for r in read_runs([folder])) == {"interrupted": 2, "completed": 2}
+
+
+def test_random_and_tpe_take_ranges_and_check_both_ends(tmp_path: Path, make_config) -> None:
+    space = {"train.optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}, "train.batch_size": {"low": 16,
+             "high": 128, "int": True}, "model.hidden": [[8], [16]]}
+    path = write_sweep(tmp_path, make_config(), method="tpe", trials=5, seeds=[3], space=space)
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "tpe, 5 points x 1 seeds (3) = 5 trials" in result.output
+    assert "0.001..0.1 (log)" in result.output and "int 16..128" in result.output
+    space["train.batch_size"] = {"low": 0, "high": 128, "int": True}  # batch size 0 is not a valid config
+    path = write_sweep(tmp_path, make_config(), method="random", trials=5, space=space)
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 2 and "train.batch_size: 0 is out of range" in result.output
+
+
+def test_compare_group_without_a_sweep_groups_runs_that_differ_only_by_seed(trained_runs) -> None:
+    result = CliRunner().invoke(app, ["compare", str(trained_runs[0]), "--group", "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "| model.hidden | best_acc (mean ± std) | n | status |"
+    assert len(result.output.splitlines()) == 4  # header, rule, a row per width
