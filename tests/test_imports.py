@@ -40,11 +40,13 @@ LAYERS = {
     2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.sweepfile"},
     3: {"mlcl_train.engine", "mlcl_train.model_summary"},
     4: {"mlcl_train.train"},
-    5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.plot", "mlcl_train.present", "mlcl_train.groups",
+    5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.plot", "mlcl_train.present",
+        "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export", "mlcl_train.groups",
         "mlcl_train.slurm", "mlcl_train.sweep"},  # sweep runs trials: not read side, it may reach the loop
     6: {"mlcl_train.cli", "mlcl_train.__main__"},
 }
-READ_SIDE = {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.plot", "mlcl_train.present"}
+READ_SIDE = {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.plot", "mlcl_train.present",
+             "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export"}
 
 
 def layer(module: str) -> tuple[int, str]:
