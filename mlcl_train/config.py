@@ -69,6 +69,11 @@ def load_config(
 def read_raw(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """A config file (following `extends`) with --set overrides, not yet checked; `name` defaults to the stem."""
     path = Path(path)
+    keys = [item.partition("=")[0].strip() for item in sets]
+    twice = next((k for k in keys if keys.count(k) > 1), None)
+    if twice is not None:
+        raise UserError(f"--set {twice}=... is given {keys.count(twice)} times and only one value can win; "
+                        "give it once, or try several values with a sweep file (mlcl-train sweep, see sweeps/)")
     raw = _read_chain(path, ())
     for item in sets:
         raw = merge(raw, parse_set(item))

@@ -276,3 +276,10 @@ def test_compare_group_without_a_sweep_groups_runs_that_differ_only_by_seed(trai
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "| model.hidden | best_acc (mean ± std) | n | status |"
     assert len(result.output.splitlines()) == 4  # header, rule, a row per width
+
+
+def test_repeating_set_for_one_key_is_an_error_that_points_to_sweeps(make_config) -> None:
+    result = CliRunner().invoke(app, ["show-config", "--config", str(make_config()), "--set", "model.hidden=[8]",
+                                      "--set", "model.hidden=[16]"])
+    assert result.exit_code == 2
+    assert "--set model.hidden=... is given 2 times" in result.output and "sweep" in result.output
