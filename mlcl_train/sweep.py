@@ -171,14 +171,14 @@ def pairs(sweep: Sweep, trials: list[FrozenTrial]) -> list[tuple[int, dict[str, 
     return [(i, p, s) for i, p in enumerate(points) for s in sweep.seeds]
 
 
-def plan(sweep: Sweep, trials: list[FrozenTrial]) -> tuple[list[tuple[int, dict[str, Any], int]], int, bool]:
-    """(pairs nobody has, pairs done or in progress, whether a new point may be drawn)."""
+def plan(sweep: Sweep, trials: list[FrozenTrial]) -> tuple[list[tuple[int, dict[str, Any], int]], bool]:
+    """(the pairs nobody has, whether a new point may be drawn)."""
     taken = claims(trials)
     known = pairs(sweep, trials)
     free = [p for p in known if point_key(p[1], p[2]) not in taken]
     drawn = sum(1 for t in trials if t.user_attrs.get("founder"))
     may_draw = sweep.method != "grid" and len(founders(sweep, trials)) < sweep.points_wanted
-    return free, len(known) - len(free), may_draw and drawn < 10 * sweep.points_wanted
+    return free, may_draw and drawn < 10 * sweep.points_wanted  # a small space: drawing stops at last
 
 
 # ---------------------------------------------------------------- claiming a pair
@@ -193,10 +193,10 @@ def claim(
     rng = random.Random(os.getpid())
     while True:
         trials = study.get_trials(deepcopy=False)
-        free, _, may_draw = plan(sweep, trials)
+        free, may_draw = plan(sweep, trials)
         if free:
             index, point, seed = free[rng.randrange(min(len(free), 4)) if spread else 0]
-            trial_id = _create(study, sweep, point, seed, founder=False)
+            trial_id = _create(study, sweep, point, seed)
         elif may_draw:
             trial_id, point = _draw(study, sweep)
             seed = sweep.seeds[0]
@@ -220,7 +220,7 @@ def _attrs(point: dict[str, Any], seed: int) -> dict[str, Any]:
             "pid": os.getpid(), "heartbeat": time.time()}
 
 
-def _create(study: optuna.Study, sweep: Sweep, point: dict[str, Any], seed: int, founder: bool) -> int:
+def _create(study: optuna.Study, sweep: Sweep, point: dict[str, Any], seed: int) -> int:
     """A RUNNING trial for a known point, its attributes written with it in one step."""
     template = optuna.trial.create_trial(state=TrialState.RUNNING, params=to_params(sweep, point),
                                          distributions=distributions(sweep), user_attrs=_attrs(point, seed))
@@ -383,7 +383,7 @@ def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gp
 def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus: list[str] | None = None) -> int:
     """Train the sweep with `workers` processes on this machine (worker i on GPU gpus[i % len]); the exit code."""
     study = open_study(sweep, open_storage(url, sweep_folder(sweep, runs_dir)))  # created before the workers race
-    free, _, may_draw = plan(sweep, study.get_trials(deepcopy=False))
+    free, may_draw = plan(sweep, study.get_trials(deepcopy=False))
     if not free and not may_draw:
         return 0  # all done (or in progress elsewhere): no worker needs to start
     threads = thread_count(workers)
