@@ -99,8 +99,8 @@ def open_study(sweep: Sweep, storage: optuna.storages.BaseStorage) -> optuna.Stu
     sampler = optuna.samplers.TPESampler() if sweep.method == "tpe" else optuna.samplers.RandomSampler()
     pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
     if sweep.pruner is not None:
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=sweep.pruner.startup,
-                                             n_warmup_steps=sweep.pruner.warmup)
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=sweep.pruner.startup,  # steps are epochs, from 1:
+                                             n_warmup_steps=sweep.pruner.warmup + 1)  # none pruned up to `warmup`
     for _ in range(3):  # two processes creating it at once: one gets DuplicatedStudyError, then loads it
         with contextlib.suppress(optuna.exceptions.DuplicatedStudyError):
             return optuna.create_study(storage=storage, study_name=sweep.name, direction=sweep.direction,
