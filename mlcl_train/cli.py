@@ -10,6 +10,7 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
     mlcl-train models
     mlcl-train show-config --config configs/mlp_deep.yaml
     mlcl-train backprop --steps 3
+    mlcl-train sweep sweeps/width_depth.yaml --workers 2   # many structures; run again to resume
     mlcl-train predict runs/20261127-101500-cnn my_digit.jpg     # and: demo RUN, export RUN --format onnx
 """
 
