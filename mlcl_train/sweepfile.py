@@ -105,6 +105,8 @@ def load_sweep(path: str | Path, check: bool = True) -> Sweep:
 
     check=False leaves the grid's points unresolved (for --status, which trains nothing)."""
     path = Path(path)
+    if not path.exists():
+        raise UserError(f"sweep file not found: {path}; see sweeps/ for examples")
     data = read_yaml(path)
     for key in data:
         if key not in KEYS:

@@ -283,3 +283,13 @@ def test_repeating_set_for_one_key_is_an_error_that_points_to_sweeps(make_config
                                       "--set", "model.hidden=[16]"])
     assert result.exit_code == 2
     assert "--set model.hidden=... is given 2 times" in result.output and "sweep" in result.output
+
+
+def test_a_storage_that_cannot_be_opened_is_one_line(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config())
+    result = CliRunner().invoke(app, ["sweep", str(path), "--storage", "postgresql://nobody@127.0.0.1:1/none",
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "error: --storage: cannot open the database:" in result.output and "Traceback" not in result.output
+    missing = CliRunner().invoke(app, ["sweep", str(tmp_path / "nope.yaml"), "--dry-run"])
+    assert missing.exit_code == 2 and "sweep file not found" in missing.output
