@@ -40,7 +40,7 @@ LAYERS = {
     1: {"mlcl_train.optim", "mlcl_train.models", "mlcl_train.runs"},
     2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.sweepfile"},
     3: {"mlcl_train.engine", "mlcl_train.model_summary"},
-    4: {"mlcl_train.train"},
+    4: {"mlcl_train.train", "mlcl_train.graphs"},
     5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot", "mlcl_train.present",
         "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export", "mlcl_train.groups",
         "mlcl_train.slurm", "mlcl_train.sweep"},  # sweep runs trials: not read side, it may reach the loop
