@@ -64,15 +64,35 @@ NAMED_SECTIONS = ("model", "optimizer", "scheduler")  # sections picked by their
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
-def load_config(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read a config file (following `extends`), apply --set overrides, and return it resolved."""
+def load_config(
+    path: str | Path, sets: list[str] | tuple[str, ...] = (), values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Read a config file (following `extends`), apply --set overrides, then `values` ({dotted key: value}),
+    and return it resolved."""
+    return resolve(with_values(read_raw(path, sets), values or {}))
+
+
+def read_raw(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config file (following `extends`) with --set overrides, not yet checked; `name` defaults to the stem."""
     path = Path(path)
+    keys = [item.partition("=")[0].strip() for item in sets]
+    twice = next((k for k in keys if keys.count(k) > 1), None)
+    if twice is not None:
+        raise UserError(f"--set {twice}=... is given {keys.count(twice)} times and only one value can win; "
+                        "give it once, or try several values with a sweep file (mlcl-train sweep, see sweeps/)")
     raw = _read_chain(path, ())
     for item in sorted(sets, key=lambda item: not _picks_name(item)):  # any order keeps every value
         raw = merge(raw, parse_set(item))
     if raw.get("name") is None:
         raw["name"] = path.stem
-    return resolve(raw)
+    return raw
+
+
+def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """raw with each {dotted key: value} merged in, as --set would."""
+    for key, value in values.items():
+        raw = merge(raw, nest(key, value))
+    return raw
 
 
 def check_device(name: str, what: str = "--device") -> None:
@@ -112,7 +132,12 @@ def parse_set(item: str) -> dict[str, Any]:
     if not sep or not all(parts):
         raise UserError(f"--set {quote(item)}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")
     value = load_yaml(text, f"--set {quote(item)}", in_file=False) if text.strip() else None
-    for part in reversed(parts):
+    return nest(key.strip(), value)
+
+
+def nest(key: str, value: Any) -> dict[str, Any]:
+    """'train.optimizer.lr', 0.05 -> {'train': {'optimizer': {'lr': 0.05}}}."""
+    for part in reversed(key.split(".")):
         value = {part: value}
     return value
 

@@ -29,3 +29,9 @@ class Diverged(Exception):
     """A training or test loss became NaN, infinite or exploded; the message says which; `run` is the run's record."""
 
     run = None  # the runs.RunRecord of the diverged run
+
+
+class Pruned(Exception):
+    """Raised by an on_epoch callback to stop a trial that trails the others; `run` is the run's record."""
+
+    run = None  # the runs.RunRecord of the pruned run

@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import yaml
@@ -43,7 +43,7 @@ from mlcl_train.engine import (
     pitfalls,
     resolve_device,
 )
-from mlcl_train.errors import Diverged, Stopped, UserError
+from mlcl_train.errors import Diverged, Pruned, Stopped, UserError
 from mlcl_train.files import CONFIG_LIMIT, read_bytes
 from mlcl_train.graphs import GraphStep, why_not
 from mlcl_train.runs import (
@@ -84,8 +84,10 @@ class Setup:
 # ---------------------------------------------------------------- building
 
 
-def setup(cfg: dict[str, Any]) -> Setup:
-    """Check the device, build the model and load the data: everything that can fail before a run folder exists."""
+def setup(cfg: dict[str, Any], data_loader: Callable[..., tuple[Split, Split]] = load_data) -> Setup:
+    """Check the device, build the model and load the data: everything that can fail before a run folder exists.
+
+    data_loader(dataset, root, device, train_subset) gives the splits (a sweep's worker passes a cached one)."""
     device, note = resolve_device(cfg["device"])
     notes = [note] if note else []
     model = build_model(cfg)
@@ -102,10 +104,12 @@ def setup(cfg: dict[str, Any]) -> Setup:
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     data = cfg["data"]
-    train_split, test_split = load_data(data["dataset"], data["root"], device, data["train_subset"])
-    if t["channels_last"]:
-        for split in (train_split, test_split):
-            split.images = split.images.contiguous(memory_format=torch.channels_last)
+    train_split, test_split = data_loader(data["dataset"], data["root"], device, data["train_subset"])
+    if t["channels_last"]:  # new Splits: the loader's may be shared by the next run
+        train_split, test_split = (
+            Split(split.images.contiguous(memory_format=torch.channels_last), split.labels)
+            for split in (train_split, test_split)
+        )
     optimizer = make_optimizer(cfg, model)
     weights = list(logged_weights(model, t["log_grad_norms"]).values())
     graph = GraphStep(model, optimizer, t["loss"], t["amp"], weights) if graphs else None
@@ -183,28 +187,40 @@ def check_loss(split: str, loss: float) -> None:
 # ---------------------------------------------------------------- the run
 
 
-def train(cfg: dict[str, Any], runs_dir: str | Path = "runs", progress: bool = False) -> RunRecord:
-    """Train a resolved config into a new run folder; returns the finished run's record."""
+def train(
+    cfg: dict[str, Any],
+    runs_dir: str | Path = "runs",
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    sweep: dict[str, Any] | None = None,
+    data_loader: Callable[..., tuple[Split, Split]] = load_data,
+) -> RunRecord:
+    """Train a resolved config into a new run folder; returns the finished run's record.
+
+    A sweep's trial passes `sweep` (summary.json's "sweep": name, point, seed, trial) and
+    `on_epoch(row)`, called after each epoch's metrics row is written, which may raise Pruned."""
     with signals.installed():
-        s = setup(cfg)
+        s = setup(cfg, data_loader)
         signals.hold()  # a signal now waits for fit, which records it: a whole run folder, or none
         try:
-            run, lock, summary = _new_run(s, runs_dir)
+            run, lock, summary = _new_run(s, runs_dir, sweep)
         except BaseException:
             signals.release(stop=False)
             raise
         with lock:
-            fit(s, run, summary, start_epoch=1, progress=progress)
+            fit(s, run, summary, start_epoch=1, progress=progress, on_epoch=on_epoch)
         return read_run(run.path)
 
 
-def _new_run(s: Setup, runs_dir: str | Path) -> tuple[Run, RunLock, dict[str, Any]]:
+def _new_run(s: Setup, runs_dir: str | Path, sweep: dict[str, Any] | None) -> tuple[Run, RunLock, dict[str, Any]]:
     """A new run folder, locked, with its config and summary; when that fails (a full disk), no folder."""
     run = Run.create(runs_dir, s.cfg["name"])
     try:
         lock = RunLock(run.path).acquire()
         run.write_text("config.yaml", to_yaml(s.cfg))
         summary = _new_summary(s, run)
+        if sweep is not None:
+            summary["sweep"] = sweep
         run.write_json("summary.json", summary)
     except BaseException:
         shutil.rmtree(run.path, ignore_errors=True)
@@ -244,8 +260,8 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
         try:
             fit(s, run, summary, start_epoch=done + 1, progress=progress,
                 first=f"Resuming {run.path} after epoch {done} of {cfg['train']['epochs']}")
-        except Exception as err:  # an error, not a stop (a BaseException) nor a divergence (a result)
-            if not isinstance(err, Diverged) and summary["epochs_done"] == done:
+        except Exception as err:  # an error, not a stop (a BaseException) nor a divergence or pruning (results)
+            if not isinstance(err, (Diverged, Pruned)) and summary["epochs_done"] == done:
                 for name, data in before.items():
                     _quietly(run.write_bytes, name, data)
                 err.run = read_run(run.path)  # type: ignore[attr-defined]
@@ -331,8 +347,15 @@ def _load_states(s: Setup, ckpt: dict[str, Any], path: Path) -> None:
                         "undo the edit, or train the edited config as a new run")
 
 
-def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress: bool,
-        first: str | None = None) -> dict[str, Any]:
+def fit(
+    s: Setup,
+    run: Run,
+    summary: dict[str, Any],
+    start_epoch: int,
+    progress: bool,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    first: str | None = None,
+) -> dict[str, Any]:
     """The epoch loop. Whatever ends it, summary.json says how it ended (and an exception carries err.run)."""
     cfg, epochs = s.cfg, s.cfg["train"]["epochs"]
     started = time.perf_counter() - summary["wall_seconds"]
@@ -372,6 +395,8 @@ def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress:
                     _commit(s, run, summary, row, result["grad_norms"], started)
                     run.log(f"Test Loss: {test_loss:.6f}")
                     run.log(f"[Test Result] {test_acc:.3f}%")
+                    if on_epoch is not None:  # it writes too (a sweep's storage): a signal waits for it
+                        on_epoch(row)
     except Stopped as stop:
         _quietly(_finish, run, summary, "interrupted", started)
         done = summary["epochs_done"]
@@ -381,6 +406,11 @@ def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress:
             run.log(f"Interrupted ({stop}) before the first epoch ended; nothing to resume. "
                     f"Start it again with: mlcl-train --config {run.path / 'config.yaml'}")
         stop.run = read_run(run.path)
+        raise
+    except Pruned as pruned:
+        _finish(run, summary, "pruned", started)
+        run.log(f"Pruned after epoch {summary['epochs_done']}: its accuracy trails the other trials at this epoch")
+        pruned.run = read_run(run.path)
         raise
     except Diverged as diverged:
         _finish(run, summary, "diverged", started, error=str(diverged))
