@@ -29,12 +29,10 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 class _Guard:
     def __init__(self) -> None:
-        self.installs = 0  # nested installed() blocks
         self.critical = 0  # nested deferred() blocks
         self.pending: int | None = None  # a signal that arrived in a deferred block
         self.stopping = False  # a Stopped was raised: later signals only wait
         self.held = False  # between hold() and release()
-        self.old: dict[int, Any] = {}
 
     def handle(self, signum: int, frame: Any) -> None:
         if self.critical or self.stopping:
@@ -42,6 +40,9 @@ class _Guard:
             return
         self.stopping = True
         raise Stopped(signum)
+
+    def reset(self) -> None:
+        self.pending, self.stopping, self.critical, self.held = None, False, 0, False
 
     def raise_pending(self) -> None:
         if self.pending is not None and not self.critical and not self.stopping:
@@ -59,22 +60,19 @@ def _main_thread() -> bool:
 
 @contextmanager
 def installed() -> Iterator[None]:
-    """SIGINT and SIGTERM raise Stopped inside this block (nested blocks share one handler)."""
-    if not _main_thread():
+    """SIGINT and SIGTERM raise Stopped inside this block (a block inside another, or after
+    install_for_process, changes nothing; a child process that set its own handler gets these again)."""
+    if not _main_thread() or all(signal.getsignal(sig) == _GUARD.handle for sig in SIGNALS):
         yield
         return
-    if _GUARD.installs == 0:
-        _GUARD.old = {sig: signal.signal(sig, _GUARD.handle) for sig in SIGNALS}
-        _GUARD.pending, _GUARD.stopping = None, False
-    _GUARD.installs += 1
+    old = {sig: signal.signal(sig, _GUARD.handle) for sig in SIGNALS}
+    _GUARD.reset()
     try:
         yield
     finally:
-        _GUARD.installs -= 1
-        if _GUARD.installs == 0:
-            for sig, handler in _GUARD.old.items():
-                signal.signal(sig, handler)
-            _GUARD.pending, _GUARD.stopping, _GUARD.critical, _GUARD.held = None, False, 0, False
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        _GUARD.reset()
 
 
 @contextmanager
@@ -111,6 +109,6 @@ def release(stop: bool = True) -> None:
 
 def install_for_process() -> None:
     """For the command line: signals raise Stopped from now until the process ends."""
-    if _main_thread() and _GUARD.installs == 0:
-        _GUARD.old = {sig: signal.signal(sig, _GUARD.handle) for sig in SIGNALS}
-        _GUARD.installs = 1  # never left: the process ends with it
+    if _main_thread():
+        for sig in SIGNALS:
+            signal.signal(sig, _GUARD.handle)

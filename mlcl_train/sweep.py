@@ -30,7 +30,7 @@ from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial, TrialState
 
 from mlcl_train import runs
-from mlcl_train.errors import UserError
+from mlcl_train.errors import Stopped, UserError
 from mlcl_train.groups import FINISHED
 from mlcl_train.sweepfile import Range, Sweep, point_key
 
@@ -332,15 +332,11 @@ def work(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, spread: bo
             print(progress(sweep, study, claimed, status), file=sys.stderr, flush=True)
     except (KeyboardInterrupt, SystemExit):
         return 130
+    except Stopped as stop:  # SIGINT or SIGTERM while a trial trained (mlcl_train.signals)
+        return stop.exit_code
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
-    except Exception as err:
-        from mlcl_train.errors import Stopped
-
-        if isinstance(err, Stopped):
-            return err.exit_code
-        raise
     return 0
 
 
@@ -407,11 +403,11 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
         stopped.append(signum)
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGTERM, stop), signal.getsignal(signal.SIGINT)
+    old = signal.signal(signal.SIGTERM, stop), signal.signal(signal.SIGINT, stop)
     try:
         for p in procs:
             p.join()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # one signal per worker; a second Ctrl-C waits too
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for p in procs:
