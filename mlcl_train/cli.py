@@ -10,6 +10,7 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
     mlcl-train models
     mlcl-train show-config --config configs/mlp_deep.yaml
     mlcl-train backprop --steps 3
+    mlcl-train init my_course                      # copy the shipped configs into a folder, to edit
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Optional
 
 import typer
 
-from mlcl_train import __version__
+from mlcl_train import __version__, shipped
 from mlcl_train.errors import UserError
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     no_args_is_help=True,
+    epilog=f"Shipped configs (--config mlp_deep, --config lessons/vanishing_relu) are in {shipped.location()}; "
+    "'mlcl-train init DIR' copies them into DIR/configs to edit.",
 )
 
 ConfigOpt = Annotated[
@@ -332,6 +335,7 @@ def models(
         fail(f"no model matches {pattern!r}; run 'mlcl-train models' for the list")
     for name in names:
         typer.echo("\n".join(describe(name)))
+    typer.echo(f"\nShipped configs, by name (--config mlp_deep): {shipped.location()} ('mlcl-train init' copies them)")
 
 
 @app.command("show-config")
@@ -342,6 +346,21 @@ def show_config(config: ConfigOpt, set_: SetOpt = None) -> None:
 
     for path in expand_configs(config):
         typer.echo(to_yaml(load_config(path, set_ or [])), nl=False)
+
+
+@app.command()
+@command
+def init(
+    folder: Annotated[Path, typer.Argument(help="where to put configs/ (created if missing)")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="overwrite files that differ from the shipped ones")] = False,
+) -> None:
+    """Copy the shipped configs into FOLDER/configs, to edit; an existing file is kept unless --force."""
+    written, kept = shipped.copy_into(folder, force)
+    for path in kept:
+        typer.echo(f"kept {path} (it differs from the shipped one; --force overwrites it)", err=True)
+    where = folder / shipped.FOLDERS[0]
+    typer.echo(f"copied {len(written)} files into {where}" + (f", kept {len(kept)}" if kept else ""))
+    typer.echo(f"train one with: mlcl-train --config {where / 'mlp_deep.yaml'}")
 
 
 def _weight(into: str, source: str) -> Any:
@@ -405,6 +424,7 @@ def expand_configs(patterns: list[str]) -> list[Path]:
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
             matches = sorted(p for p in glob.glob(pattern) if not Path(p).name.startswith("_"))
+            matches = matches or shipped.glob(pattern)
             if not matches:
                 raise UserError(f"--config {pattern!r} matches no file")
             paths += map(Path, matches)
@@ -420,12 +440,9 @@ def _train_one(
 
 
 def _train_config(path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None) -> RunRecord:
-    from mlcl_train.config import load_config
-    from mlcl_train.train import train as train_config
+    from mlcl_train.train import train_file
 
-    cfg = load_config(path, sets)
-    cfg["name"] = name or cfg["name"]
-    return train_config(cfg, runs_dir, progress)
+    return train_file(path, sets, runs_dir, progress, name)
 
 
 def _resume(run: Path, epochs: int | None, progress: bool) -> RunRecord:

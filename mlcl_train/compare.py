@@ -55,11 +55,19 @@ def compare(
     """The compare command: filter, sort, keep the top N and render."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
+    return render(select(records, sort, reverse, top, filters), fmt)
+
+
+def select(
+    records: list[RunRecord], sort: str = "best_acc", reverse: bool = False, top: int | None = None,
+    filters: Iterable[str] = (),
+) -> list[RunRecord]:
+    """The runs compare shows: filtered, sorted, the top N."""
     kept = filter_runs(records, filters)
     if not kept:
         shown = " ".join(f"--filter {f!r}" for f in filters)
         raise UserError(f"none of the {len(records)} runs matches {shown}; run 'mlcl-train compare' to see them all")
-    return render(sort_runs(kept, sort, reverse)[:top], fmt)
+    return sort_runs(kept, sort, reverse)[:top]
 
 
 # ---------------------------------------------------------------- choosing
@@ -136,7 +144,7 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
     """The runs as text: table (aligned columns), markdown (a pipe table), csv or json (raw values)."""
     keys = differing_keys(runs) if keys is None else keys
     if fmt == "json":
-        return json.dumps(_finite([_raw(r, keys) for r in runs]), indent=2, allow_nan=False) + "\n"
+        return json.dumps(_finite([raw(r, keys) for r in runs]), indent=2, allow_nan=False) + "\n"
     if fmt == "csv":
         rows = [[_csv_cell(value(r, k), k in keys) for k in [*MACHINE, *keys]] for r in runs]
         return table.render([*MACHINE, *keys], rows, "csv")
@@ -185,7 +193,8 @@ def cell(run: RunRecord, column: str) -> str:
     return SHOWN.get(column, "{}").format(v)
 
 
-def _raw(run: RunRecord, keys: list[str]) -> dict[str, Any]:
+def raw(run: RunRecord, keys: list[str]) -> dict[str, Any]:
+    """A run's values as csv and json give them: the record's columns and its config keys among keys."""
     out = {k: run.get(k) for k in MACHINE}
     out.update((k, value(run, k)) for k in keys if value(run, k) is not MISSING)
     return out

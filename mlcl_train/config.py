@@ -1,6 +1,7 @@
 """The config: one schema with its defaults; YAML files (with `extends`) and --set override it.
 
     cfg = load_config("configs/mlp_deep.yaml", sets=["train.epochs=3"])
+    cfg = load_config("mlp_deep", overrides={"model.hidden": [256]})   # a shipped config, by name
 
 Every key is checked before anything trains: an unknown key names the closest valid one,
 a wrong type names the key, the value and the expected type.
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 
+from mlcl_train import shipped
 from mlcl_train.errors import UserError
 from mlcl_train.files import read_text
 from mlcl_train.models import resolve_model_config
@@ -58,12 +60,17 @@ NAMED_SECTIONS = ("model", "optimizer", "scheduler")  # sections picked by their
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
-def load_config(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read a config file (following `extends`), apply --set overrides, and return it resolved."""
-    path = Path(path)
+def load_config(
+    path: str | Path, sets: list[str] | tuple[str, ...] = (), overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Read a config file or a shipped config (following `extends`), apply --set overrides and then
+    `overrides` ({dotted key: value}, from Python), and return it resolved."""
+    path = find_config(path)
     raw = _read_chain(path, ())
     for item in sets:
         raw = merge(raw, parse_set(item))
+    for key, value in (overrides or {}).items():
+        raw = merge(raw, nest(key, value))
     if raw.get("name") is None:
         raw["name"] = path.stem
     return resolve(raw)
@@ -101,9 +108,30 @@ def parse_set(item: str) -> dict[str, Any]:
     if not sep or not all(parts):
         raise UserError(f"--set {quote(item)}: expected KEY=VALUE with a dotted key, e.g. --set train.epochs=3")
     value = load_yaml(text, f"--set {quote(item)}", in_file=False) if text.strip() else None
-    for part in reversed(parts):
+    return nest(key.strip(), value)
+
+
+def nest(key: str, value: Any) -> dict[str, Any]:
+    """'train.optimizer.lr', 0.05 -> {'train': {'optimizer': {'lr': 0.05}}}."""
+    if not isinstance(key, str) or not all(key.split(".")):
+        raise UserError(f"{quote(key)}: expected a dotted key such as 'train.epochs'")
+    for part in reversed(key.split(".")):
         value = {part: value}
     return value
+
+
+def find_config(path: str | Path) -> Path:
+    """The file a --config value names: the file itself, else the shipped config of that name."""
+    path = Path(path)
+    if path.exists():
+        return path
+    found = shipped.find(path)
+    if found is None:
+        names = shipped.names()
+        hint = suggest(path.stem, names) if names else "no configs are shipped with this installation"
+        raise UserError(f"config file not found: {path}; name a YAML file or a shipped config ({hint}; "
+                        "'mlcl-train init' copies them into a folder)")
+    return found
 
 
 def to_yaml(cfg: dict[str, Any]) -> str:
@@ -136,6 +164,8 @@ def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if not isinstance(base, str):
         raise UserError(f"{path}: 'extends' must be a path to another config, got {quote(base)}")
     base_path = path.parent / base
+    if not base_path.exists():  # a shipped config named from a user's own file
+        base_path = shipped.find(base) or base_path
     if not base_path.exists():
         raise UserError(f"{path}: 'extends' names {base_path}, which does not exist")
     if base_path.is_dir():

@@ -3,11 +3,13 @@
     mlcl-train plot runs/*-hw2_baseline runs/*-mlp_deep -o curves.png
     mlcl-train plot runs/*-deep_sigmoid runs/*-deep_relu --grad-norms -o grads.png
 
-matplotlib draws with the Agg backend (no display needed) and is imported only here.
+matplotlib draws with the Agg backend (no display needed), or in a notebook with the notebook's
+own backend, and is imported only here.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,11 +18,17 @@ from mlcl_train.errors import UserError
 from mlcl_train.runs import RunRecord, read_csv
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (a notebook, Colab)."""
+    return "ipykernel" in sys.modules
+
+
 def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend."""
+    """matplotlib.pyplot on the Agg backend; in a notebook on its own (inline) backend, which its other plots use."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if not in_notebook():
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

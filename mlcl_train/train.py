@@ -87,7 +87,7 @@ def setup(cfg: dict[str, Any]) -> Setup:
 
 def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> dict[str, float]:
     """One pass over the shuffled training split; returns mean loss, accuracy and per-layer grad norms."""
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # a widget in a notebook, text on stderr elsewhere
 
     t = s.cfg["train"]
     model, n = s.model.train(), len(s.train)
@@ -140,6 +140,20 @@ def train(cfg: dict[str, Any], runs_dir: str | Path = "runs", progress: bool = F
     run.write_json("summary.json", summary)
     fit(s, run, summary, start_epoch=1, progress=progress)
     return read_run(run.path)
+
+
+def train_file(
+    config: str | Path,
+    sets: list[str] | tuple[str, ...] = (),
+    runs_dir: str | Path = "runs",
+    progress: bool = False,
+    name: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> RunRecord:
+    """Train a config file or a shipped config, with --set overrides: what `mlcl-train train` and the Python API run."""
+    cfg = load_config(config, sets, overrides)
+    cfg["name"] = name or cfg["name"]
+    return train(cfg, runs_dir, progress)
 
 
 def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False) -> RunRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -199,7 +200,7 @@ def test_nan_loss_stops_the_run_as_diverged(tmp_path: Path, make_config) -> None
 
 
 def test_a_failure_mid_run_is_recorded(tmp_path: Path, make_config, monkeypatch) -> None:
-    import mlcl_train.train as training
+    training = importlib.import_module("mlcl_train.train")  # mlcl_train.train, the attribute, is the API's train()
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
