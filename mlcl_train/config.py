@@ -121,10 +121,16 @@ def nest(key: str, value: Any) -> dict[str, Any]:
 
 
 def find_config(path: str | Path) -> Path:
-    """The file a --config value names: the file itself, else the shipped config of that name."""
+    """The file a --config value names: the file itself; for a bare name (`mlp_deep`) NAME.yaml or
+    configs/NAME.yaml here (a clone, or a folder made by `mlcl-train init`); else the shipped config."""
     path = Path(path)
-    if path.exists():
-        return path
+    here = [path]
+    if not path.suffix:
+        here += [path.with_name(path.name + ".yaml")]
+        here += [Path(folder) / f"{path}.yaml" for folder in shipped.FOLDERS if not path.is_absolute()]
+    for candidate in here:
+        if candidate.exists():
+            return candidate
     found = shipped.find(path)
     if found is None:
         names = shipped.names()
