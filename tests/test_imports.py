@@ -21,7 +21,8 @@ RUN = ("from typer.testing import CliRunner; from mlcl_train.cli import app; "
     RUN.format(args=["--help"], expect="compare"),
     "import mlcl_train.cli, mlcl_train.compare, mlcl_train.plot, mlcl_train.runs, mlcl_train.present.slides, "
     "mlcl_train.present.report, mlcl_train.config, mlcl_train.optim, mlcl_train.datasets, mlcl_train.table",
-], ids=["compare", "models", "show-config", "help", "read-side-modules"])
+    "import mlcl_train; from mlcl_train import train, resume, compare, load_run, slides",
+], ids=["compare", "models", "show-config", "help", "read-side-modules", "python-api"])
 def test_commands_that_do_not_train_do_not_import_torch(code: str, trained_runs) -> None:
     code = code.replace("{runs}", str(trained_runs[0]))
     result = subprocess.run([sys.executable, "-c", f"import sys; {code}; print('torch' in sys.modules)"],
