@@ -24,6 +24,6 @@ setup(
     package_dir=SHIPPED,
     package_data={
         "mlcl_train.mnist": ["*.gz", "MD5SUMS.uncompressed", "README.md"],
-        **{name: ["*.yaml", "*.yml", "*.md"] for name in SHIPPED},
+        **{name: ["*"] for name in SHIPPED},  # every file: configs, sweep specs, their READMEs
     },
 )
