@@ -1,12 +1,14 @@
 """Packaging beyond pyproject.toml: the wheel carries the repository's config folders inside the
 package, so that an installed mlcl-train finds them by name (configs/ -> mlcl_train/configs/).
-The folders are those of mlcl_train.shipped.FOLDERS; a clone uses them where they are.
+The folders are those of mlcl_train.shipped.FOLDERS; a clone (and an editable install) uses them
+where they are.
 """
 
 import sys
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import setup
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -19,11 +21,16 @@ SHIPPED = {  # package name inside the wheel -> its folder in the repository, su
     if "__pycache__" not in sub.parts
 }
 
-setup(
-    packages=[*find_packages(include=["mlcl_train*"]), "mlcl_train.mnist", *SHIPPED],
-    package_dir=SHIPPED,
-    package_data={
-        "mlcl_train.mnist": ["*.gz", "MD5SUMS.uncompressed", "README.md"],
-        **{name: ["*"] for name in SHIPPED},  # every file: configs, sweep specs, their READMEs
-    },
-)
+
+class BuildPy(build_py):
+    """build_py that adds the shipped folders, with every file in them, to what pyproject.toml packages."""
+
+    def finalize_options(self) -> None:
+        dist = self.distribution
+        dist.packages = list(dict.fromkeys([*(dist.packages or []), *SHIPPED]))
+        dist.package_dir = {**(dist.package_dir or {}), **SHIPPED}
+        dist.package_data = {**(dist.package_data or {}), **{name: ["*"] for name in SHIPPED}}
+        super().finalize_options()
+
+
+setup(cmdclass={"build_py": BuildPy})

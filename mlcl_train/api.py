@@ -120,8 +120,10 @@ class Run(RunRecord):
         return self.load_model()
 
     def load_model(self, weights: str = "last", device: str = "cpu") -> Any:
-        """The trained network with the run's weights."""
-        return _load_model(self.path, weights, device)
+        """The trained network in eval mode: predict.load_model (weights "last" is model.pt, or a state_dict file)."""
+        from mlcl_train.predict import load_model
+
+        return load_model(self.path, weights, device)
 
     def resume(self, epochs: int | None = None, progress: bool | None = None) -> Run:
         """Continue this run if it stopped (or extend it to `epochs`); returns the run as it ends."""
@@ -228,20 +230,3 @@ def _path(run: RunLike) -> Path:
 def _records(runs: tuple[RunLike, ...], runs_dir: str | Path) -> list[RunRecord]:
     """Fresh records of the runs given (a record is read again: its run may have gone on), else of runs_dir."""
     return read_runs([_path(r) for r in runs] or [runs_dir], NO_RUNS)
-
-
-def _load_model(path: Path, weights: str, device: str) -> Any:
-    import copy
-
-    import torch
-
-    from mlcl_train.config import resolve
-    from mlcl_train.engine import build_model
-
-    record = read_run(path)
-    if record.config is None or not (path / "model.pt").is_file():
-        raise UserError(f"{path} has no model.pt or config.yaml; pass a run that finished at least one epoch")
-    model = build_model(resolve(copy.deepcopy(record.config)))
-    assert weights == "last", weights
-    model.load_state_dict(torch.load(path / "model.pt", map_location=device, weights_only=True))
-    return model.to(device).eval()
