@@ -397,7 +397,9 @@ def models(
         fail(f"no model matches {pattern!r}; run 'mlcl-train models' for the list")
     for name in names:
         typer.echo("\n".join(describe(name)))
-    typer.echo(f"\nShipped configs, by name (--config mlp_deep): {shipped.location()} ('mlcl-train init' copies them)")
+    if pattern == "*":  # the whole list ends with where the configs that use them are
+        typer.echo(f"\nShipped configs, by name (--config mlp_deep): {shipped.location()} "
+                   "('mlcl-train init' copies them)")
 
 
 @app.command("show-config")
