@@ -33,8 +33,11 @@ def test_the_notebook_runs_top_to_bottom_in_a_kernel(tmp_path: Path) -> None:
     params[0].source = "EPOCHS = 2\nSUBSET = 1000"
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
 
-    text = "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream")
+    text = "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream" and out.name == "stdout")
     assert text.count("===== [Epochs] 2/2 =====") == 3 and text.count("[Test Result]") == 6
+    bars = "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream" and out.name == "stderr")
+    widgets = [out for out in outputs(nb) if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+    assert "16/16" in bars or widgets  # progress is on in a notebook: widgets, or text where ipywidgets is missing
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert [name.split("-", 2)[2] for name in runs] == ["hw2_baseline", "mlp_deep", "mlp_wide"]
     for run in (tmp_path / "runs").iterdir():
