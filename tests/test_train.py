@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -200,7 +199,7 @@ def test_nan_loss_stops_the_run_as_diverged(tmp_path: Path, make_config) -> None
 
 
 def test_a_failure_mid_run_is_recorded(tmp_path: Path, make_config, monkeypatch) -> None:
-    training = importlib.import_module("mlcl_train.train")  # mlcl_train.train, the attribute, is the API's train()
+    import mlcl_train.train as training
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -287,7 +286,8 @@ def test_hard_kill_leaves_every_file_complete(tmp_path: Path, make_config) -> No
 
 def test_resume_restores_a_metrics_row_cut_off_by_a_kill(tmp_path: Path, make_config) -> None:
     runs = tmp_path / "runs"
-    assert train("--config", str(make_config()), "--runs-dir", str(runs), "--set", "train.epochs=3").exit_code == 0
+    result = train("--config", str(make_config()), "--runs-dir", str(runs), "--set", "train.epochs=3")
+    assert result.exit_code == 0, result.output
     run = only_run(runs)
     complete = read_csv(run / "metrics.csv")
     text = (run / "metrics.csv").read_text()
