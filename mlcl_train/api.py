@@ -21,8 +21,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
-from mlcl_train.compare import NO_RUNS, cells, differing_keys, is_numeric, raw, render, select
+from mlcl_train.compare import NO_RUNS, cells, is_numeric, render, select, value
 from mlcl_train.errors import Diverged, Stopped, UserError
+from mlcl_train.labels import MISSING, differing_keys, run_labels
 from mlcl_train.plot import in_notebook
 from mlcl_train.runs import COLUMNS, RunRecord, is_run, read_run, read_runs
 
@@ -152,7 +153,7 @@ class Table:
     @property
     def rows(self) -> list[dict[str, Any]]:
         """One dict per run: the result columns and the differing config keys, as raw values."""
-        return [raw(r, self.keys) for r in self.runs]
+        return [{k: v for k in self.columns if (v := value(r, k)) is not MISSING} for r in self.runs]
 
     def to_pandas(self) -> Any:
         """The rows as a pandas DataFrame (pandas is not needed for anything else)."""
@@ -189,7 +190,6 @@ class Table:
 
 def show_curves(runs: list[RunRecord], output: str | Path | None, acc_only: bool) -> None:
     """Draw plot's curves of the runs: shown in a notebook, written to output if given."""
-    from mlcl_train.compare import run_labels
     from mlcl_train.plot import check_format, curves_figure, pyplot, save
     from mlcl_train.present.content import png
 

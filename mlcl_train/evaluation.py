@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +33,13 @@ class Evaluation:
 
 
 def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: str = "cpu",
-                 mistakes: int = 24) -> Evaluation:
-    """Reload a run's config and model.pt, evaluate the test split, write the two figures."""
+                 mistakes: int = 24, weights: bytes | None = None) -> Evaluation:
+    """Reload a run's config and model.pt (or the `weights`, model.pt's bytes read before), evaluate the
+    test split, write the two figures."""
     run = record.path
-    for name in ("config.yaml", "model.pt"):
+    if not run.is_dir():
+        raise UserError(f"{run}: no such folder; pass a run folder such as runs/20261127-101500-mlp_deep")
+    for name in ("config.yaml", *(["model.pt"] if weights is None else [])):
         if not (run / name).is_file():
             raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch")
     if record.config is None:
@@ -44,7 +48,8 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
     try:
-        model.load_state_dict(torch.load(run / "model.pt", map_location=dev, weights_only=True))
+        source = io.BytesIO(weights) if weights is not None else run / "model.pt"
+        model.load_state_dict(torch.load(source, map_location=dev, weights_only=True))
     except RuntimeError as err:
         reason = str(err).strip().splitlines()[0]
         raise UserError(f"{run}/model.pt does not fit the model of its config.yaml ({reason})") from None
@@ -92,7 +97,9 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
     save(
         plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}\nconfusion matrix ({acc:.2f}% correct)"), paths[0]
     )
-    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}"
+    if mistakes == 0:  # no mistakes figure asked for
+        return paths[:1]
+    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}" if len(wrong) else f"{name}: none wrong"
     save(
         plt,
         mistakes_figure(
