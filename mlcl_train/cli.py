@@ -10,6 +10,7 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
     mlcl-train models
     mlcl-train show-config --config configs/mlp_deep.yaml
     mlcl-train backprop --steps 3
+    mlcl-train sweep sweeps/width_depth.yaml --workers 2   # many structures; run again to resume
     mlcl-train predict runs/20261127-101500-cnn my_digit.jpg     # and: demo RUN, export RUN --format onnx
     mlcl-train init my_course                      # copy the shipped configs into a folder, to edit
 """
@@ -184,10 +185,13 @@ def compare(
         ),
     ] = None,
     runs_dir: RunsDirOpt = None,
+    group: Annotated[
+        bool, typer.Option("--group", help="one row per setting: runs that differ only by seed, mean ± std")
+    ] = False,
 ) -> None:
     """One row per run, best first: results, status, and a column per config key that differs between the runs.
 
-    Status: completed, running, interrupted, diverged, failed; incomplete (no summary.json),
+    Status: completed, running, interrupted, diverged, failed, pruned; incomplete (no summary.json),
     broken (unreadable summary.json), killed (marked running, but its process is gone).
     """
     from mlcl_train.compare import FORMATS, NO_RUNS
@@ -199,6 +203,20 @@ def compare(
     if fmt not in FORMATS:
         fail(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
     records = read_runs(_run_paths(paths, runs_dir), NO_RUNS)
+    if group:
+        from mlcl_train.compare import filter_runs
+        from mlcl_train.groups import METRICS, best_first, group_runs, render_groups, seedless_keys
+
+        if fmt == "json":
+            fail("--group prints table, markdown or csv")
+        if sort not in METRICS:
+            fail(f"--group sorts by a mean: --sort {' | '.join(METRICS)}")
+        kept = filter_runs(records, filter_ or [])
+        keys = seedless_keys(kept)
+        groups = best_first(group_runs(kept, keys), sort)[:top]
+        text = render_groups(groups, keys, sort, {"table": "text"}.get(fmt, fmt))
+        typer.echo(text, nl=False)
+        return
     width, left_out = _width(), []
     typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt, columns or [], width, left_out), nl=False)
     if left_out:
@@ -218,12 +236,15 @@ def plot(
         bool,
         typer.Option("--grad-norms", help="each layer's gradient norm per epoch (grad_norms.csv), one panel per run"),
     ] = False,
+    params: Annotated[
+        bool, typer.Option("--params", help="a sweep's best accuracy against each swept key, one panel per key")
+    ] = False,
 ) -> None:
     """Plot loss and test accuracy per epoch of one or more runs in one figure."""
     from mlcl_train.plot import NO_RUNS, plot_runs
     from mlcl_train.runs import read_runs
 
-    path, notes = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms)
+    path, notes = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms, params)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {path}")
@@ -431,6 +452,70 @@ def show_config(config: ConfigOpt, set_: SetOpt = None) -> None:
 
     for path in expand_configs(config):
         typer.echo(to_yaml(load_config(path, set_ or [])), nl=False)
+
+
+@app.command()
+@command
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP.yaml", help="the sweep file (see sweeps/)")],
+    workers: Annotated[int, typer.Option(metavar="N", help="worker processes on this machine")] = 1,
+    gpus: Annotated[
+        Optional[str], typer.Option(metavar="IDS", help="CUDA: spread the workers over these GPUs, e.g. 0,1")
+    ] = None,
+    storage: Annotated[
+        Optional[str],
+        typer.Option(metavar="URL", help="a database URL (postgresql://...) every host joins [default: a journal "
+                     "file in the sweep's folder]"),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="trials go to DIR/sweeps/<name>/")] = Path("runs"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the points and the trial count")] = False,
+    status: Annotated[bool, typer.Option("--status", help="print the table of results so far")] = False,
+    slurm: Annotated[bool, typer.Option("--slurm", help="write an sbatch job-array script")] = False,
+    partition: Annotated[Optional[str], typer.Option(help="--slurm: the partition")] = None,
+    gpus_per_task: Annotated[Optional[int], typer.Option(help="--slurm: GPUs per array task")] = None,
+    array_parallelism: Annotated[int, typer.Option(metavar="M", help="--slurm: array tasks (workers) at once")] = 4,
+    time_limit: Annotated[Optional[str], typer.Option("--time", metavar="T", help="--slurm: limit per task")] = None,
+) -> None:
+    """Train every (point, seed) of a sweep file; run the same command again to resume it."""
+    from mlcl_train.sweepfile import describe, load_sweep
+
+    if workers < 1:
+        fail("--workers must be >= 1")
+    if array_parallelism < 1:
+        fail("--array-parallelism must be >= 1")
+    gpu_ids = [g.strip() for g in gpus.split(",")] if gpus else None
+    if gpu_ids is not None and not all(g.isdigit() for g in gpu_ids):
+        fail(f"--gpus {gpus!r}: expected GPU numbers separated by commas, e.g. --gpus 0,1")
+    spec = load_sweep(sweep_file, check=not status)
+    if dry_run:
+        typer.echo(describe(spec), nl=False)
+        return
+    if status:
+        typer.echo(_sweep_status(spec, runs_dir), nl=False)
+        return
+    if slurm:
+        from mlcl_train.slurm import write_script
+
+        path, line, warning = write_script(spec, sweep_file, runs_dir, storage, partition, gpus_per_task,
+                                           array_parallelism, time_limit)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"wrote {path}\nsubmit it with: {line}")
+        return
+    from mlcl_train.sweep import run_sweep
+
+    typer.echo(f"sweep {spec.name}: {spec.total} trials, {workers} worker{'s' if workers > 1 else ''}", err=True)
+    code = run_sweep(spec, storage, runs_dir, workers, gpu_ids)
+    typer.echo(_sweep_status(spec, runs_dir), nl=False)
+    raise typer.Exit(code)
+
+
+def _sweep_status(spec: Any, runs_dir: Path) -> str:
+    from mlcl_train.groups import sweep_status
+    from mlcl_train.runs import read_runs
+
+    folder = runs_dir / "sweeps" / spec.name
+    return sweep_status(spec, read_runs([folder], full=False) if folder.is_dir() else [])
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """The config: one schema with its defaults; YAML files (with `extends`) and --set override it.
 
     cfg = load_config("configs/mlp_deep.yaml", sets=["train.epochs=3"])
-    cfg = load_config("mlp_deep", overrides={"model.hidden": [256]})   # a shipped config, by name
+    cfg = load_config("mlp_deep", values={"model.hidden": [256]})   # a shipped config, by name
 
 Every key is checked before anything trains: an unknown key names the closest valid one,
 a wrong type names the key, the value and the expected type.
@@ -67,19 +67,35 @@ DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
 def load_config(
-    path: str | Path, sets: list[str] | tuple[str, ...] = (), overrides: dict[str, Any] | None = None
+    path: str | Path, sets: list[str] | tuple[str, ...] = (), values: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Read a config file or a shipped config (following `extends`), apply --set overrides and then
-    `overrides` ({dotted key: value}, from Python), and return it resolved."""
+    """Read a config file (following `extends`), apply --set overrides, then `values` ({dotted key: value}),
+    and return it resolved."""
+    return resolve(with_values(read_raw(path, sets), values or {}))
+
+
+def read_raw(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """A config file or a shipped config (following `extends`) with --set overrides, not yet checked; `name`
+    defaults to the stem."""
     path = find_config(path)
+    keys = [item.partition("=")[0].strip() for item in sets]
+    twice = next((k for k in keys if keys.count(k) > 1), None)
+    if twice is not None:
+        raise UserError(f"--set {twice}=... is given {keys.count(twice)} times and only one value can win; "
+                        "give it once, or try several values with a sweep file (mlcl-train sweep, see sweeps/)")
     raw = _read_chain(path, ())
     for item in sorted(sets, key=lambda item: not _picks_name(item)):  # any order keeps every value
         raw = merge(raw, parse_set(item))
-    for key, value in sorted((overrides or {}).items(), key=lambda item: not _picks_name(item[0])):
-        raw = merge(raw, nest(key, value))
     if raw.get("name") is None:
         raw["name"] = path.stem
-    return resolve(raw)
+    return raw
+
+
+def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """raw with each {dotted key: value} merged in, as --set would."""
+    for key, value in sorted(values.items(), key=lambda item: not _picks_name(item[0])):  # as --set
+        raw = merge(raw, nest(key, value))
+    return raw
 
 
 def resolve(raw: dict[str, Any]) -> dict[str, Any]:
@@ -119,11 +135,16 @@ def parse_set(item: str) -> dict[str, Any]:
 
 def nest(key: str, value: Any) -> dict[str, Any]:
     """'train.optimizer.lr', 0.05 -> {'train': {'optimizer': {'lr': 0.05}}}."""
-    if not isinstance(key, str) or not all(key.split(".")):
-        raise UserError(f"{quote(key)}: expected a dotted key such as 'train.epochs'")
     for part in reversed(key.split(".")):
         value = {part: value}
     return value
+
+
+def _picks_name(item: str) -> bool:
+    """Whether a --set picks a section by name (`train.optimizer=adam`, `model.name=cnn`): applied first, so that
+    `--set train.optimizer.lr=0.05 --set train.optimizer=adam` keeps the lr whichever comes first."""
+    key = item.partition("=")[0].strip().split(".")
+    return key[-1] == "name" or key[-1] in NAMED_SECTIONS
 
 
 def find_config(path: str | Path) -> Path:
@@ -144,13 +165,6 @@ def find_config(path: str | Path) -> Path:
         raise UserError(f"config file not found: {path}; name a YAML file or a shipped config ({hint}; "
                         "'mlcl-train init' copies them into a folder)")
     return found
-
-
-def _picks_name(item: str) -> bool:
-    """Whether a --set picks a section by name (`train.optimizer=adam`, `model.name=cnn`): applied first, so that
-    `--set train.optimizer.lr=0.05 --set train.optimizer=adam` keeps the lr whichever comes first."""
-    key = item.partition("=")[0].strip().split(".")
-    return key[-1] == "name" or key[-1] in NAMED_SECTIONS
 
 
 def to_yaml(cfg: dict[str, Any]) -> str:

@@ -27,3 +27,9 @@ class Diverged(Exception):
     """The training loss became NaN or infinite; `run` is the run's record."""
 
     run = None  # the runs.RunRecord of the diverged run
+
+
+class Pruned(Exception):
+    """Raised by an on_epoch callback to stop a trial that trails the others; `run` is the run's record."""
+
+    run = None  # the runs.RunRecord of the pruned run

@@ -2,6 +2,7 @@
 
     mlcl-train plot runs/*-hw2_baseline runs/*-mlp_deep -o curves.png
     mlcl-train plot runs/*-deep_sigmoid runs/*-deep_relu --grad-norms -o grads.png
+    mlcl-train plot runs/sweeps/width_depth --params -o params.png     # the metric against each swept key
 
 matplotlib draws with the Agg backend (no display needed), or in a notebook with the notebook's
 own backend, and is imported only here.
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from mlcl_train.compare import run_labels
+from mlcl_train.compare import run_labels, show, value
 from mlcl_train.errors import UserError
 from mlcl_train.runs import RunRecord, read_csv
 
@@ -43,13 +44,16 @@ LABEL_CHARS = 36  # a legend label wraps after this many characters
 
 
 def plot_runs(runs: list[RunRecord], output: str | Path, acc_only: bool = False,
-              grad_norms: bool = False) -> tuple[Path, list[str]]:
-    """Draw runs' curves (or gradient norms) into one image; returns its path and notes on the runs left out."""
+              grad_norms: bool = False, params: bool = False) -> tuple[Path, list[str]]:
+    """Draw runs' curves (or gradient norms, or the metric against swept keys) into one image;
+    returns its path and notes on the runs left out."""
     plt = pyplot()
     output = Path(output)
     check_format(plt, output)
     labels = run_labels(runs)
-    if grad_norms:
+    if params:
+        fig, skipped = params_figure(plt, runs), []
+    elif grad_norms:
         fig, skipped = grad_norm_figure(plt, runs, labels), []
     else:
         fig, skipped = curves_figure(plt, runs, labels, acc_only)
@@ -144,6 +148,60 @@ def grad_norm_figure(plt: Any, runs: list[RunRecord], labels: list[str]) -> Any:
         )
     fig.suptitle("Gradient norm per layer (input side dark, output side light)")
     return fig
+
+
+def swept_keys(runs: list[RunRecord]) -> list[str]:
+    """The keys a sweep varied (its trials' points), else the config keys that differ, the seed left out."""
+    from mlcl_train.groups import seedless_keys
+
+    return list(dict.fromkeys(k for r in runs if r.point for k in r.point)) or seedless_keys(runs)
+
+
+def params_figure(plt: Any, runs: list[RunRecord], metric: str = "best_acc") -> Any:
+    """One panel per swept key: each completed run's metric at its value (pruned runs as gray x), the mean in black."""
+    keys = swept_keys(runs)
+    if not keys:
+        raise UserError("these runs differ in no config key but the seed; --params needs a sweep's runs")
+    shown = sorted((r for r in runs if getattr(r, metric) is not None and r.status in ("completed", "pruned")),
+                   key=lambda r: r.run)
+    if not any(r.status == "completed" for r in shown):
+        raise UserError("none of these runs has completed; nothing to plot")
+    cols = min(len(keys), 3)
+    nrows = (len(keys) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4 * nrows), sharey=True, squeeze=False,
+                             layout="constrained")
+    for i, (ax, key) in enumerate(zip(axes.flat, keys, strict=False)):
+        _param_panel(ax, key, shown, metric)
+        ax.set_ylabel(f"{metric} (%)" if metric.endswith("_acc") and i % cols == 0 else "")
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{metric} of each run against each swept key (black: mean of the completed runs)")
+    return fig
+
+
+def _param_panel(ax: Any, key: str, runs: list[RunRecord], metric: str) -> None:
+    values = [value(r, key) for r in runs]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if numeric:
+        xs = [float(v) for v in values]
+        if min(xs) > 0 and max(xs) >= 20 * min(xs):
+            ax.set_xscale("log")
+    else:
+        names = list(dict.fromkeys(show(v) for v in values))
+        xs = [names.index(show(v)) + 0.05 * (i % 5 - 2) for i, v in enumerate(values)]  # spread equal points
+        ax.set_xticks(range(len(names)), names, rotation=20 if max(map(len, names)) > 8 else 0)
+        ax.set_xlim(-0.6, len(names) - 0.4)
+    means: dict[float, list[float]] = {}
+    for x, r in zip(xs, runs, strict=True):
+        done = r.status == "completed"
+        ax.scatter([x], [getattr(r, metric)], color="C0" if done else "0.6", marker="o" if done else "x", alpha=0.7)
+        if done:
+            means.setdefault(round(x) if not numeric else x, []).append(getattr(r, metric))
+    spots = sorted(means)
+    ax.scatter(spots, [sum(means[x]) / len(means[x]) for x in spots], color="black", marker="_", s=400, zorder=3)
+    ax.set_title(key)
+    ax.set_xlabel(key)
+    ax.grid(alpha=0.3)
 
 
 def confusion_figure(plt: Any, matrix: Sequence[Sequence[int]], classes: list[str], title: str) -> Any:

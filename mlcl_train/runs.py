@@ -43,7 +43,7 @@ from mlcl_train.files import CONFIG_LIMIT, read_text
 METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 METRICS_LIMIT = 64 * 2**20  # bytes of metrics.csv: about 500,000 epochs
 NAME_MAX = 100  # characters of a run name; the folder name adds a time stamp and must stay under 255 bytes
-STATUSES = ("running", "completed", "interrupted", "diverged", "failed")  # what summary.json says
+STATUSES = ("running", "completed", "interrupted", "diverged", "failed", "pruned")  # what summary.json says
 READ_STATUSES = (*STATUSES, "killed", "incomplete", "broken")  # what a reader can find (RunRecord.status)
 RUN_FILES = ("summary.json", "config.yaml", "metrics.csv")  # a folder with any of them is a run folder
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: same result, ~10x faster
@@ -196,6 +196,9 @@ class RunRecord:
     sec_per_epoch: float | None
     config: dict[str, Any] | None  # config.yaml as written (nested); None when unreadable
     metrics: tuple[Epoch, ...] = ()
+    sweep: str | None = None  # the sweep's name, for a sweep's trial (summary.json's "sweep")
+    point: dict[str, Any] | None = None  # the trial's point, {dotted key: value}
+    seed: int | None = None  # config.yaml's seed (a sweep's trial: summary.json's)
 
     @property
     def run(self) -> str:
@@ -258,25 +261,27 @@ def is_run(path: Path) -> bool:
     return any((path / name).is_file() for name in RUN_FILES)
 
 
-def read_runs(paths: Iterable[str | Path], hint: str | None = None) -> list[RunRecord]:
+def read_runs(paths: Iterable[str | Path], hint: str | None = None, full: bool = True) -> list[RunRecord]:
     """A record per run folder in paths; with a hint, none found is a UserError that ends with it."""
     paths = [Path(p) for p in paths]
-    records = [read_run(folder) for folder in find_runs(paths)]
+    records = [read_run(folder, full) for folder in find_runs(paths)]
     if not records and hint is not None:
         raise UserError(f"no run folders in {', '.join(map(str, paths))}; {hint}")
     return records
 
 
-def read_run(folder: str | Path) -> RunRecord:
-    """A run folder's record: results from summary.json, or from metrics.csv where it says nothing; never raises."""
+def read_run(folder: str | Path, full: bool = True) -> RunRecord:
+    """A run folder's record: results from summary.json, or from metrics.csv where it says nothing; never raises.
+
+    full=False reads summary.json alone where it exists (no config, no metrics): a sweep's status, at once."""
     folder = Path(folder)
-    config = read_config(folder)
     summary = read_summary(folder)
-    metrics = tuple(read_metrics(folder))
+    config = read_config(folder) if full or summary is None else None
+    metrics = tuple(read_metrics(folder)) if full or summary is None else ()
     known = {**{k: v for k, v in results(metrics).items() if v is not None}, **(summary or {})}
     train = config.get("train") if config else None
     values = {
-        "name": config.get("name") if config else None,
+        "name": config.get("name") if config else (summary or {}).get("name"),
         "model": _model_name(config),
         "epochs_planned": train.get("epochs") if isinstance(train, dict) else None,
     }
@@ -287,6 +292,8 @@ def read_run(folder: str | Path) -> RunRecord:
         status = "broken" if (folder / "summary.json").exists() else "incomplete"
     else:
         status = run_state(summary)
+    meta = summary.get("sweep") if summary else None
+    meta = meta if isinstance(meta, dict) else {}
     return RunRecord(
         path=folder,
         status=status,
@@ -302,6 +309,9 @@ def read_run(folder: str | Path) -> RunRecord:
         sec_per_epoch=as_number(values["sec_per_epoch"]),
         config=config,
         metrics=metrics,
+        sweep=_text(meta.get("name")),
+        seed=_int(meta["seed"] if "seed" in meta else (config or {}).get("seed")),
+        point=meta["point"] if isinstance(meta.get("point"), dict) else None,
     )
 
 

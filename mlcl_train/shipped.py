@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from mlcl_train.errors import UserError
 
 PACKAGE = Path(__file__).resolve().parent
-FOLDERS = ("configs",)  # repository folders shipped inside the package (setup.py reads this); add one here
+FOLDERS = ("configs", "sweeps")  # repository folders shipped inside the package (setup.py reads this)
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -60,7 +60,7 @@ def find(name: str | Path) -> Path | None:
     for key in (stem, f"{FOLDERS[0]}/{stem}"):
         if key in shipped:
             return shipped[key]
-    ends = [key for key in shipped if key.endswith(f"/{stem}")]
+    ends = [key for key in shipped if key.endswith(f"/{stem}") and key.startswith(f"{FOLDERS[0]}/")]
     if len(ends) > 1:
         raise UserError(f"--config {name}: several shipped configs have that name: {', '.join(ends)}; name one")
     return shipped[ends[0]] if ends else None
@@ -80,7 +80,7 @@ def names() -> list[str]:
     """The short names of the shipped configs a user can pass to --config, for messages."""
     prefix = f"{FOLDERS[0]}/"
     return [key.removeprefix(prefix).rsplit(".", 1)[0] for key, path in configs().items()
-            if not path.name.startswith("_")]
+            if key.startswith(prefix) and not path.name.startswith("_")]
 
 
 def copy_into(dest: str | Path, force: bool = False) -> tuple[list[Path], list[Path]]:

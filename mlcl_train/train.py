@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -40,7 +40,7 @@ from mlcl_train.engine import (
     pitfalls,
     resolve_device,
 )
-from mlcl_train.errors import Diverged, Stopped, UserError
+from mlcl_train.errors import Diverged, Pruned, Stopped, UserError
 from mlcl_train.graphs import GraphStep, why_not
 from mlcl_train.runs import METRICS, Run, RunRecord, alive, new_summary, read_metrics, read_run, read_summary, results
 
@@ -65,8 +65,10 @@ class Setup:
 # ---------------------------------------------------------------- building
 
 
-def setup(cfg: dict[str, Any]) -> Setup:
-    """Check the device, build the model and load the data: everything that can fail before a run folder exists."""
+def setup(cfg: dict[str, Any], data_loader: Callable[..., tuple[Split, Split]] = load_data) -> Setup:
+    """Check the device, build the model and load the data: everything that can fail before a run folder exists.
+
+    data_loader(dataset, root, device, train_subset) gives the splits (a sweep's worker passes a cached one)."""
     device, note = resolve_device(cfg["device"])
     notes = [note] if note else []
     model = build_model(cfg)
@@ -83,10 +85,12 @@ def setup(cfg: dict[str, Any]) -> Setup:
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     data = cfg["data"]
-    train_split, test_split = load_data(data["dataset"], data["root"], device, data["train_subset"])
-    if t["channels_last"]:
-        for split in (train_split, test_split):
-            split.images = split.images.contiguous(memory_format=torch.channels_last)
+    train_split, test_split = data_loader(data["dataset"], data["root"], device, data["train_subset"])
+    if t["channels_last"]:  # new Splits: the loader's may be shared by the next run
+        train_split, test_split = (
+            Split(split.images.contiguous(memory_format=torch.channels_last), split.labels)
+            for split in (train_split, test_split)
+        )
     optimizer = make_optimizer(cfg, model)
     weights = list(logged_weights(model, t["log_grad_norms"]).values())
     graph = GraphStep(model, optimizer, t["loss"], t["amp"], weights) if graphs else None
@@ -157,14 +161,26 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
 # ---------------------------------------------------------------- the run
 
 
-def train(cfg: dict[str, Any], runs_dir: str | Path = "runs", progress: bool = False) -> RunRecord:
-    """Train a resolved config into a new run folder; returns the finished run's record."""
-    s = setup(cfg)
+def train(
+    cfg: dict[str, Any],
+    runs_dir: str | Path = "runs",
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    sweep: dict[str, Any] | None = None,
+    data_loader: Callable[..., tuple[Split, Split]] = load_data,
+) -> RunRecord:
+    """Train a resolved config into a new run folder; returns the finished run's record.
+
+    A sweep's trial passes `sweep` (summary.json's "sweep": name, point, seed, trial) and
+    `on_epoch(row)`, called after each epoch's metrics row is written, which may raise Pruned."""
+    s = setup(cfg, data_loader)
     run = Run.create(runs_dir, cfg["name"])
     run.write_text("config.yaml", to_yaml(cfg))
     summary = _new_summary(s, run)
+    if sweep is not None:
+        summary["sweep"] = sweep
     run.write_json("summary.json", summary)
-    fit(s, run, summary, start_epoch=1, progress=progress)
+    fit(s, run, summary, start_epoch=1, progress=progress, on_epoch=on_epoch)
     return read_run(run.path)
 
 
@@ -222,7 +238,14 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
     return read_run(run.path)
 
 
-def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress: bool) -> dict[str, Any]:
+def fit(
+    s: Setup,
+    run: Run,
+    summary: dict[str, Any],
+    start_epoch: int,
+    progress: bool,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """The epoch loop. Whatever ends it, summary.json says how it ended (and an exception carries err.run)."""
     cfg, epochs = s.cfg, s.cfg["train"]["epochs"]
     step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
@@ -257,10 +280,17 @@ def fit(s: Setup, run: Run, summary: dict[str, Any], start_epoch: int, progress:
                 }
                 with guard.deferred():
                     _commit(s, run, summary, row, result["grad_norms"], started)
+                    if on_epoch is not None:  # it writes too (a sweep's storage): a signal waits for it
+                        on_epoch(row)
     except Stopped as stop:
         _finish(run, summary, "interrupted", started)
         run.log(f"Interrupted ({stop}) after epoch {summary['epochs_done']}. Resume with: mlcl-train resume {run.path}")
         stop.run = read_run(run.path)
+        raise
+    except Pruned as pruned:
+        _finish(run, summary, "pruned", started)
+        run.log(f"Pruned after epoch {summary['epochs_done']}: its accuracy trails the other trials at this epoch")
+        pruned.run = read_run(run.path)
         raise
     except Diverged as diverged:
         _finish(run, summary, "diverged", started, error="the training loss became NaN or infinite")

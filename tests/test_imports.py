@@ -19,11 +19,12 @@ RUN = ("from typer.testing import CliRunner; from mlcl_train.cli import app; "
     RUN.format(args=["models"], expect="residual (layers, project=true)"),
     RUN.format(args=["show-config", "--config", "configs/mlp_deep.yaml"], expect="optimizer:"),
     RUN.format(args=["--help"], expect="compare"),
+    RUN.format(args=["sweep", "sweeps/width_depth.yaml", "--dry-run"], expect="trials"),
     "import mlcl_train.cli, mlcl_train.compare, mlcl_train.labels, mlcl_train.plot, mlcl_train.runs, "
     "mlcl_train.present.slides, mlcl_train.present.fit, mlcl_train.present.report, mlcl_train.config, "
-    "mlcl_train.optim, mlcl_train.datasets, mlcl_train.table",
+    "mlcl_train.optim, mlcl_train.datasets, mlcl_train.table, mlcl_train.groups, mlcl_train.sweepfile",
     "import mlcl_train; from mlcl_train import train, resume, compare, load_run, slides",
-], ids=["compare", "models", "show-config", "help", "read-side-modules", "python-api"])
+], ids=["compare", "models", "show-config", "help", "sweep-dry-run", "read-side-modules", "python-api"])
 def test_commands_that_do_not_train_do_not_import_torch(code: str, trained_runs) -> None:
     code = code.replace("{runs}", str(trained_runs[0]))
     result = subprocess.run([sys.executable, "-c", f"import sys; {code}; print('torch' in sys.modules)"],
@@ -38,11 +39,12 @@ LAYERS = {
     0: {"mlcl_train", "mlcl_train.errors", "mlcl_train.datasets", "mlcl_train.table", "mlcl_train.schema",
         "mlcl_train.files", "mlcl_train.safe_yaml", "mlcl_train.shipped"},
     1: {"mlcl_train.optim", "mlcl_train.models", "mlcl_train.runs"},
-    2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop"},
+    2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.sweepfile"},
     3: {"mlcl_train.engine", "mlcl_train.model_summary"},
     4: {"mlcl_train.train", "mlcl_train.graphs"},
     5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot", "mlcl_train.present",
-        "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export"},
+        "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export", "mlcl_train.groups",
+        "mlcl_train.slurm", "mlcl_train.sweep"},  # sweep runs trials: not read side, it may reach the loop
     6: {"mlcl_train.cli", "mlcl_train.__main__", "mlcl_train.api"},
 }
 LAZY = {"mlcl_train": {"mlcl_train.api"}}  # the package's __getattr__ imports the API on first use

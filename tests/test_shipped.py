@@ -75,9 +75,12 @@ def test_init_copies_the_configs_and_keeps_an_edited_file(elsewhere: Path) -> No
     result = run("init", "course")
     assert result.exit_code == 0, result.output
     shipped_files = sorted(p.relative_to(CONFIGS) for p in CONFIGS.rglob("*.yaml"))
-    copied = sorted(p.relative_to(elsewhere / "course" / "configs") for p in (elsewhere / "course").rglob("*.yaml"))
+    course = elsewhere / "course" / "configs"
+    copied = sorted(p.relative_to(course) for p in course.rglob("*.yaml"))
     assert copied == shipped_files and len(copied) > 10
-    assert f"copied {len(copied)} files" in result.stdout
+    everything = [p for p in (elsewhere / "course").rglob("*") if p.is_file()]  # configs/ and sweeps/
+    assert f"copied {len(everything)} files" in result.stdout
+    assert (elsewhere / "course" / "sweeps" / "width_depth.yaml").is_file()
 
     edited = elsewhere / "course" / "configs" / "mlp_deep.yaml"
     edited.write_text("extends: _homework2.yaml\nmodel: {hidden: [32]}\n")

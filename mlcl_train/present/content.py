@@ -41,6 +41,7 @@ STATUS_NOTES = {
     "broken": "summary.json is unreadable; results from metrics.csv",
     "diverged": "the training loss became NaN or infinite",
     "failed": "stopped by an error",
+    "pruned": "a sweep stopped it early: it trailed the other trials",
 }
 
 
@@ -75,6 +76,19 @@ class Content:
     images: dict[str, bytes] = field(default_factory=dict)  # confusion, mistakes (PNG)
     numeric: list[bool] | None = None  # per column of rows: numbers, right-aligned (None: guess from the text)
     compared: list[str] = field(default_factory=list)  # the config keys that differ, model keys first
+    sweeps: list[SweepContent] = field(default_factory=list)  # each sweep's trials as one grouped table
+
+
+@dataclass
+class SweepContent:
+    """A sweep shown as one table (a row per point, mean ± std over seeds) and its metric against each key."""
+
+    name: str
+    line: str  # "24 trials: completed 22, pruned 2; best trial kept as a run below"
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    figure: bytes | None  # PNG: plot --params
 
 
 def gather(records: list[RunRecord], title: str | None = None, filters: Iterable[str] = (),
@@ -87,7 +101,7 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
     runs = filter_runs(records, filters)
     if not runs:
         raise UserError(f"no run folders in {where}; {NO_RUNS}")
-    runs = sort_runs(runs)
+    runs, trials = fold_sweeps(sort_runs(runs))
     best = 0 if runs[0].best_acc is not None else None
     weights = read_weights(runs[best]) if best is not None else None
     labels = run_labels(runs)
@@ -100,6 +114,9 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
             parts.append(run_content(plt, run, label))
         say("the curves of all runs")
         all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN)
+        for name, members in trials.items():
+            say(f"the sweep {name}: {len(members)} trials")
+        sweeps = [sweep_content(plt, name, members) for name, members in trials.items()]
     if best is not None:
         say(f"evaluating the weights of the best run, {labels[best]}")
         confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device)
@@ -109,7 +126,37 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
     notes = [f"{p.label}: {p.record.status} ({p.status_note})" for p in parts if p.status_note]
     numeric = [is_numeric(runs, h) for h in headers]
     return Content(title or default_title(runs), subtitle(runs, labels, keys, best), headers, rows, same, best,
-                   notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric, keys)
+                   notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric, keys, sweeps)
+
+
+def fold_sweeps(runs: list[RunRecord]) -> tuple[list[RunRecord], dict[str, list[RunRecord]]]:
+    """A sweep's trials leave the list of runs but for its best one: (runs, {sweep name: its trials})."""
+    trials: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        if run.sweep is not None:
+            trials.setdefault(run.sweep, []).append(run)
+    best = {id(members[0]) for members in trials.values()}  # runs come best first
+    return [r for r in runs if r.sweep is None or id(r) in best], trials
+
+
+def sweep_content(plt: Any, name: str, trials: list[RunRecord]) -> SweepContent:
+    """A sweep's grouped table (the keys its trials vary) and plot --params's figure."""
+    from collections import Counter
+
+    from mlcl_train.groups import group_cells, group_runs
+    from mlcl_train.plot import params_figure, swept_keys
+
+    keys = swept_keys(trials)
+    headers, rows = group_cells(group_runs(trials, keys), keys)
+    counts = ", ".join(f"{s} {n}" for s, n in Counter(r.status for r in trials).most_common())
+    line = f"{len(trials)} trials of {len(rows)} points ({counts}); its best trial is shown as a run"
+    try:
+        fig = params_figure(plt, trials)
+        fig.set_size_inches(*ALL_CURVES_IN)
+        figure = png(plt, fig)
+    except UserError:
+        figure = None
+    return SweepContent(name, line, headers, rows, [False] * len(keys) + [True, True, False], figure)
 
 
 def table(runs: list[RunRecord], labels: list[str], keys: list[str]) -> tuple[list[str], list[list[str]]]:

@@ -81,6 +81,10 @@ def render(content: Content) -> str:
         *([f"<p>Same for all runs: {e(', '.join(f'{k} {v}' for k, v in content.same))}</p>"] if content.same else []),
         *(f'<p class="warn">{e(note)}</p>' for note in content.notes),
     ]
+    for part in content.sweeps:  # a sweep: one grouped table and its figure, not a section per trial
+        parts += [f"<h2>Sweep {e(part.name)}</h2>", f"<p>{e(part.line)}</p>",
+                  '<div class="scroll">' + table(part.headers, part.rows, 0, numeric=part.numeric) + "</div>"]
+        parts += [image(part.figure, "accuracy against each swept key")] if part.figure is not None else []
     parts += [run_section(run, i) for i, run in enumerate(content.runs, 1)]
     if content.all_curves is not None:
         parts += [

@@ -73,6 +73,8 @@ def build_deck(content: Content) -> Any:
     prs.slide_width, prs.slide_height = Inches(WIDTH), Inches(HEIGHT)
     title_slide(prs, content)
     table_slides(prs, content)
+    for part in content.sweeps:
+        sweep_slides(prs, part)
     for run in content.runs:
         run_slide(prs, run)
     curves_slide(prs, content)
@@ -124,6 +126,26 @@ def table_slides(prs: Any, content: Content) -> None:
         height = table(slide, headers, [rows[r] for r in chunk], MARGIN, TOP, width, pt, best=best, right=right)
         if n == len(chunks):
             notes_below(slide, below, notes, TOP + height + 0.2, pt)
+
+
+def sweep_slides(prs: Any, part: Any) -> None:
+    """A sweep: its grouped table (as many points a slide as fit), then its metric against each swept key."""
+    pt, width = TABLE_PT, WIDTH - 2 * MARGIN
+    rows = [[fit.cut(v, pt, CELL_IN, bold=True) for v in row] for row in part.rows]
+    line = [clip(part.line, pt, inner(width), 2)]
+    room = BOTTOM - TOP - header_height(part.headers, column_widths(part.headers, rows, width, pt), pt) - 0.3
+    room -= fit.height_in(line, pt, inner(width)) + 2 * BOX_PAD[1]
+    size = max(int(room / row_height(pt)), 1)
+    chunks = [range(i, min(i + size, len(rows))) for i in range(0, len(rows), size)] or [range(0)]
+    right = {i for i, num in enumerate(part.numeric) if num}
+    for n, chunk in enumerate(chunks, 1):
+        slide = new_slide(prs, f"Sweep {part.name}" + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
+        height = table(slide, part.headers, [rows[r] for r in chunk], MARGIN, TOP, width, pt,
+                       best=0 if n == 1 else None, right=right)
+        notes_below(slide, line, [], TOP + height + 0.2, pt)
+    if part.figure is not None:
+        slide = new_slide(prs, f"Sweep {part.name}: accuracy against each swept key")
+        picture(slide, part.figure, MARGIN, TOP, width, BOTTOM - TOP)
 
 
 def slide_rows(count: int, full: int, last: int) -> list[range]:

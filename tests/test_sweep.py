@@ -1,0 +1,295 @@
+"""Sweeps: the sweep file's checks, and real sweeps in real processes on the tiny data (exactly once, resume, kill)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from mlcl_train.cli import app
+from mlcl_train.runs import read_runs
+
+ROOT = Path(__file__).parents[1]
+
+
+def write_sweep(folder: Path, base: Path, **fields) -> Path:
+    """A sweep file over a tiny grid (2 points x 2 seeds) unless fields say otherwise."""
+    data = {"name": "tiny", "base": str(base), "seeds": [1, 2], "space": {"model.hidden": [[8], [16]]}, **fields}
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def sweep_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`mlcl-train sweep ...` as its own process, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "mlcl_train", "sweep", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = proc.communicate()
+    return proc.returncode, out, err
+
+
+def pairs(folder: Path) -> Counter:
+    """How many run folders of each status each (point, seed) has."""
+    return Counter((json.dumps(r.point), r.config["seed"], r.status) for r in read_runs([folder]))
+
+
+# ---------------------------------------------------------------- the sweep file
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"space": {"model.hiden": [[8]]}}, "did you mean 'model.hidden'?"),
+    ({"set": {"train.epoch": 1}}, "did you mean 'train.epochs'?"),
+    ({"space": {"train.optimizer.lr": {"low": 0.01, "high": 0.1}}}, "a range needs method: random or tpe"),
+    ({"space": {"model.activation": ["relu", "swishy"]}}, "swishy"),
+    ({"method": "tpe"}, "trials: method tpe needs the number of points"),
+    ({"metirc": "best_acc"}, "did you mean 'metric'?"),
+    ({"seeds": [1, 1]}, "lists a seed twice"),
+    ({"space": {"seed": [1, 2]}}, "list the seeds under 'seeds:'"),
+])
+def test_a_bad_sweep_file_is_one_line_naming_the_key(tmp_path: Path, make_config, fields, message) -> None:
+    path = write_sweep(tmp_path, make_config(), **fields)
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.startswith(f"error: {path}: ") and result.output.count("\n") == 1
+
+
+def test_dry_run_prints_the_points_and_the_trial_count(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config(), space={"model.hidden": [[8], [16], [32]], "model.activation":
+                                                       ["relu", "gelu"]})
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "grid of 6 points x 2 seeds (1, 2) = 12 trials" in result.output
+    assert "5  [32]          gelu" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_status_before_any_trial_lists_every_point_pending(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config())
+    result = CliRunner().invoke(app, ["sweep", str(path), "--status", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "0 of 4 trials finished (pending 4)" in result.output
+    assert result.output.count("pending 2") == 2
+
+
+# ---------------------------------------------------------------- real sweeps
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> tuple[Path, Path, str, str]:
+    """A 2 points x 2 seeds grid trained by two workers: (sweep file, runs folder, stdout, stderr). Read-only."""
+    folder = tmp_path_factory.mktemp("sweep")
+    base = folder / "base.yaml"
+    base.write_text(yaml.safe_dump({"device": "cpu", "data": {"root": str(tiny_root)}, "model": {"name": "mlp"},
+                                    "train": {"epochs": 1, "batch_size": 64, "optimizer": {"name": "sgd", "lr": 0.1}},
+                                    "eval": {"batch_size": 64}}))
+    path = write_sweep(folder, base)
+    runs = folder / "runs"
+    code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
+    assert code == 0, err
+    return path, runs, out, err
+
+
+def test_two_workers_train_each_pair_once_and_a_rerun_trains_nothing(finished) -> None:
+    path, runs, out, err = finished
+    folder = runs / "sweeps" / "tiny"
+    counts = pairs(folder)
+    assert sorted(counts.values()) == [1, 1, 1, 1] and {s for *_, s in counts} == {"completed"}
+    assert len({(p, seed) for p, seed, _ in counts}) == 4
+    assert "4 of 4 trials finished (completed 4)" in out
+    assert "4/4 done" in err
+    summary = json.loads(next(folder.glob("*-tiny-*/summary.json")).read_text())
+    assert set(summary["sweep"]) == {"name", "point", "seed", "trial"} and summary["sweep"]["name"] == "tiny"
+    before = sorted(p.name for p in folder.iterdir())
+    code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert "4 of 4 trials finished" in out
+
+
+def test_compare_group_makes_one_row_per_point(finished) -> None:
+    folder = finished[1] / "sweeps" / "tiny"
+    grouped = CliRunner().invoke(app, ["compare", str(folder), "--group"])
+    assert grouped.exit_code == 0, grouped.output
+    lines = grouped.output.splitlines()
+    assert lines[0].split()[:2] == ["model.hidden", "best_acc"] and len(lines) == 4  # header, rule, 2 points
+    assert all(line.split()[-3:] == ["2", "completed", "2"] for line in lines[2:])
+    means = [float(line.split()[1]) for line in lines[2:]]
+    assert means == sorted(means, reverse=True)  # best first
+    records = read_runs([folder])
+    for line in lines[2:]:
+        width = json.loads(line.split()[0])
+        scores = [r.best_acc for r in records if r.point == {"model.hidden": width}]
+        assert float(line.split()[1]) == pytest.approx(sum(scores) / 2, abs=0.006)
+
+
+def test_plot_params_draws_a_panel_per_swept_key(finished, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["plot", str(finished[1] / "sweeps" / "tiny"), "--params",
+                                      "-o", str(tmp_path / "params.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "params.png").stat().st_size > 10_000
+
+
+def test_report_shows_a_sweep_as_one_grouped_table(finished, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", str(finished[1] / "sweeps" / "tiny"), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    assert "<h2>Sweep tiny</h2>" in page and "4 trials of 2 points (completed 4)" in page
+    assert page.count('<h2 id="run-') == 1  # the best trial alone, not a section per trial
+
+
+def test_a_killed_worker_s_trial_trains_again_and_nothing_else_repeats(tmp_path: Path, make_config) -> None:
+    # the [16] point trains long enough to be killed in the middle
+    path = write_sweep(tmp_path, make_config(train={"epochs": 1}),
+                       space={"model.hidden": [[8], [16]]}, set={}, seeds=[1, 2])
+    path.write_text(path.read_text() + "")
+    base = yaml.safe_load(path.read_text())
+    base["space"] = {"train.epochs": [1, 40]}
+    path.write_text(yaml.safe_dump(base))
+    runs = tmp_path / "runs"
+    folder = runs / "sweeps" / "tiny"
+    proc = sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs))
+    victim = None
+    while victim is None and proc.poll() is None:
+        for summary in folder.glob("*/summary.json"):
+            data = json.loads(summary.read_text())
+            if data["epochs"] == 40 and data["status"] == "running" and 1 <= data["epochs_done"] < 30:
+                victim = summary.parent
+                os.kill(data["pid"], signal.SIGKILL)
+                break
+        time.sleep(0.05)
+    code, out, err = finish(proc)
+    assert victim is not None, err
+    assert code == 1 and "was killed (SIGKILL)" in err
+    code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
+    assert code == 0, err
+    counts = pairs(folder)
+    completed = Counter((p, seed) for p, seed, status in counts.elements() if status == "completed")
+    assert sorted(completed.values()) == [1, 1, 1, 1]  # every pair completed once
+    assert sum(counts.values()) == 5  # and the killed folder, kept
+    assert read_runs([victim])[0].status == "killed"
+
+
+def test_the_median_pruner_stops_a_clearly_worse_trial(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config(train={"epochs": 3}), seeds=[1], pruner={"name": "median", "startup": 2},
+                       space={"train.optimizer.lr": [0.1, 0.2, 0.00001]})
+    runs = tmp_path / "runs"
+    code, out, err = finish(sweep_cli(str(path), "--runs-dir", str(runs)))
+    assert code == 0, err
+    records = {r.point["train.optimizer.lr"]: r for r in read_runs([runs / "sweeps" / "tiny"])}
+    assert records[0.00001].status == "pruned" and records[0.00001].epochs == 1
+    assert records[0.1].status == records[0.2].status == "completed"
+    assert "pruned 1" in out
+
+
+def test_two_slurm_array_tasks_complete_the_sweep(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config(train={"epochs": 1}))
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--slurm", "--runs-dir", str(runs), "--partition", "gpu",
+                                      "--array-parallelism", "2", "--time", "1:00:00"])
+    assert result.exit_code == 0, result.output
+    script = runs / "sweeps" / "tiny" / "slurm.sh"
+    text = script.read_text()
+    assert "#SBATCH --array=0-1" in text and "#SBATCH --partition=gpu" in text and "#SBATCH --time=1:00:00" in text
+    assert f"sbatch {script}" in result.output and "NFS" in result.output
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    tasks = [subprocess.Popen(["bash", str(script)], env={**env, "SLURM_ARRAY_TASK_ID": str(i)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for task in tasks:
+        out, err = task.communicate()
+        assert task.returncode == 0, err
+    counts = pairs(runs / "sweeps" / "tiny")
+    assert sorted(counts.values()) == [1, 1, 1, 1] and {s for *_, s in counts} == {"completed"}
+
+
+def test_two_hosts_join_one_sweep_through_postgresql(tmp_path: Path, make_config) -> None:
+    url = os.environ.get("MLCL_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("MLCL_TEST_POSTGRES is not set: .ci/run starts a PostgreSQL server and sets it")
+        pytest.skip("no PostgreSQL server: start one with `export MLCL_TEST_POSTGRES=$(.ci/postgres start)`")
+    name = f"pg_{os.getpid()}_{time.time_ns()}"  # a new study in a database the tests share
+    path = write_sweep(tmp_path, make_config(train={"epochs": 1}), name=name)
+    runs = tmp_path / "runs"
+    hosts = [sweep_cli(str(path), "--storage", url, "--runs-dir", str(runs)) for _ in range(2)]
+    for host in hosts:
+        code, out, err = finish(host)
+        assert code == 0, err
+    counts = pairs(runs / "sweeps" / name)
+    assert sorted(counts.values()) == [1, 1, 1, 1] and {s for *_, s in counts} == {"completed"}
+    assert len({(p, seed) for p, seed, _ in counts}) == 4
+    code, out, err = finish(sweep_cli(str(path), "--storage", url, "--runs-dir", str(runs)))
+    assert code == 0 and sum(pairs(runs / "sweeps" / name).values()) == 4, err
+
+
+def test_ctrl_c_marks_the_trials_in_progress_interrupted_and_a_rerun_trains_them(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config(train={"epochs": 60}), seeds=[1])
+    runs = tmp_path / "runs"
+    folder = runs / "sweeps" / "tiny"
+    proc = sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs))
+    while proc.poll() is None:
+        started = [json.loads(p.read_text()) for p in folder.glob("*/summary.json")]
+        if len([s for s in started if s["status"] == "running" and s["epochs_done"] >= 1]) == 2:
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.05)
+    code, out, err = finish(proc)
+    assert code == 130, err
+    assert sorted(r.status for r in read_runs([folder])) == ["interrupted", "interrupted"]
+    data = yaml.safe_load(path.read_text())
+    data["set"] = {"train.epochs": 1}  # the pairs are the points and seeds; a shorter retrain keeps this test quick
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
+    assert code == 0, err
+    assert Counter(r.status for r in read_runs([folder])) == {"interrupted": 2, "completed": 2}
+
+
+def test_random_and_tpe_take_ranges_and_check_both_ends(tmp_path: Path, make_config) -> None:
+    space = {"train.optimizer.lr": {"low": 0.001, "high": 0.1, "log": True}, "train.batch_size": {"low": 16,
+             "high": 128, "int": True}, "model.hidden": [[8], [16]]}
+    path = write_sweep(tmp_path, make_config(), method="tpe", trials=5, seeds=[3], space=space)
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "tpe, 5 points x 1 seeds (3) = 5 trials" in result.output
+    assert "0.001..0.1 (log)" in result.output and "int 16..128" in result.output
+    space["train.batch_size"] = {"low": 0, "high": 128, "int": True}  # batch size 0 is not a valid config
+    path = write_sweep(tmp_path, make_config(), method="random", trials=5, space=space)
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 2 and "train.batch_size: 0 is out of range" in result.output
+
+
+def test_compare_group_without_a_sweep_groups_runs_that_differ_only_by_seed(trained_runs) -> None:
+    result = CliRunner().invoke(app, ["compare", str(trained_runs[0]), "--group", "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "| model.hidden | best_acc (mean ± std) | n | status |"
+    assert len(result.output.splitlines()) == 4  # header, rule, a row per width
+
+
+def test_repeating_set_for_one_key_is_an_error_that_points_to_sweeps(make_config) -> None:
+    result = CliRunner().invoke(app, ["show-config", "--config", str(make_config()), "--set", "model.hidden=[8]",
+                                      "--set", "model.hidden=[16]"])
+    assert result.exit_code == 2
+    assert "--set model.hidden=... is given 2 times" in result.output and "sweep" in result.output
+
+
+def test_a_storage_that_cannot_be_opened_is_one_line(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config())
+    result = CliRunner().invoke(app, ["sweep", str(path), "--storage", "postgresql://nobody@127.0.0.1:1/none",
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "error: --storage: cannot open the database:" in result.output and "Traceback" not in result.output
+    missing = CliRunner().invoke(app, ["sweep", str(tmp_path / "nope.yaml"), "--dry-run"])
+    assert missing.exit_code == 2 and "sweep file not found" in missing.output
