@@ -56,7 +56,8 @@ def test_interrupting_the_kernel_leaves_a_run_that_resume_continues(tmp_path: Pa
     runs = tmp_path / "runs"
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
     try:
-        msg_id = kc.execute(f"from mlcl_train import resume, train\nrun = train({str(config)!r}, runs_dir='runs')")
+        code = f"from mlcl_train import resume, train\nrun = train({str(config)!r}, runs_dir='runs')"
+        msg_id = kc.execute(code, stop_on_error=False)  # the kernel then runs the next cell, as after a stop button
         metrics = wait_for(lambda: next(runs.glob("*/metrics.csv"), None))
         wait_for(lambda: len(metrics.read_text().splitlines()) >= 2)  # a header and one finished epoch
         km.interrupt_kernel()
