@@ -36,9 +36,9 @@ LAYERS = {
     0: {"mlcl_train", "mlcl_train.errors", "mlcl_train.datasets", "mlcl_train.table", "mlcl_train.schema",
         "mlcl_train.files", "mlcl_train.safe_yaml"},
     1: {"mlcl_train.optim", "mlcl_train.models", "mlcl_train.runs"},
-    2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop"},
+    2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.augment"},
     3: {"mlcl_train.engine", "mlcl_train.model_summary"},
-    4: {"mlcl_train.train"},
+    4: {"mlcl_train.train", "mlcl_train.events"},
     5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.plot", "mlcl_train.present"},
     6: {"mlcl_train.cli", "mlcl_train.__main__"},
 }
