@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from mlcl_train import __version__
-from mlcl_train.config import load_config, to_yaml
 from mlcl_train.augment import Augmenter, enabled
+from mlcl_train.config import load_config, to_yaml
 from mlcl_train.data import STATS, Split, load_splits, num_batches, train_batches
 from mlcl_train.engine import (
     autocast,
