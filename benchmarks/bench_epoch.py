@@ -6,8 +6,10 @@
 
     python benchmarks/bench_epoch.py --model mlp --repeats 3
     python benchmarks/bench_epoch.py --model cnn --repeats 3 --channels-last
+    python benchmarks/bench_epoch.py --model mlp --repeats 3 --augment   # (1) with and without augmentation
 
-Prints the median seconds of each and the ratios (2)/(1) and (1)/(3).
+Prints the median seconds of each and the ratios (2)/(1) and (1)/(3). With --augment: (1) alone,
+without and with data.augment {shift: 2, rotate: 10}, and their ratio.
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ MODELS = {
 }
 
 
-def config(model: str, device: str, channels_last: bool, compile_: bool, batch_size: int) -> dict:
+AUGMENT = {"shift": 2, "rotate": 10}  # what --augment times: the distortions most configs use
+
+
+def config(model: str, device: str, channels_last: bool, compile_: bool, batch_size: int,
+           augment: dict | None = None) -> dict:
     return resolve({
-        "name": f"bench-{model}", "device": device, "model": MODELS[model],
+        "name": f"bench-{model}", "device": device, "model": MODELS[model], "data": {"augment": augment or {}},
         "train": {"epochs": 1, "batch_size": batch_size, "loss": "nll" if model == "cnn" else "cross_entropy",
                   "optimizer": {"name": "sgd", "lr": 0.01}, "channels_last": channels_last, "compile": compile_},
     })
@@ -146,7 +152,10 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--skip-canonical", action="store_true", help="skip (2), the slow one")
+    parser.add_argument("--augment", action="store_true", help="time (1) without and with shift 2 + rotate 10")
     args = parser.parse_args()
+    if args.augment:
+        return augment_cost(args)
 
     cfg = config(args.model, args.device, args.channels_last, args.compile, args.batch_size)
     times: dict[str, list[float]] = {"mlcl-train": [], "canonical": [], "bound": []}
@@ -169,6 +178,23 @@ def main() -> None:
     if "canonical" in med:
         print(f"  canonical / mlcl-train = {med['canonical'] / med['mlcl-train']:.2f}x")
     print(f"  mlcl-train / bound     = {med['mlcl-train'] / med['bound']:.3f}x")
+
+
+def augment_cost(args: argparse.Namespace) -> None:
+    """(1) without and with augmentation, alternating, and the ratio of their medians."""
+    plain = config(args.model, args.device, args.channels_last, args.compile, args.batch_size)
+    distorted = config(args.model, args.device, args.channels_last, args.compile, args.batch_size, AUGMENT)
+    times: dict[str, list[float]] = {"none": [], "shift+rotate": []}
+    for i in range(args.repeats):
+        times["none"].append(ours(plain))
+        times["shift+rotate"].append(ours(distorted))
+        print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\nmodel {args.model} | device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
+          f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}")
+    for k, v in med.items():
+        print(f"  {k:<13} {v:7.2f} s per epoch (median of {len(times[k])})")
+    print(f"  shift+rotate / none = {med['shift+rotate'] / med['none']:.3f}x")
 
 
 if __name__ == "__main__":

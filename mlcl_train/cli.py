@@ -192,7 +192,9 @@ def compare(
 @app.command()
 @command
 def plot(
-    runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")],
+    runs: Annotated[
+        Optional[list[Path]], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="image to write (.png, .pdf or .svg)")
     ] = Path("plot.png"),
@@ -201,11 +203,28 @@ def plot(
         bool,
         typer.Option("--grad-norms", help="each layer's gradient norm per epoch (grad_norms.csv), one panel per run"),
     ] = False,
+    augment: Annotated[
+        Optional[Path],
+        typer.Option("--augment", metavar="CONFIG", help="draw training images as the config's data.augment "
+                     "distorts them, instead of runs"),
+    ] = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Plot loss and test accuracy per epoch of one or more runs in one figure."""
+    """Plot loss and test accuracy per epoch of one or more runs in one figure (or, with --augment, a grid of
+    augmented training images)."""
+    if augment is not None:
+        from mlcl_train.config import load_config
+        from mlcl_train.plot import augment_figure
+
+        if runs:
+            fail("--augment draws from a config; pass no run folders with it")
+        typer.echo(f"wrote {augment_figure(load_config(augment, set_ or []), output)}")
+        return
     from mlcl_train.plot import NO_RUNS, plot_runs
     from mlcl_train.runs import read_runs
 
+    if not runs:
+        fail("pass run folders to plot (or --augment CONFIG)")
     path, skipped = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms)
     for name in skipped:
         typer.echo(f"note: {name} has no finished epoch; left out", err=True)
@@ -222,22 +241,31 @@ def eval_run(
     ] = None,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
     mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show")] = 24,
+    weights: Annotated[
+        str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
+    ] = "last",
 ) -> None:
     """Evaluate a run's saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:
         fail("--mistakes must be >= 0")
-    from mlcl_train.evaluation import class_table, evaluate_run
+    from mlcl_train.evaluation import WEIGHTS, class_table, evaluate_run
     from mlcl_train.runs import read_run
     from mlcl_train.table import render
 
-    result = evaluate_run(read_run(run), output, device, mistakes)
+    record = read_run(run)
+    result = evaluate_run(record, output, device, mistakes, weights)
     recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
-    typer.echo(f"Run {run} | {sum(n for n, _ in result.per_class):,} test images | device {device}")
+    shown = "" if weights == "last" else f" | weights best.pt (epoch {record.best_epoch})"
+    typer.echo(f"Run {run} | {sum(n for n, _ in result.per_class):,} test images | device {device}{shown}")
+    if weights == "best" and record.best_split != "val":
+        typer.echo("note: this best epoch was chosen on the test split itself, so its test accuracy is optimistic; "
+                   "train with data.val_split to choose on validation", err=True)
     typer.echo(f"Test Loss: {result.loss:.6f}")
     typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
     if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
         typer.echo(
-            "note: this differs from the recorded accuracy: the data or model.pt changed since the run", err=True
+            f"note: this differs from the recorded accuracy: the data or {WEIGHTS[weights]} changed since the run",
+            err=True,
         )
     headers, rows, right = class_table(result)
     typer.echo(render(headers, rows, right=right, rule=False), nl=False)

@@ -28,15 +28,18 @@ from mlcl_train.schema import suggest
 
 COLUMNS = ["run", "model", "params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss",
            "sec_per_epoch", "status"]  # the table's; csv and json give runs.COLUMNS, raw values
+VAL_COLUMNS = ["best_val_acc", "best_split"]  # after best_epoch, when a run has a validation split
 SHOWN = {
     "params": "{:,}",
+    "best_val_acc": "{:.2f}",
+    "val_acc": "{:.2f}",
     "final_acc": "{:.2f}",
     "best_acc": "{:.2f}",
     "test_loss": "{:.4f}",
     "sec_per_epoch": "{:.2f}",
 }
-RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss", "sec_per_epoch"}
-HIGH_FIRST = {"final_acc", "best_acc"}  # sorted best first; every other key sorts low to high
+RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss", "sec_per_epoch", "best_val_acc"}
+HIGH_FIRST = {"final_acc", "best_acc", "best_val_acc", "val_acc"}  # sorted best first; the rest low to high
 IGNORED = {"name"}  # differs between almost all runs and is already in the run folder's name
 FORMATS = ("table", "csv", "json", "markdown")
 MISSING = object()  # a config key the run does not have (e.g. momentum in an adam run)
@@ -149,15 +152,27 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
 
 def cells(runs: list[RunRecord], keys: list[str]) -> tuple[list[str], list[list[str]]]:
     """Headers and display strings (the table's), e.g. for a slide's table."""
+    shown = columns(runs)
     rows = [
-        [cell(r, c) for c in COLUMNS] + [show(value(r, k)) if r.config is not None else "?" for k in keys] for r in runs
+        [cell(r, c) for c in shown] + [show(value(r, k)) if r.config is not None else "?" for k in keys] for r in runs
     ]
-    return [*COLUMNS, *keys], rows
+    return [*shown, *keys], rows
+
+
+def columns(runs: list[RunRecord]) -> list[str]:
+    """The table's result columns: with the validation accuracy and the split that chose the best epoch
+    (val or test) when any run has a validation split."""
+    if not any(r.best_split == "val" for r in runs):
+        return COLUMNS
+    at = COLUMNS.index("best_epoch") + 1
+    return [*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:]]
 
 
 def is_numeric(runs: list[RunRecord], column: str) -> bool:
     """Whether a column shows numbers (right-aligned): a result column, or a config key with a number in every run."""
-    return column in RIGHT or (column not in COLUMNS and all(_number(value(r, column)) is not None for r in runs))
+    if column in RIGHT:
+        return True
+    return column not in [*COLUMNS, *VAL_COLUMNS] and all(_number(value(r, column)) is not None for r in runs)
 
 
 def show(v: Any) -> str:
@@ -178,6 +193,8 @@ def show(v: Any) -> str:
 def cell(run: RunRecord, column: str) -> str:
     """A result column as the table shows it: `-` when unknown, epochs as done/planned."""
     v = run.get(column)
+    if column == "best_split" and v is None and run.best_epoch is not None:
+        return "test"  # a run from before validation splits chose its best epoch on test
     if v is None:
         return "-"
     if column == "epochs" and run.epochs_planned is not None:

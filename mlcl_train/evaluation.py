@@ -1,6 +1,7 @@
 """Evaluate a finished run again: its weights on the test split, per class, and where it goes wrong.
 
     result = evaluate_run(read_run("runs/20261127-101500-mlp_deep"))   # writes confusion.png and mistakes.png there
+    result = evaluate_run(record, weights="best")                      # best.pt: the best epoch's weights
     print(render(*class_table(result)), end="")                         # accuracy per class
 """
 
@@ -19,12 +20,13 @@ from mlcl_train.engine import build_model, evaluate, output_kind, resolve_device
 from mlcl_train.errors import UserError
 from mlcl_train.runs import RunRecord
 
+WEIGHTS = {"last": "model.pt", "best": "best.pt"}  # --weights: the last finished epoch's, or the best epoch's
 
 @dataclass
 class Evaluation:
     loss: float
     acc: float  # %
-    final_acc: float | None  # what the run recorded after its last epoch
+    final_acc: float | None  # what the run recorded for these weights (after its last or its best epoch)
     classes: list[str]
     per_class: list[tuple[int, int]]  # (images, correct) per true class
     files: list[Path] = field(default_factory=list)
@@ -32,22 +34,26 @@ class Evaluation:
 
 
 def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: str = "cpu",
-                 mistakes: int = 24) -> Evaluation:
-    """Reload a run's config and model.pt, evaluate the test split, write the two figures."""
+                 mistakes: int = 24, weights: str = "last") -> Evaluation:
+    """Reload a run's config and its weights (model.pt, or best.pt), evaluate the test split, write the two figures."""
     run = record.path
-    for name in ("config.yaml", "model.pt"):
+    if weights not in WEIGHTS:
+        raise UserError(f"--weights {weights!r}: unknown; valid: {', '.join(WEIGHTS)}")
+    weights_file = WEIGHTS[weights]
+    for name in ("config.yaml", weights_file):
         if not (run / name).is_file():
-            raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch")
+            hint = " (runs before this version kept no best.pt; use --weights last)" if name == "best.pt" else ""
+            raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch{hint}")
     if record.config is None:
         raise UserError(f"{run}/config.yaml is not a readable YAML mapping; pass a run folder written by mlcl-train")
     cfg = resolve(copy.deepcopy(record.config))
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
     try:
-        model.load_state_dict(torch.load(run / "model.pt", map_location=dev, weights_only=True))
+        model.load_state_dict(torch.load(run / weights_file, map_location=dev, weights_only=True))
     except RuntimeError as err:
         reason = str(err).strip().splitlines()[0]
-        raise UserError(f"{run}/model.pt does not fit the model of its config.yaml ({reason})") from None
+        raise UserError(f"{run}/{weights_file} does not fit the model of its config.yaml ({reason})") from None
     data = cfg["data"]
     test = load_test(data["dataset"], data["root"], dev)
     loss, acc = evaluate(model, test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
@@ -55,7 +61,8 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     conf, pred = probs.max(1)
     classes = list(DATASETS[data["dataset"]].classes)
     matrix = confusion(test.labels, pred, len(classes))
-    result = Evaluation(loss, acc, record.final_acc, classes,
+    recorded = record.best_acc if weights == "best" else record.final_acc
+    result = Evaluation(loss, acc, recorded, classes,
                         [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)], matrix=matrix.tolist())
     out = Path(out_dir) if out_dir is not None else run
     result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data["dataset"], mistakes)

@@ -45,8 +45,9 @@ def plot_runs(runs: list[RunRecord], output: str | Path, acc_only: bool = False,
 
 
 def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool) -> tuple[Any, list[str]]:
-    """Loss (train dashed, test solid) and test accuracy per epoch, one color per run."""
-    series = [(label, run.metrics) for label, run in zip(labels, runs, strict=True) if run.metrics]
+    """Loss (train dashed, test solid, val dotted) and test (and val) accuracy per epoch, one color per run;
+    a star marks the best epoch where validation chose it."""
+    series = [(label, run) for label, run in zip(labels, runs, strict=True) if run.metrics]
     skipped = [run.run for run in runs if not run.metrics]
     if not series:
         raise UserError("none of these runs has a finished epoch (metrics.csv is empty); nothing to plot")
@@ -55,20 +56,69 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
     else:
         fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     handles = []
-    for i, (label, rows) in enumerate(series):
-        color, epochs = f"C{i % 10}", [r.epoch for r in rows]
+    with_val = any(run.best_split == "val" for run in runs)
+    for i, (label, run) in enumerate(series):
+        rows, color = run.metrics, f"C{i % 10}"
+        epochs = [r.epoch for r in rows]
         marker = {"marker": "o", "markersize": 3} if len(epochs) <= 30 else {}
         handles += acc_ax.plot(epochs, [r.test_acc for r in rows], color=color, label=label, **marker)
+        if run.best_split == "val":  # validation dotted, and a star at the best epoch it chose
+            acc_ax.plot(epochs, [r.val_acc for r in rows], color=color, linestyle=":", alpha=0.9)
+            acc_ax.plot([run.best_epoch], [run.best_acc], color=color, marker="*", markersize=12, linestyle="")
         if not acc_only:
             loss_ax.plot(epochs, [r.test_loss for r in rows], color=color, **marker)
             loss_ax.plot(epochs, [r.train_loss for r in rows], color=color, linestyle="--", alpha=0.7)
-    _style(acc_ax, "Test accuracy", "accuracy (%)")
+            if run.best_split == "val":
+                loss_ax.plot(epochs, [r.val_loss for r in rows], color=color, linestyle=":", alpha=0.9)
+    _style(acc_ax, "Test accuracy (val dotted)" if with_val else "Test accuracy", "accuracy (%)")
+    if with_val:
+        handles += [plt.Line2D([], [], color="0.3", linestyle=":", label="validation"),
+                    plt.Line2D([], [], color="0.3", marker="*", markersize=10, linestyle="",
+                               label="best epoch (chosen on val; test shown)")]
     if not acc_only:
         _style(loss_ax, "Loss", "mean loss per image")
         handles += [plt.Line2D([], [], color="0.3", label="test loss"),
                     plt.Line2D([], [], color="0.3", linestyle="--", label="train loss")]
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
     return fig, skipped
+
+
+def augment_figure(cfg: dict[str, Any], output: str | Path, images: int = 8, versions: int = 7) -> Path:
+    """A grid of training images as data.augment distorts them: each row one image, first as it is.
+
+    The same Augmenter as training (epoch 1's seed), on the CPU."""
+    import torch
+
+    from mlcl_train.augment import Augmenter, enabled
+    from mlcl_train.data import STATS, load_data
+
+    spec = cfg["data"]["augment"]
+    if not enabled(spec):
+        raise UserError("the config's data.augment distorts nothing; set e.g. data.augment: {shift: 2, rotate: 10}")
+    plt = pyplot()
+    output = Path(output)
+    check_format(plt, output)
+    data = cfg["data"]
+    train, _ = load_data(data["dataset"], data["root"], torch.device("cpu"), images)
+    mean, std = STATS[data["dataset"]]
+    distort = Augmenter(spec, background=-mean / std, device=torch.device("cpu"), seed=cfg["seed"] * 100_003 + 1)
+    batch = train.images.repeat_interleave(versions, 0)  # (images * versions, 1, 28, 28)
+    shown = torch.cat([train.images[:, None], distort(batch).view(len(train), versions, 1, 28, 28)], 1)
+    pixels = (shown[:, :, 0] * std + mean).clamp(0, 1).numpy()  # (images, 1 + versions, 28, 28) in [0, 1]
+    fig, axes = plt.subplots(len(pixels), versions + 1, figsize=(1.1 * (versions + 1), 1.1 * len(pixels) + 0.6),
+                             squeeze=False)
+    for (row, col), ax in zip(((r, c) for r in range(len(pixels)) for c in range(versions + 1)), axes.flat,
+                              strict=True):
+        ax.imshow(pixels[row, col], cmap="gray_r", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if row == 0:
+            ax.set_title("original" if col == 0 else f"#{col}", fontsize="small")
+    shown_spec = ", ".join(f"{k} {v}" for k, v in spec.items() if v and (k != "elastic_sigma" or spec["elastic"]))
+    fig.suptitle(f"{cfg['name']}: what the model trains on ({shown_spec})", fontsize=10)
+    fig.tight_layout()
+    save(plt, fig, output)
+    return output
 
 
 def grad_norm_figure(plt: Any, runs: list[RunRecord], labels: list[str]) -> Any:
