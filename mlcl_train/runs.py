@@ -102,8 +102,9 @@ class Run:
         """Append one CSV line (with the header first if the file is new) in a single write."""
         path = self.path / name
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        if not path.exists():
+        header = _header(path)  # a run written before a column was added keeps its columns
+        writer = csv.DictWriter(buf, fieldnames=header or columns, lineterminator="\n", extrasaction="ignore")
+        if not header:
             writer.writeheader()
         writer.writerow(row)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -129,6 +130,16 @@ class Run:
         print(line, flush=True)
         with open(self.path / "log.txt", "a", encoding="utf-8") as f:
             f.write(line + "\n")
+
+
+def _header(path: Path) -> list[str] | None:
+    """The column names of an existing CSV file, or None when there is none yet."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = f.readline()
+    except FileNotFoundError:
+        return None
+    return next(csv.reader([line])) if line.endswith("\n") else None
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -162,3 +162,17 @@ def test_compare_shows_val_and_test_side_by_side(tmp_path: Path, make_config, tr
     assert splits == ["test", "test", "val"]
     only_old = CliRunner().invoke(app, ["compare", str(trained_runs[0])])
     assert "best_split" not in only_old.stdout  # runs without a val split: the table as before
+
+
+def test_a_run_from_before_the_val_columns_keeps_its_columns(tmp_path: Path) -> None:
+    from mlcl_train.runs import METRICS, Run
+
+    run = Run(tmp_path)
+    old = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n1,0.5,80.0,0.4,85.0,0.1,1.0\n"
+    (tmp_path / "metrics.csv").write_text(old)
+    run.append_row("metrics.csv", METRICS, {"epoch": 2, "train_loss": "0.4", "train_acc": "85.0", "test_loss": "0.3",
+                                            "test_acc": "90.0", "lr": "0.1", "seconds": "1.0", "val_loss": "",
+                                            "val_acc": ""})
+    assert (tmp_path / "metrics.csv").read_text() == old + "2,0.4,85.0,0.3,90.0,0.1,1.0\n"
+    run.append_row("new.csv", ["a", "b"], {"a": 1, "b": 2})
+    assert (tmp_path / "new.csv").read_text() == "a,b\n1,2\n"
