@@ -17,7 +17,7 @@ import yaml
 
 from mlcl_train.errors import UserError
 from mlcl_train.files import read_text
-from mlcl_train.models import resolve_model_config
+from mlcl_train.models import anchor_model_file, resolve_model_config
 from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Field, Named
 from mlcl_train.safe_yaml import load_yaml
 from mlcl_train.schema import (
@@ -161,7 +161,7 @@ def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if real in seen:
         chain = " -> ".join(p.name for p in (*seen, real))
         raise UserError(f"{path}: 'extends' makes a cycle: {chain}")
-    data = read_yaml(path)
+    data = anchor_model_file(read_yaml(path), path.parent)
     base = data.pop("extends", None)
     if base is None:
         return data

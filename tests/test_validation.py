@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,17 @@ def test_a_run_from_before_the_val_columns_keeps_its_columns(tmp_path: Path) -> 
     assert (tmp_path / "metrics.csv").read_text() == old + "2,0.4,85.0,0.3,90.0,0.1,1.0\n"
     run.append_row("new.csv", ["a", "b"], {"a": 1, "b": 2})
     assert (tmp_path / "new.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_load_model_and_predict_take_the_best_weights(trained_runs, tmp_path: Path) -> None:
+    from mlcl_train.predict import load_model
+
+    run = shutil.copytree(sorted(p for p in trained_runs[0].iterdir() if p.is_dir())[0], tmp_path / "run")
+    state = torch.load(run / "best.pt", weights_only=True)
+    state = {k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(state, run / "best.pt")  # best.pt now differs from model.pt: all weights zero
+    best = load_model(run, "best")
+    assert all(float(p.abs().sum()) == 0 for p in best.parameters())
+    assert any(float(p.abs().sum()) > 0 for p in load_model(run, "last").parameters())
+    bad = CliRunner().invoke(app, ["predict", str(run), str(tmp_path / "x.png"), "--weights", "first"])
+    assert bad.exit_code == 2 and "--weights 'first'" in bad.stderr

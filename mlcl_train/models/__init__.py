@@ -11,14 +11,23 @@ import torch inside their body, so listing and validating models never imports i
         ...
 
 Every model takes a batch of images (N, 1, 28, 28) and returns (N, 10) class scores.
+
+A config may also name a class in a Python file of its own, `model: {name: my_models.py:TinyNet,
+width: 64}` (the path relative to the config); the class's __init__ arguments are checked like
+a builder's (see docs/models.md).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import importlib.util
 import inspect
+import re
+import sys
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from mlcl_train.errors import UserError
@@ -26,6 +35,7 @@ from mlcl_train.schema import coerce, quote, type_name, unknown_key
 
 _MODELS: dict[str, Callable[..., Any]] = {}
 _NOTES: dict[str, Callable[[], list[str]]] = {}  # more lines for `mlcl-train models`, by model name
+FILE_MODEL = re.compile(r"(?P<file>.+\.py):(?P<cls>[A-Za-z_]\w*)")  # my_models.py:TinyNet
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Arg:
     name: str
     type: Any
     default: Any
+    required: bool = False  # no default in the signature: the config must give it
 
 
 def register_model(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,11 +56,16 @@ def register_model(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Registered names matching an fnmatch pattern, sorted."""
+    """Registered names matching an fnmatch pattern, sorted; a FILE.py:Class pattern is that class."""
+    if FILE_MODEL.fullmatch(pattern):
+        get_builder(pattern)
+        return [pattern]
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
 
 def get_builder(name: str) -> Callable[..., Any]:
+    if FILE_MODEL.fullmatch(name):
+        return _file_class(name)
     if name not in _MODELS:
         raise UserError(f"model.name: unknown model {quote(name)}; valid: {', '.join(list_models())}")
     return _MODELS[name]
@@ -58,10 +74,11 @@ def get_builder(name: str) -> Callable[..., Any]:
 def model_args(name: str) -> list[Arg]:
     """The arguments a model takes, with their types and defaults, in signature order."""
     fn = get_builder(name)
-    hints = typing.get_type_hints(fn, include_extras=True)
+    hints = typing.get_type_hints(fn.__init__ if inspect.isclass(fn) else fn, include_extras=True)
     return [
-        Arg(p.name, hints.get(p.name, Any), _plain(p.default))
+        Arg(p.name, hints.get(p.name, Any), None if p.default is p.empty else _plain(p.default), p.default is p.empty)
         for p in inspect.signature(fn).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
 
 
@@ -104,6 +121,8 @@ def resolve_model_config(section: dict[str, Any]) -> dict[str, Any]:
             raise unknown_key(f"model.{key}", list(args), where=f" (not an argument of model '{name}')")
     resolved: dict[str, Any] = {"name": name}
     for arg in args.values():
+        if arg.required and arg.name not in section:
+            raise UserError(f"model.{arg.name}: required by model '{name}' (its signature gives no default); set it")
         value = section.get(arg.name, arg.default)
         resolved[arg.name] = _plain(coerce(f"model.{arg.name}", value, arg.type))
     return resolved
@@ -111,7 +130,70 @@ def resolve_model_config(section: dict[str, Any]) -> dict[str, Any]:
 
 def create_model(name: str, **kwargs: Any) -> Any:
     """Build a registered model (a torch.nn.Module) from its resolved arguments."""
+    if FILE_MODEL.fullmatch(name):
+        return _build_file_model(name, kwargs)
     return get_builder(name)(**kwargs)
+
+
+def anchor_model_file(config: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A config with its `model.name` FILE.py:Class made absolute (a relative FILE is relative to `folder`)."""
+    section = config.get("model")
+    name = section.get("name") if isinstance(section, dict) else section
+    match = FILE_MODEL.fullmatch(name) if isinstance(name, str) else None
+    if match is None or Path(match["file"]).expanduser().is_absolute():
+        return config
+    absolute = f"{(folder / match['file']).resolve()}:{match['cls']}"
+    return {**config, "model": {**section, "name": absolute} if isinstance(section, dict) else absolute}
+
+
+def _file_class(name: str) -> Any:
+    """The class FILE.py:Class names, imported from its file (once per file)."""
+    match = FILE_MODEL.fullmatch(name)
+    path = Path(match["file"]).expanduser()
+    if not path.is_file():
+        raise UserError(f"model.name: model file not found: {path} (give FILE.py:Class, FILE relative to the config)")
+    key = f"_mlcl_model_{path.stem}_{hashlib.md5(str(path.resolve()).encode()).hexdigest()[:8]}"
+    module = sys.modules.get(key)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as err:  # the user's file: any error in it is reported as one line
+            del sys.modules[key]
+            raise UserError(f"model.name: importing {path} fails: {type(err).__name__}: {err}") from None
+    cls = getattr(module, match["cls"], None)
+    if cls is None:
+        found = sorted(k for k, v in vars(module).items() if inspect.isclass(v) and v.__module__ == key)
+        defined = ", ".join(found) or "no classes"
+        raise UserError(f"model.name: {path} has no class {match['cls']!r}; it defines: {defined}")
+    from torch import nn
+
+    if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
+        raise UserError(f"model.name: {match['cls']} in {path} is not a torch.nn.Module subclass")
+    return cls
+
+
+def _build_file_model(name: str, kwargs: dict[str, Any]) -> Any:
+    """Instantiate a file's class and check it maps (2, 1, 28, 28) images to (2, 10) scores."""
+    import torch
+
+    short = f"{Path(FILE_MODEL.fullmatch(name)['file']).name}:{FILE_MODEL.fullmatch(name)['cls']}"
+    try:
+        model = get_builder(name)(**kwargs)
+    except Exception as err:  # the user's __init__
+        raise UserError(f"model {short}: building it fails: {type(err).__name__}: {err}") from None
+    try:
+        with torch.no_grad():
+            out = model.eval()(torch.zeros(2, 1, 28, 28))
+    except Exception as err:  # the user's forward
+        reason = f"{type(err).__name__}: {err}"
+        raise UserError(f"model {short}: the forward pass on images (2, 1, 28, 28) fails: {reason}") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UserError(f"model {short}: returns {got} for images (2, 1, 28, 28); it must return class scores (2, 10)")
+    return model.train()
 
 
 def _plain(value: Any) -> Any:

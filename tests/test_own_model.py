@@ -1,0 +1,112 @@
+"""A model class in a Python file of the user's own, named by a config: `model: {name: my_models.py:TinyNet}`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from mlcl_train.cli import app
+from mlcl_train.models import _MODELS, model_args, register_model
+
+runner = CliRunner()
+
+MY_MODELS = '''
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    """One conv layer and a linear layer."""
+
+    def __init__(self, width: int = 4, dropout: float = 0.0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, width, 3, padding=1, stride=2)
+        self.drop = nn.Dropout(dropout)
+        self.fc1 = nn.Linear(width * 14 * 14, 10)
+
+    def forward(self, x):
+        return self.fc1(self.drop(torch.relu(self.conv1(x)).flatten(1)))
+
+
+class FiveClasses(TinyNet):
+    def forward(self, x):
+        return super().forward(x)[:, :5]
+
+
+class NeedsDepth(TinyNet):
+    def __init__(self, depth: int):
+        super().__init__()
+
+
+class Plain:
+    pass
+'''
+
+
+@pytest.fixture
+def own_config(make_config, tmp_path):
+    """make_config with the model TinyNet from models/my_models.py, named relative to the config."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "my_models.py").write_text(MY_MODELS)
+
+    def make(**model):
+        defaults = {} if "name" in model else {"name": "models/my_models.py:TinyNet", "width": 3}
+        return make_config(model={**defaults, **model})
+
+    return make
+
+
+def test_a_class_of_my_own_trains_and_every_command_reads_its_run(own_config, tmp_path):
+    config = own_config()
+    args = ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"), "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = next((tmp_path / "runs").iterdir())
+    saved = yaml.safe_load((run / "config.yaml").read_text())["model"]
+    assert saved == {"name": f"{tmp_path / 'models' / 'my_models.py'}:TinyNet", "width": 3, "dropout": 0.0}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["params"] == 3 * 9 + 3 + 3 * 196 * 10 + 10
+    compare = runner.invoke(app, ["compare", str(tmp_path / "runs"), "--format", "json"])
+    assert json.loads(compare.stdout)[0]["model"] == saved["name"]
+    table = runner.invoke(app, ["summary", "--config", str(config)])
+    assert table.exit_code == 0 and "conv1" in table.stdout and "(N, 3, 14, 14)" in table.stdout
+    evaluated = runner.invoke(app, ["eval", str(run), "-o", str(tmp_path / "eval")])
+    assert evaluated.exit_code == 0 and f"(the run recorded {summary['final_acc']:.3f}%)" in evaluated.stdout
+    listed = runner.invoke(app, ["models", f"{tmp_path}/models/my_models.py:TinyNet"])
+    assert listed.stdout.splitlines()[1:] == ["    width: int = 4", "    dropout: float = 0.0"]
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"name": "models/missing.py:TinyNet"}, "model file not found"),
+    ({"name": "models/my_models.py:Tiny"}, "has no class 'Tiny'; it defines: FiveClasses, NeedsDepth, Plain, TinyNet"),
+    ({"name": "models/my_models.py:Plain"}, "Plain in"),
+    ({"name": "models/my_models.py:FiveClasses"},
+     "returns (2, 5) for images (2, 1, 28, 28); it must return class scores (2, 10)"),
+    ({"name": "models/my_models.py:NeedsDepth"}, "model.depth: required by model"),
+    ({"widht": 3}, "did you mean 'model.width'"),
+    ({"width": "wide"}, "model.width: expected int"),
+    ({"dropout": 2.0}, "building it fails: ValueError: dropout probability"),
+    ({"width": 0}, "the forward pass on images (2, 1, 28, 28) fails: RuntimeError"),
+])
+def test_a_wrong_class_of_my_own_is_one_clear_line(own_config, tmp_path, model, message):
+    args = ["summary", "--config", str(own_config(**model))]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_class_registered_with_the_decorator_is_checked_from_its_init():
+    from torch import nn
+
+    class Wide(nn.Module):
+        def __init__(self, width: int = 64, scale: float = 1.0) -> None:
+            super().__init__()
+
+    try:
+        register_model(Wide)
+        assert [(a.name, a.type, a.default) for a in model_args("Wide")] == [("width", int, 64), ("scale", float, 1.0)]
+    finally:
+        del _MODELS["Wide"]
