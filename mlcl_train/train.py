@@ -184,6 +184,9 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
     summary = read_summary(run.path) or {}
     if summary.get("status") == "running" and alive(summary, other_host=False):
         raise UserError(f"{run.path} is still running (pid {summary['pid']}); wait for it or stop it first")
+    if summary.get("status") == "completed" and summary.get("stopped_early"):
+        raise UserError(f"{run.path} stopped early after epoch {summary['stopped_early']} (train.early_stop) and is "
+                        "completed; to train further, start a new run with a larger train.early_stop.patience")
     cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
     ckpt_path = run.path / "checkpoint.pt"
     if not ckpt_path.is_file():

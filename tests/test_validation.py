@@ -150,6 +150,8 @@ def test_early_stop_ends_a_run_that_stops_improving(tmp_path: Path, make_config)
         result.stdout)
     record = read_run(only_run(runs))
     assert (record.status, record.epochs, record.stopped_early, record.best_epoch) == ("completed", 3, 3, 1)
+    resumed = CliRunner().invoke(app, ["resume", str(only_run(runs))])
+    assert resumed.exit_code == 2 and "stopped early after epoch 3" in resumed.stderr
 
 
 def test_compare_shows_val_and_test_side_by_side(tmp_path: Path, make_config, trained_runs) -> None:
