@@ -189,7 +189,7 @@ def test_load_model_and_predict_take_the_best_weights(trained_runs, tmp_path: Pa
     state = {k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in state.items()}
     torch.save(state, run / "best.pt")  # best.pt now differs from model.pt: all weights zero
     best = load_model(run, "best")
-    assert all(float(p.abs().sum()) == 0 for p in best.parameters())
-    assert any(float(p.abs().sum()) > 0 for p in load_model(run, "last").parameters())
+    assert all(float(p.detach().abs().sum()) == 0 for p in best.parameters())
+    assert any(float(p.detach().abs().sum()) > 0 for p in load_model(run, "last").parameters())
     bad = CliRunner().invoke(app, ["predict", str(run), str(tmp_path / "x.png"), "--weights", "first"])
     assert bad.exit_code == 2 and "--weights 'first'" in bad.stderr
