@@ -6,10 +6,13 @@
 
     python benchmarks/bench_epoch.py --model mlp --repeats 3
     python benchmarks/bench_epoch.py --model cnn --repeats 3 --channels-last
+    python benchmarks/bench_epoch.py --model mlp cnn --amp bf16 --skip-canonical --repeats 3
     python benchmarks/bench_epoch.py --model mlp --repeats 3 --augment   # (1) with and without augmentation
 
-Prints the median seconds of each and the ratios (2)/(1) and (1)/(3). With --augment: (1) alone,
-without and with data.augment {shift: 2, rotate: 10}, and their ratio.
+Prints the median seconds of each and the ratios (2)/(1) and (1)/(3). With --amp, (1) and (3) are
+measured in float32 and in mixed precision, interleaved in the same process, and the speed-up is
+printed; (2) stays float32. With --augment: (1) alone, without and with data.augment
+{shift: 2, rotate: 10}, and their ratio.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch
 
 from mlcl_train.config import resolve
 from mlcl_train.data import BUNDLED, FILES, num_batches
-from mlcl_train.engine import evaluate, loss_fn
+from mlcl_train.engine import autocast, evaluate, loss_fn
 from mlcl_train.train import setup, train_epoch
 
 MODELS = {
@@ -45,11 +48,12 @@ AUGMENT = {"shift": 2, "rotate": 10}  # what --augment times: the distortions mo
 
 
 def config(model: str, device: str, channels_last: bool, compile_: bool, batch_size: int,
-           augment: dict | None = None) -> dict:
+           amp: str | None = None, augment: dict | None = None) -> dict:
     return resolve({
         "name": f"bench-{model}", "device": device, "model": MODELS[model], "data": {"augment": augment or {}},
         "train": {"epochs": 1, "batch_size": batch_size, "loss": "nll" if model == "cnn" else "cross_entropy",
-                  "optimizer": {"name": "sgd", "lr": 0.01}, "channels_last": channels_last, "compile": compile_},
+                  "optimizer": {"name": "sgd", "lr": 0.01}, "channels_last": channels_last, "compile": compile_,
+                  "amp": amp},
     })
 
 
@@ -66,15 +70,17 @@ def ours(cfg: dict) -> float:
         train_epoch_warmup(s, step_model)
     tic = time.perf_counter()
     train_epoch(s, step_model, epoch=1, progress=False)
-    evaluate(step_model, s.test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
+    evaluate(step_model, s.test, cfg["train"]["loss"], cfg["eval"]["batch_size"], amp=cfg["train"]["amp"])
     sync(s.device)
     return time.perf_counter() - tic
 
 
 def train_epoch_warmup(s, step_model) -> None:
     x, y = s.train.images[:64], s.train.labels[:64]
-    loss_fn(s.cfg["train"]["loss"], step_model(x), y).backward()
-    with torch.inference_mode():
+    with autocast(s.device, s.cfg["train"]["amp"]):
+        loss = loss_fn(s.cfg["train"]["loss"], step_model(x).float(), y)
+    loss.backward()
+    with torch.inference_mode(), autocast(s.device, s.cfg["train"]["amp"]):
         step_model.eval()(s.test.images[:1000])
     step_model.train()
 
@@ -119,16 +125,19 @@ def bound(cfg: dict) -> float:
     bs, loss = cfg["train"]["batch_size"], cfg["train"]["loss"]
     x, y = s.train.images[:bs].clone(), s.train.labels[:bs].clone()
     xe, ye = s.test.images[: cfg["eval"]["batch_size"]].clone(), s.test.labels[: cfg["eval"]["batch_size"]].clone()
+    amp = autocast(s.device, cfg["train"]["amp"])
     tic = time.perf_counter()
     step_model.train()
     for _ in range(num_batches(len(s.train), bs)):
         s.optimizer.zero_grad(set_to_none=True)
-        loss_fn(loss, step_model(x), y).backward()
+        with amp:
+            step_loss = loss_fn(loss, step_model(x).float(), y)
+        step_loss.backward()
         s.optimizer.step()
     step_model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), amp:
         for _ in range(num_batches(len(s.test), cfg["eval"]["batch_size"])):
-            loss_fn(loss, step_model(xe), ye)
+            loss_fn(loss, step_model(xe).float(), ye)
     sync(s.device)
     return time.perf_counter() - tic
 
@@ -142,55 +151,75 @@ def raw_mnist(folder: Path) -> Path:
     return folder
 
 
+def measure(args: argparse.Namespace, model: str, root: Path) -> None:
+    """The repeats for one model, and its medians."""
+    cfg = config(model, args.device, args.channels_last, args.compile, args.batch_size)
+    amp_cfg = (config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp)
+               if args.amp else None)
+    times: dict[str, list[float]] = {"mlcl-train": [], "canonical": [], "bound": []}
+    if amp_cfg:
+        times.update({f"mlcl-train {args.amp}": [], f"bound {args.amp}": []})
+    for i in range(args.repeats):
+        times["mlcl-train"].append(ours(cfg))
+        if amp_cfg:
+            times[f"mlcl-train {args.amp}"].append(ours(amp_cfg))
+        if not args.skip_canonical:
+            times["canonical"].append(canonical(cfg, root))
+        times["bound"].append(bound(cfg))
+        if amp_cfg:
+            times[f"bound {args.amp}"].append(bound(amp_cfg))
+        print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v), flush=True)
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    flags = " ".join(f for f, on in (("channels-last", args.channels_last), ("compile", args.compile)) if on)
+    print(f"\nmodel {model} {flags}| device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
+          f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}")
+    for k, v in med.items():
+        print(f"  {k:<16} {v:7.2f} s per epoch (median of {len(times[k])})")
+    if "canonical" in med:
+        print(f"  canonical / mlcl-train = {med['canonical'] / med['mlcl-train']:.2f}x")
+    print(f"  mlcl-train / bound     = {med['mlcl-train'] / med['bound']:.3f}x")
+    if amp_cfg:
+        amp = args.amp
+        print(f"  float32 / {amp}: mlcl-train {med['mlcl-train'] / med[f'mlcl-train {amp}']:.2f}x, "
+              f"bound {med['bound'] / med[f'bound {amp}']:.2f}x")
+    print(flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
+    parser.add_argument("--model", choices=sorted(MODELS), nargs="+", default=["mlp"])
     parser.add_argument("--epochs", "--repeats", dest="repeats", type=int, default=3,
                         help="repeats of each measurement")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--amp", choices=["bf16", "fp16"], help="also measure (1) and (3) in this mixed precision")
     parser.add_argument("--skip-canonical", action="store_true", help="skip (2), the slow one")
     parser.add_argument("--augment", action="store_true", help="time (1) without and with shift 2 + rotate 10")
     args = parser.parse_args()
     if args.augment:
-        return augment_cost(args)
+        for model in args.model:
+            augment_cost(args, model)
+        return
 
-    cfg = config(args.model, args.device, args.channels_last, args.compile, args.batch_size)
-    times: dict[str, list[float]] = {"mlcl-train": [], "canonical": [], "bound": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = raw_mnist(Path(tmp))
-        for i in range(args.repeats):
-            times["mlcl-train"].append(ours(cfg))
-            if not args.skip_canonical:
-                times["canonical"].append(canonical(cfg, root))
-            times["bound"].append(bound(cfg))
-            print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v), flush=True)
-    med = {k: statistics.median(v) for k, v in times.items() if v}
-    flags = " ".join(f for f, on in (("channels-last", args.channels_last), ("compile", args.compile)) if on)
-    print(
-        f"\nmodel {args.model} {flags}| device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
-        f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}"
-    )
-    for k, v in med.items():
-        print(f"  {k:<11} {v:7.2f} s per epoch (median of {len(times[k])})")
-    if "canonical" in med:
-        print(f"  canonical / mlcl-train = {med['canonical'] / med['mlcl-train']:.2f}x")
-    print(f"  mlcl-train / bound     = {med['mlcl-train'] / med['bound']:.3f}x")
+        for model in args.model:
+            measure(args, model, root)
 
 
-def augment_cost(args: argparse.Namespace) -> None:
+def augment_cost(args: argparse.Namespace, model: str) -> None:
     """(1) without and with augmentation, alternating, and the ratio of their medians."""
-    plain = config(args.model, args.device, args.channels_last, args.compile, args.batch_size)
-    distorted = config(args.model, args.device, args.channels_last, args.compile, args.batch_size, AUGMENT)
+    plain = config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp)
+    distorted = config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp, AUGMENT)
     times: dict[str, list[float]] = {"none": [], "shift+rotate": []}
     for i in range(args.repeats):
         times["none"].append(ours(plain))
         times["shift+rotate"].append(ours(distorted))
         print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\nmodel {args.model} | device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
+    print(f"\nmodel {model} | device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
           f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}")
     for k, v in med.items():
         print(f"  {k:<13} {v:7.2f} s per epoch (median of {len(times[k])})")

@@ -67,8 +67,10 @@ SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README
         "scheduler": Named(SCHEDULERS, None),  # stepped once per epoch
         "compile": Field(bool, False, "`torch.compile` the model (slow first epoch; see Speed)"),
         "channels_last": Field(bool, False, "channels-last memory format for conv nets"),
-        "amp": Field(Literal["bf16", "fp16"] | None, None,
-                     "mixed precision on CUDA: `bf16` or `fp16` (ignored, with a note, on CPU)"),
+        "amp": Field(Literal["auto", "bf16", "fp16"] | None, None,
+                     "mixed precision, float32 weights and optimizer: `bf16` on CUDA and on CPUs with bf16 "
+                     "instructions (AVX512-BF16 or AMX), `fp16` on CUDA; `auto`: bf16 where the device has it; "
+                     "elsewhere float32, with a note"),
         "log_grad_norms": Field(bool, False, "write each layer's mean gradient norm per epoch to `grad_norms.csv`"),
         "early_stop": {
             "metric": Field(Literal["val_acc", "val_loss"], "val_acc", "early stopping: `val_acc` or `val_loss`"),

@@ -276,7 +276,9 @@ def train_batches(split: Split, batch_size: int, seed: int) -> Iterator[tuple["t
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(split), generator=generator).to(split.labels.device)
+    order = torch.randperm(len(split), generator=generator)
+    if split.labels.device.type == "cuda":  # from pinned memory the copy does not make the host wait
+        order = order.pin_memory().to(split.labels.device, non_blocking=True)
     for start, end in batch_bounds(len(split), batch_size):
         idx = order[start:end]
         yield split.images[idx], split.labels[idx]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from contextlib import nullcontext
-from typing import Any
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -132,11 +132,59 @@ def pitfalls(loss: str, kind: str) -> list[str]:
     return notes
 
 
+@contextmanager
+def host_waits(device: torch.device) -> Iterator[None]:
+    """Marks where the loop waits for the device on purpose; allowed under torch.cuda.set_sync_debug_mode("error")."""
+    if device.type != "cuda":
+        yield
+        return
+    mode = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode(0)
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(mode)
+
+
+_AMP_WHERE = {
+    "bf16": "applies on CUDA and on CPUs with bf16 instructions (AVX512-BF16 or AMX)",
+    "fp16": "applies on CUDA only",
+    "auto": "found no bf16 on this device",
+}
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); without it bf16 is emulated and slower."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch's own CPU probes (private, hence getattr)
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def amp_dtype(device: torch.device, amp: str | None) -> torch.dtype | None:
+    """The autocast dtype for train.amp on this device, or None to run in float32."""
+    if amp is None:
+        return None
+    if device.type == "cuda" and amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if device.type == "cuda":
+        return torch.bfloat16 if amp == "bf16" else torch.float16
+    if device.type == "cpu" and amp in ("bf16", "auto") and cpu_has_bf16():
+        return torch.bfloat16
+    return None
+
+
+def amp_note(device: torch.device, amp: str) -> str:
+    """The log line that says in which precision a run with train.amp set computes."""
+    dtype = amp_dtype(device, amp)
+    if dtype is None:
+        return f"note: train.amp {amp} {_AMP_WHERE[amp]}; training in float32 on {device.type}"
+    name = "bf16" if dtype == torch.bfloat16 else "fp16"
+    return f"amp: {amp} -> {name} autocast on {device.type} (float32 weights, optimizer and loss sums)"
+
+
 def autocast(device: torch.device, amp: str | None) -> Any:
-    """Mixed precision on CUDA when asked for; otherwise a no-op context (cheaper per step than a disabled autocast)."""
-    if amp is None or device.type != "cuda":
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+    """Mixed precision where train.amp applies; else a no-op context (cheaper per step than a disabled autocast)."""
+    dtype = amp_dtype(device, amp)
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def evaluate(
@@ -159,4 +207,5 @@ def evaluate(
             loss_sum += loss_fn(loss, out, y) * len(y)
             correct += (out.argmax(1) == y).sum()
     model.train()
-    return loss_sum.item() / len(split), 100.0 * correct.item() / len(split)
+    with host_waits(split.labels.device):
+        return loss_sum.item() / len(split), 100.0 * correct.item() / len(split)

@@ -1,0 +1,128 @@
+"""Training on a CUDA GPU: data and model on the device, mixed precision, resume, device: auto, no host waits.
+
+    pytest -m cuda     # on a machine with an NVIDIA GPU; elsewhere every test here is skipped
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from mlcl_train import engine
+from mlcl_train import train as training
+from mlcl_train.cli import app
+from mlcl_train.config import load_config
+from mlcl_train.runs import read_csv
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: torch.cuda.is_available() is False"),
+]
+
+
+def cuda_setup(make_config, **train) -> training.Setup:
+    return training.setup(load_config(make_config(device="cuda", train=train)))
+
+
+def first_linear_dtypes(model: nn.Module) -> list[torch.dtype]:
+    seen: list[torch.dtype] = []
+    first = next(m for m in model.modules() if isinstance(m, nn.Linear))
+    first.register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+    return seen
+
+
+def test_data_and_model_live_on_the_gpu(make_config) -> None:
+    s = cuda_setup(make_config)
+    assert s.device.type == "cuda"
+    for split in (s.train, s.test):
+        assert split.images.is_cuda and split.labels.is_cuda
+    assert all(p.is_cuda for p in s.model.parameters())
+    result = training.train_epoch(s, s.model, epoch=1, progress=False)
+    loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64)
+    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10
+
+
+@pytest.mark.parametrize("amp, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_amp_computes_in_half_precision_and_keeps_float32_weights(make_config, amp: str, dtype: torch.dtype) -> None:
+    s = cuda_setup(make_config, amp=amp, optimizer={"name": "adam", "lr": 0.001})
+    assert f"amp: {amp} -> {amp} autocast on cuda (float32 weights, optimizer and loss sums)" in s.notes
+    seen = first_linear_dtypes(s.model)
+    result = training.train_epoch(s, s.model, epoch=1, progress=False)
+    assert set(seen) == {dtype}
+    assert all(p.dtype == torch.float32 for p in s.model.parameters())
+    seen.clear()
+    loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64, amp=amp)
+    assert set(seen) == {dtype}
+    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10
+
+
+def test_checkpoint_keeps_the_gpu_rng_and_resume_matches_an_uninterrupted_run(tmp_path: Path, make_config) -> None:
+    cfg = make_config(device="cuda", model={"name": "mlp", "hidden": [32], "dropout": 0.3}, train={"epochs": 3})
+    runner = CliRunner()
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert runner.invoke(app, ["train", "--config", str(cfg), "--runs-dir", str(straight)]).exit_code == 0
+    first = runner.invoke(app, ["train", "--config", str(cfg), "--set", "train.epochs=1", "--runs-dir", str(stopped)])
+    assert first.exit_code == 0, first.output
+    (run,) = stopped.iterdir()
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ckpt["rng_cuda"].dtype == torch.uint8 and ckpt["rng_cuda"].numel() > 0
+    result = runner.invoke(app, ["resume", str(run), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    (whole,) = straight.iterdir()
+    columns = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc"]
+    rows = [[{k: r[k] for k in columns} for r in read_csv(p / "metrics.csv")] for p in (run, whole)]
+    assert rows[0] == rows[1] and len(rows[0]) == 3
+    a, b = (torch.load(p / "model.pt", weights_only=True) for p in (run, whole))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_amp_auto_is_bf16_on_a_gpu_that_has_it(make_config) -> None:
+    s = cuda_setup(make_config, amp="auto")
+    seen = first_linear_dtypes(s.model)
+    training.train_epoch(s, s.model, epoch=1, progress=False)
+    assert set(seen) == {torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32}
+
+
+def test_device_auto_chooses_cuda(tmp_path: Path, make_config) -> None:
+    assert engine.resolve_device("auto") == (torch.device("cuda"), None)
+    result = CliRunner().invoke(app, ["train", "--config", str(make_config(device="auto", train={"epochs": 1})),
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "| device cuda" in result.stdout.splitlines()[0]
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "summary.json").read_text())["device"].startswith("cuda")
+
+
+def test_the_sync_debug_mode_catches_a_host_wait() -> None:
+    """The check below means something: under "error", reading a GPU value raises."""
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with pytest.raises(RuntimeError, match="synchroniz"):
+            torch.ones(1, device="cuda").item()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_no_training_step_waits_for_the_host(make_config, amp: str | None) -> None:
+    """Only the NaN check every CHECK_EVERY steps and the epoch's totals wait for the GPU (engine.host_waits).
+
+    fp16 is left out: its GradScaler reads the inf check back after every step.
+    """
+    s = cuda_setup(make_config, amp=amp, batch_size=4, log_grad_norms=True,  # 128 steps: one NaN check
+                   optimizer={"name": "adam", "lr": 0.001})
+    assert len(s.train) // 4 > training.CHECK_EVERY
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        result = training.train_epoch(s, s.model, epoch=1, progress=False)
+        loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64, amp=amp)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.cuda.get_sync_debug_mode() == 0
+    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10 and result["grad_norms"]
