@@ -71,7 +71,7 @@ class Setup:
     test: Split
     notes: list[str] = field(default_factory=list)  # lines for the log before epoch 1
     val: Split | None = None  # held out of the training images (data.val_split)
-    events: Any = None  # a tensorboard.Events when train.tensorboard is on
+    events: Any = None  # an events.Events (TensorBoard files) when train.tensorboard is on
 
 
 # ---------------------------------------------------------------- building
