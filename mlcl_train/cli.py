@@ -123,7 +123,7 @@ def train(
         from mlcl_train.compare import render, sort_runs
 
         typer.echo(f"----- {len(trained)} runs, best first -----")
-        typer.echo(render(sort_runs(trained)), nl=False)
+        typer.echo(render(sort_runs(trained), width=_width()), nl=False)  # all columns: mlcl-train compare
     failed = [str(p) for p, code in zip(paths, codes, strict=False) if code]  # a stopped series has fewer codes
     if codes[-1] in (130, 143):
         raise typer.Exit(codes[-1])
@@ -171,6 +171,15 @@ def compare(
         ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json | markdown")] = "table",
+    columns: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--columns",
+            metavar="A,B,...",
+            help="the columns to show, in order: result columns, label, or dotted config keys "
+            "(e.g. --columns label,best_acc,model.hidden); default: the results and the keys that differ",
+        ),
+    ] = None,
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """One row per run, best first: results, status, and a column per config key that differs between the runs.
@@ -187,7 +196,11 @@ def compare(
     if fmt not in FORMATS:
         fail(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
     records = read_runs(_run_paths(paths, runs_dir), NO_RUNS)
-    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt), nl=False)
+    width, left_out = _width(), []
+    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt, columns or [], width, left_out), nl=False)
+    if left_out:
+        typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "
+                   "choose columns with --columns, or see them all with --format csv", err=True)
 
 
 @app.command()
@@ -226,52 +239,59 @@ def plot(
 
     if not runs:
         fail("pass run folders to plot (or --augment CONFIG)")
-    path, skipped = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms)
-    for name in skipped:
-        typer.echo(f"note: {name} has no finished epoch; left out", err=True)
+    path, notes = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {path}")
 
 
 @app.command("eval")
 @command
 def eval_run(
-    run: Annotated[Path, typer.Argument(metavar="RUN", help="the run folder to evaluate")],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="the run folders to evaluate")],
     output: Annotated[
         Optional[Path],
-        typer.Option("--output", "-o", metavar="DIR", help="folder for the images [default: the run folder]"),
+        typer.Option("--output", "-o", metavar="DIR", help="folder for the images [default: each run's folder]"),
     ] = None,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
-    mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show")] = 24,
+    mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show (0: none)")] = 24,
     weights: Annotated[
         str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
     ] = "last",
 ) -> None:
-    """Evaluate a run's saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
+    """Evaluate runs' saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:
         fail("--mistakes must be >= 0")
     from mlcl_train.evaluation import WEIGHTS, class_table, evaluate_run
     from mlcl_train.runs import read_run
     from mlcl_train.table import render
 
-    record = read_run(run)
-    result = evaluate_run(record, output, device, mistakes, weights)
-    recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
-    shown = "" if weights == "last" else f" | weights best.pt (epoch {record.best_epoch})"
-    typer.echo(f"Run {run} | {sum(n for n, _ in result.per_class):,} test images | device {device}{shown}")
-    if weights == "best" and record.best_split != "val":
-        typer.echo("note: this best epoch was chosen on the test split itself, so its test accuracy is optimistic; "
-                   "train with data.val_split to choose on validation", err=True)
-    typer.echo(f"Test Loss: {result.loss:.6f}")
-    typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
-    if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
-        typer.echo(
-            f"note: this differs from the recorded accuracy: the data or {WEIGHTS[weights]} changed since the run",
-            err=True,
-        )
-    headers, rows, right = class_table(result)
-    typer.echo(render(headers, rows, right=right, rule=False), nl=False)
-    for path in result.files:
-        typer.echo(f"wrote {path}")
+    for run in runs:
+        if not run.is_dir():
+            fail(f"{run}: no such folder; pass run folders such as runs/20261127-101500-mlp_deep")
+    for i, run in enumerate(runs):
+        out = output / run.name if output is not None and len(runs) > 1 else output  # one folder per run
+        record = read_run(run)
+        result = evaluate_run(record, out, device, mistakes, which=weights)
+        recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
+        images = sum(n for n, _ in result.per_class)
+        shown = "" if weights == "last" else f" | weights best.pt (epoch {record.best_epoch})"
+        typer.echo(("\n" if i else "") + f"Run {run} | {images:,} test images | device {device}{shown}")
+        if weights == "best" and record.best_split != "val":
+            typer.echo(f"note: {run.name}: this best epoch was chosen on the test split itself, so its test "
+                       "accuracy is optimistic; train with data.val_split to choose on validation", err=True)
+        typer.echo(f"Test Loss: {result.loss:.6f}")
+        typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
+        if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
+            typer.echo(
+                f"note: {run.name}: this differs from the recorded accuracy: "
+                f"the data or {WEIGHTS[weights]} changed since the run",
+                err=True,
+            )
+        headers, rows, right = class_table(result)
+        typer.echo(render(headers, rows, right=right, rule=False), nl=False)
+        for path in result.files:
+            typer.echo(f"wrote {path}")
 
 
 @app.command()
@@ -377,7 +397,7 @@ def slides(
 
     check_output(output)
     paths = _run_paths(runs, runs_dir)
-    path, count = write_slides(_records(paths), output, title, filter_ or [], device, _where(paths))
+    path, count = write_slides(_records(paths), output, title, filter_ or [], device, _where(paths), _progress)
     typer.echo(f"wrote {path} ({count} slides)")
 
 
@@ -398,7 +418,7 @@ def report(
 
     check_output(output)
     paths = _run_paths(runs, runs_dir)
-    typer.echo(f"wrote {write_report(_records(paths), output, title, filter_ or [], device, _where(paths))}")
+    typer.echo(f"wrote {write_report(_records(paths), output, title, filter_ or [], device, _where(paths), _progress)}")
 
 
 @app.command()
@@ -488,6 +508,18 @@ def _records(paths: list[Path]) -> list[RunRecord]:
     return read_runs(paths, NO_RUNS)
 
 
+def _width() -> int:
+    """The width a table fits: the terminal's (at least 80), or COLUMNS, else 120 (output to a pipe or file)."""
+    import shutil
+
+    return max(shutil.get_terminal_size((120, 24)).columns, 80)
+
+
+def _progress(step: str) -> None:
+    """A step of a command that takes a while, on stderr."""
+    typer.echo(f"  {step}", err=True)
+
+
 def _where(paths: list[Path]) -> str:
     return ", ".join(map(str, paths))
 
@@ -561,6 +593,21 @@ def expand_args(args: list[str]) -> list[str]:
     return args
 
 
+def unquoted_set(args: list[str]) -> str | None:
+    """The first --set value that a shell split at a space (`--set model.hidden=[1024, 512]` unquoted), or None."""
+    for option, text in zip(args, args[1:], strict=False):
+        if option in ("--set", "-s") and (text.count("[") > text.count("]") or text.count("{") > text.count("}")):
+            return text
+    return None
+
+
 def main() -> None:
     """Console entry point."""
-    app(args=expand_args(sys.argv[1:]), prog_name="mlcl-train")
+    args = expand_args(sys.argv[1:])
+    cut = unquoted_set(args)
+    if cut is not None:
+        key = cut.partition("=")[0]
+        typer.echo(f"error: --set {cut!r} ends at a space: quote the whole value, e.g. --set '{key}=[1024, 512]'",
+                   err=True)
+        sys.exit(2)
+    app(args=args, prog_name="mlcl-train")

@@ -22,6 +22,7 @@ import yaml
 
 from mlcl_train import table
 from mlcl_train.errors import UserError
+from mlcl_train.labels import MISSING, differing_keys, run_labels
 from mlcl_train.runs import COLUMNS as MACHINE
 from mlcl_train.runs import RunRecord, as_number
 from mlcl_train.schema import suggest
@@ -40,9 +41,10 @@ SHOWN = {
 }
 RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss", "sec_per_epoch", "best_val_acc"}
 HIGH_FIRST = {"final_acc", "best_acc", "best_val_acc", "val_acc"}  # sorted best first; the rest low to high
-IGNORED = {"name"}  # differs between almost all runs and is already in the run folder's name
 FORMATS = ("table", "csv", "json", "markdown")
-MISSING = object()  # a config key the run does not have (e.g. momentum in an adam run)
+CELL_CHARS = 30  # a longer value (a model.layers list) is cut in a table; csv and json give it whole
+LEAVE_OUT_FIRST = ("sec_per_epoch", "best_epoch", "test_loss", "model", "epochs", "params", "final_acc")  # too wide
+LEAVE_OUT_LAST = ("status",)  # after every config key, last first; run and best_acc stay
 FILTER = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(!=|>=|<=|=|>|<)(.*)", re.DOTALL)
 NO_RUNS = "train one with: mlcl-train --config configs/hw2_baseline.yaml"  # read_runs' hint
 
@@ -54,25 +56,26 @@ def compare(
     top: int | None = None,
     filters: Iterable[str] = (),
     fmt: str = "table",
+    columns: Iterable[str] = (),
+    width: int | None = None,
+    left_out: list[str] | None = None,
 ) -> str:
-    """The compare command: filter, sort, keep the top N and render."""
+    """The compare command: filter, sort, keep the top N and render (the chosen columns; fit to `width`,
+    adding the columns that did not fit to `left_out`)."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
+    chosen = [c.strip() for text in columns for c in text.split(",") if c.strip()]
+    for column in chosen:
+        if column != "label":
+            check_key(records, column, f"--columns {column}")
     kept = filter_runs(records, filters)
     if not kept:
         shown = " ".join(f"--filter {f!r}" for f in filters)
         raise UserError(f"none of the {len(records)} runs matches {shown}; run 'mlcl-train compare' to see them all")
-    return render(sort_runs(kept, sort, reverse)[:top], fmt)
+    return render(sort_runs(kept, sort, reverse)[:top], fmt, columns=chosen or None, width=width, left_out=left_out)
 
 
 # ---------------------------------------------------------------- choosing
-
-
-def differing_keys(runs: list[RunRecord]) -> list[str]:
-    """Config keys whose value is not the same in every run (a key some runs lack counts), in config order."""
-    configs = [r.settings for r in runs if r.settings is not None]
-    keys = dict.fromkeys(k for c in configs for k in c)
-    return [k for k in keys if k not in IGNORED and len({_identity(c.get(k, MISSING)) for c in configs}) > 1]
 
 
 def value(run: RunRecord, key: str) -> Any:
@@ -122,50 +125,104 @@ def _passes(have: Any, op: str, want: str, text: str) -> bool:
 def sort_runs(runs: list[RunRecord], key: str = "best_acc", reverse: bool = False) -> list[RunRecord]:
     """Runs ordered by a column or config key (accuracies best first); runs without the value go last."""
     check_key(runs, key, f"--sort {key}")
+    runs = sorted(runs, key=lambda r: str(r.path))  # equal values keep one order, whatever the input's
     known = [r for r in runs if value(r, key) not in (None, MISSING)]
     unknown = [r for r in runs if value(r, key) in (None, MISSING)]
     return sorted(known, key=lambda r: _order(value(r, key)), reverse=(key in HIGH_FIRST) != reverse) + unknown
 
 
 def _order(v: Any) -> tuple[int, Any]:
+    """A sort key that orders numbers by value, lists element by element, and text with its numbers as numbers."""
     number = _number(v)
-    return (0, number) if number is not None else (1, show(v))
+    if number is not None:
+        return (0, number)
+    if isinstance(v, (list, tuple)):
+        return (1, tuple(_order(x) for x in v))
+    if isinstance(v, str):
+        return (2, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", v) if p))
+    return (3, show(v))
 
 
 # ---------------------------------------------------------------- rendering
 
 
-def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = None) -> str:
-    """The runs as text: table (aligned columns), markdown (a pipe table), csv or json (raw values)."""
+def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = None,
+           columns: list[str] | None = None, width: int | None = None, left_out: list[str] | None = None) -> str:
+    """The runs as text: table (aligned columns), markdown (a pipe table), csv or json (raw values).
+
+    `columns` chooses the columns and config keys (default: the results and the differing `keys`);
+    `width` fits a table into that many characters, leaving out the least useful columns (named in
+    `left_out` when given)."""
     keys = differing_keys(runs) if keys is None else keys
-    if fmt == "json":
-        return json.dumps(_finite([_raw(r, keys) for r in runs]), indent=2, allow_nan=False) + "\n"
-    if fmt == "csv":
-        rows = [[_csv_cell(value(r, k), k in keys) for k in [*MACHINE, *keys]] for r in runs]
-        return table.render([*MACHINE, *keys], rows, "csv")
+    labels = run_labels(runs) if columns and "label" in columns else [""] * len(runs)
+    if fmt in ("json", "csv"):
+        names = columns or [*MACHINE, *keys]
+        raws = [[_column(r, k, lab) for k in names] for r, lab in zip(runs, labels, strict=True)]
+        if fmt == "json":
+            items = [{k: v for k, v in zip(names, raw, strict=True) if v is not MISSING} for raw in raws]
+            return json.dumps(_finite(items), indent=2, allow_nan=False) + "\n"
+        return table.render(names, [[_csv_cell(v, k not in MACHINE) for k, v in zip(names, raw, strict=True)]
+                                    for raw in raws], "csv")
     if fmt not in ("table", "markdown"):
         raise UserError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
-    headers, rows = cells(runs, keys)
+    headers, rows = cells(runs, keys, columns, labels)
+    rows = [[v if h in ("run", "path") else ellipsis(v, CELL_CHARS) for h, v in zip(headers, row, strict=True)]
+            for row in rows]
+    if fmt == "table" and width is not None and columns is None:
+        headers, rows, dropped = fit(headers, rows, width)
+        (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
     return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
 
 
-def cells(runs: list[RunRecord], keys: list[str]) -> tuple[list[str], list[list[str]]]:
+def cells(runs: list[RunRecord], keys: list[str], columns: list[str] | None = None,
+          labels: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
     """Headers and display strings (the table's), e.g. for a slide's table."""
-    shown = columns(runs)
-    rows = [
-        [cell(r, c) for c in shown] + [show(value(r, k)) if r.config is not None else "?" for k in keys] for r in runs
-    ]
-    return [*shown, *keys], rows
+    names = columns or [*result_columns(runs), *keys]
+    labels = labels or [""] * len(runs)
+    rows = [[_display(r, k, lab) for k in names] for r, lab in zip(runs, labels, strict=True)]
+    return list(names), rows
 
 
-def columns(runs: list[RunRecord]) -> list[str]:
+def result_columns(runs: list[RunRecord]) -> list[str]:
     """The table's result columns: with the validation accuracy and the split that chose the best epoch
     (val or test) when any run has a validation split."""
     if not any(r.best_split == "val" for r in runs):
         return COLUMNS
     at = COLUMNS.index("best_epoch") + 1
     return [*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:]]
+
+
+def fit(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]], list[str]]:
+    """Leave out columns (the least useful first) until the text table is at most `width` characters wide."""
+    need = {h: max(len(x) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)}
+    keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS]]
+    order = [*LEAVE_OUT_FIRST, *reversed(keys), *LEAVE_OUT_LAST]
+    kept = list(headers)
+    for name in order:
+        if sum(need[h] for h in kept) + 2 * (len(kept) - 1) <= width:
+            break
+        if name in kept:
+            kept.remove(name)
+    index = [headers.index(h) for h in kept]
+    return kept, [[r[i] for i in index] for r in rows], [h for h in headers if h not in kept]
+
+
+def ellipsis(text: str, most: int) -> str:
+    """text cut to `most` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= most else text[: most - 1] + "\u2026"
+
+
+def _column(run: RunRecord, key: str, label: str) -> Any:
+    return label if key == "label" else value(run, key)
+
+
+def _display(run: RunRecord, key: str, label: str) -> str:
+    if key == "label":
+        return label
+    if key in MACHINE:
+        return cell(run, key)
+    return show(value(run, key)) if run.config is not None else "?"
 
 
 def is_numeric(runs: list[RunRecord], column: str) -> bool:
@@ -202,12 +259,6 @@ def cell(run: RunRecord, column: str) -> str:
     return SHOWN.get(column, "{}").format(v)
 
 
-def _raw(run: RunRecord, keys: list[str]) -> dict[str, Any]:
-    out = {k: run.get(k) for k in MACHINE}
-    out.update((k, value(run, k)) for k in keys if value(run, k) is not MISSING)
-    return out
-
-
 def _finite(v: Any) -> Any:
     """NaN and infinities as None: JSON has no such numbers (a diverged run's loss)."""
     if isinstance(v, float) and not math.isfinite(v):
@@ -225,20 +276,5 @@ def _csv_cell(v: Any, is_config: bool) -> str:
     return show(v) if is_config or isinstance(v, (list, dict)) else str(v)
 
 
-def _identity(v: Any) -> str:
-    return "\0missing" if v is MISSING else json.dumps(v, sort_keys=True, default=str)
-
-
 def _number(v: Any) -> float | None:
     return None if v is MISSING else as_number(v)
-
-
-def run_labels(runs: list[RunRecord]) -> list[str]:
-    """Short names for legends: the run's name, plus its differing config values where names repeat."""
-    names = [str(r.name or r.run) for r in runs]
-    keys = differing_keys(runs)
-    labels = [
-        f"{n} ({', '.join(f'{k}={show(value(r, k))}' for k in keys)})" if names.count(n) > 1 and keys else n
-        for n, r in zip(names, runs, strict=False)
-    ]
-    return [lab if labels.count(lab) == 1 else r.run for lab, r in zip(labels, runs, strict=True)]

@@ -93,7 +93,7 @@ def load_config(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dic
     """Read a config file (following `extends`), apply --set overrides, and return it resolved."""
     path = Path(path)
     raw = _read_chain(path, ())
-    for item in sets:
+    for item in sorted(sets, key=lambda item: not _picks_name(item)):  # any order keeps every value
         raw = merge(raw, parse_set(item))
     if raw.get("name") is None:
         raw["name"] = path.stem
@@ -138,6 +138,13 @@ def parse_set(item: str) -> dict[str, Any]:
     for part in reversed(parts):
         value = {part: value}
     return value
+
+
+def _picks_name(item: str) -> bool:
+    """Whether a --set picks a section by name (`train.optimizer=adam`, `model.name=cnn`): applied first, so that
+    `--set train.optimizer.lr=0.05 --set train.optimizer=adam` keeps the lr whichever comes first."""
+    key = item.partition("=")[0].strip().split(".")
+    return key[-1] == "name" or key[-1] in NAMED_SECTIONS
 
 
 def to_yaml(cfg: dict[str, Any]) -> str:
@@ -186,7 +193,7 @@ def _resolve_section(raw: Any, schema: dict[str, Any], prefix: str) -> dict[str,
         raise UserError(f"{prefix.rstrip('.')}: expected a mapping of keys, got {quote(raw)}")
     for key in raw:
         if key not in schema:
-            elsewhere = [k for k in _dotted_keys(SCHEMA) if k.endswith(f".{key}")]
+            elsewhere = [k for k in _dotted_keys(SCHEMA, sections=True) if k.endswith(f".{key}")]
             if elsewhere and not difflib.get_close_matches(str(key), list(schema), n=1, cutoff=0.5):
                 raise UserError(f"unknown key '{prefix}{key}'; did you mean '{elsewhere[0]}'?")
             raise unknown_key(f"{prefix}{key}", list(schema))
@@ -204,13 +211,15 @@ def _resolve_section(raw: Any, schema: dict[str, Any], prefix: str) -> dict[str,
     return out
 
 
-def _dotted_keys(schema: dict[str, Any], prefix: str = "") -> list[str]:
-    """Every key the schema knows, dotted (optimizer and scheduler keys under each name's fields)."""
+def _dotted_keys(schema: dict[str, Any], prefix: str = "", sections: bool = False) -> list[str]:
+    """Every key the schema knows, dotted (optimizer and scheduler keys under each name's fields);
+    with `sections`, the sections too (`train.optimizer`, for `optimizer: adam` written at the top)."""
     keys = []
     for key, spec in schema.items():
         if isinstance(spec, dict):
-            keys += _dotted_keys(spec, f"{prefix}{key}.")
+            keys += [f"{prefix}{key}"] * (sections and bool(prefix)) + _dotted_keys(spec, f"{prefix}{key}.", sections)
         elif isinstance(spec, Named):
+            keys += [f"{prefix}{key}"] * sections
             keys += [f"{prefix}{key}.{field}" for algo in spec.choices.values() for field in algo.fields]
         else:
             keys.append(f"{prefix}{key}")

@@ -1,13 +1,14 @@
 """Evaluate a finished run again: its weights on the test split, per class, and where it goes wrong.
 
     result = evaluate_run(read_run("runs/20261127-101500-mlp_deep"))   # writes confusion.png and mistakes.png there
-    result = evaluate_run(record, weights="best")                      # best.pt: the best epoch's weights
+    result = evaluate_run(record, which="best")                        # best.pt: the best epoch's weights
     print(render(*class_table(result)), end="")                         # accuracy per class
 """
 
 from __future__ import annotations
 
 import copy
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,13 +35,16 @@ class Evaluation:
 
 
 def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: str = "cpu",
-                 mistakes: int = 24, weights: str = "last") -> Evaluation:
-    """Reload a run's config and its weights (model.pt, or best.pt), evaluate the test split, write the two figures."""
+                 mistakes: int = 24, weights: bytes | None = None, which: str = "last") -> Evaluation:
+    """Reload a run's config and model.pt (best.pt when `which` is "best"; or the `weights`, that file's
+    bytes read before), evaluate the test split, write the two figures."""
     run = record.path
-    if weights not in WEIGHTS:
-        raise UserError(f"--weights {weights!r}: unknown; valid: {', '.join(WEIGHTS)}")
-    weights_file = WEIGHTS[weights]
-    for name in ("config.yaml", weights_file):
+    if not run.is_dir():
+        raise UserError(f"{run}: no such folder; pass a run folder such as runs/20261127-101500-mlp_deep")
+    if which not in WEIGHTS:
+        raise UserError(f"--weights {which!r}: unknown; valid: {', '.join(WEIGHTS)}")
+    weights_file = WEIGHTS[which]
+    for name in ("config.yaml", *([weights_file] if weights is None else [])):
         if not (run / name).is_file():
             hint = " (runs before this version kept no best.pt; use --weights last)" if name == "best.pt" else ""
             raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch{hint}")
@@ -50,7 +54,8 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
     try:
-        model.load_state_dict(torch.load(run / weights_file, map_location=dev, weights_only=True))
+        source = io.BytesIO(weights) if weights is not None else run / weights_file
+        model.load_state_dict(torch.load(source, map_location=dev, weights_only=True))
     except RuntimeError as err:
         reason = str(err).strip().splitlines()[0]
         raise UserError(f"{run}/{weights_file} does not fit the model of its config.yaml ({reason})") from None
@@ -61,7 +66,7 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     conf, pred = probs.max(1)
     classes = list(DATASETS[data["dataset"]].classes)
     matrix = confusion(test.labels, pred, len(classes))
-    recorded = record.best_acc if weights == "best" else record.final_acc
+    recorded = record.best_acc if which == "best" else record.final_acc
     result = Evaluation(loss, acc, recorded, classes,
                         [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)], matrix=matrix.tolist())
     out = Path(out_dir) if out_dir is not None else run
@@ -99,7 +104,9 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
     save(
         plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}\nconfusion matrix ({acc:.2f}% correct)"), paths[0]
     )
-    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}"
+    if mistakes == 0:  # no mistakes figure asked for
+        return paths[:1]
+    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}" if len(wrong) else f"{name}: none wrong"
     save(
         plt,
         mistakes_figure(

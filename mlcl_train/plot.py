@@ -29,9 +29,14 @@ def pyplot() -> Any:
 NO_RUNS = "pass run folders such as runs/2026...-mlp_deep"  # read_runs' hint
 
 
+MOST_RUNS = 20  # curves in one figure: 10 colors, each with two line styles and markers
+STYLES = (("-", "o"), (":", "s"))  # (test line, marker) of runs 1-10 and 11-20
+LABEL_CHARS = 36  # a legend label wraps after this many characters
+
+
 def plot_runs(runs: list[RunRecord], output: str | Path, acc_only: bool = False,
               grad_norms: bool = False) -> tuple[Path, list[str]]:
-    """Draw runs' curves (or gradient norms) into one image; returns its path and the runs left out."""
+    """Draw runs' curves (or gradient norms) into one image; returns its path and notes on the runs left out."""
     plt = pyplot()
     output = Path(output)
     check_format(plt, output)
@@ -44,29 +49,48 @@ def plot_runs(runs: list[RunRecord], output: str | Path, acc_only: bool = False,
     return output, skipped
 
 
-def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool) -> tuple[Any, list[str]]:
-    """Loss (train dashed, test solid, val dotted) and test (and val) accuracy per epoch, one color per run;
-    a star marks the best epoch where validation chose it."""
-    series = [(label, run) for label, run in zip(labels, runs, strict=True) if run.metrics]
-    skipped = [run.run for run in runs if not run.metrics]
+def shown_runs(runs: list[RunRecord], labels: list[str]) -> tuple[list[tuple[str, RunRecord]], list[str]]:
+    """The runs a curves figure draws (those with a finished epoch; the MOST_RUNS best) and notes on the others."""
+    drawn = [(label, run) for label, run in zip(labels, runs, strict=True) if run.metrics]
+    notes = [f"{run.run} has no finished epoch; left out" for run in runs if not run.metrics]
+    if len(drawn) > MOST_RUNS:
+        ranked = sorted(drawn, key=lambda lr: -(lr[1].best_acc or 0.0))
+        kept = {id(run) for _, run in ranked[:MOST_RUNS]}
+        notes.append(f"{len(drawn) - MOST_RUNS} of {len(drawn)} runs left out: a figure shows the {MOST_RUNS} "
+                     f"with the best test accuracy (pass fewer runs, or filter them with compare --filter)")
+        drawn = [(label, run) for label, run in drawn if id(run) in kept]
+    return drawn, notes
+
+
+def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool,
+                  size: tuple[float, float] | None = None) -> tuple[Any, list[str]]:
+    """Loss (train dashed, test solid, val dotted) and test (and val) accuracy per epoch, one color and style
+    per run; a star marks the best epoch where validation chose it; legend below.
+
+    `size` is the axes' (width, height) in inches; the legend's rows add to the height."""
+    import textwrap
+
+    series, notes = shown_runs(runs, labels)
     if not series:
         raise UserError("none of these runs has a finished epoch (metrics.csv is empty); nothing to plot")
+    width, height = size or ((7.0, 4.5) if acc_only else (12.0, 4.5))
     if acc_only:
-        fig, acc_ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+        fig, acc_ax = plt.subplots(figsize=(width, height), layout="constrained")
     else:
-        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(width, height), layout="constrained")
     handles = []
-    with_val = any(run.best_split == "val" for run in runs)
+    with_val = any(run.best_split == "val" for _, run in series)
     for i, (label, run) in enumerate(series):
-        rows, color = run.metrics, f"C{i % 10}"
-        epochs = [r.epoch for r in rows]
-        marker = {"marker": "o", "markersize": 3} if len(epochs) <= 30 else {}
-        handles += acc_ax.plot(epochs, [r.test_acc for r in rows], color=color, label=label, **marker)
+        rows = run.metrics
+        color, (line, marker), epochs = f"C{i % 10}", STYLES[i // 10 % 2], [r.epoch for r in rows]
+        style = {"marker": marker, "markersize": 3} if len(epochs) <= 30 else {}
+        name = "\n".join(textwrap.wrap(label, LABEL_CHARS, break_on_hyphens=False)) or label
+        handles += acc_ax.plot(epochs, [r.test_acc for r in rows], color=color, linestyle=line, label=name, **style)
         if run.best_split == "val":  # validation dotted, and a star at the best epoch it chose
             acc_ax.plot(epochs, [r.val_acc for r in rows], color=color, linestyle=":", alpha=0.9)
             acc_ax.plot([run.best_epoch], [run.best_acc], color=color, marker="*", markersize=12, linestyle="")
         if not acc_only:
-            loss_ax.plot(epochs, [r.test_loss for r in rows], color=color, **marker)
+            loss_ax.plot(epochs, [r.test_loss for r in rows], color=color, linestyle=line, **style)
             loss_ax.plot(epochs, [r.train_loss for r in rows], color=color, linestyle="--", alpha=0.7)
             if run.best_split == "val":
                 loss_ax.plot(epochs, [r.val_loss for r in rows], color=color, linestyle=":", alpha=0.9)
@@ -79,8 +103,16 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
         _style(loss_ax, "Loss", "mean loss per image")
         handles += [plt.Line2D([], [], color="0.3", label="test loss"),
                     plt.Line2D([], [], color="0.3", linestyle="--", label="train loss")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
-    return fig, skipped
+    longest = max(len(line) for h in handles for line in h.get_label().splitlines())
+    char = 0.5 * plt.rcParams["font.size"] / 72  # inches of a character of the legend's "small" font
+    columns = max(1, min(len(handles), int(width / (char * longest + 0.6))))  # legend entries side by side
+    rows = max(sum(len(h.get_label().splitlines()) for h in handles[i::columns]) for i in range(columns))
+    fig.set_figheight(height + 0.2 * rows)  # the legend's rows below the axes: at most about 4.5 inches more
+    fig.legend(handles=handles, loc="outside lower center", ncol=columns, frameon=False, fontsize="small")
+    finished = sum(1 for run in runs if run.metrics)
+    if finished > MOST_RUNS:
+        fig.suptitle(f"The {MOST_RUNS} runs with the best test accuracy, of {finished}", fontsize="medium")
+    return fig, notes
 
 
 def augment_figure(cfg: dict[str, Any], output: str | Path, images: int = 8, versions: int = 7) -> Path:

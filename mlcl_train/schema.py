@@ -86,7 +86,9 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
         if value in args:
             return value
         valid = ", ".join(map(str, args))
-        raise UserError(f"{key}: unknown value {quote(value)}; valid: {valid}")
+        close = closest(value, [str(a) for a in args]) if isinstance(value, str) else None
+        hint = f"did you mean '{close}'? " if close else ""
+        raise UserError(f"{key}: unknown value {quote(value)}; {hint}valid: {valid}")
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -128,8 +130,18 @@ def unknown_key(key: str, valid: list[str], where: str = "") -> UserError:
 
 def suggest(name: str, valid: list[str], prefix: str = "") -> str:
     """'did you mean X?' for the closest valid name, else the list of valid names."""
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    return f"did you mean '{prefix}{close[0]}'?" if close else f"valid: {', '.join(valid) or 'none'}"
+    close = closest(name, valid)
+    return f"did you mean '{prefix}{close}'?" if close else f"valid: {', '.join(valid) or 'none'}"
+
+
+def closest(name: str, valid: list[str]) -> str | None:
+    """The valid name that `name` was probably meant to be: the same but for case, else a close spelling."""
+    same = [v for v in valid if v.lower() == name.lower()]
+    if same:
+        return same[0]
+    lowered = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)  # 0.5 took lstm for softmax
+    return lowered[close[0]] if close else None
 
 
 class _ShortRepr(reprlib.Repr):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
@@ -81,3 +82,53 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> t
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return base / "runs", result.output
+
+
+# ---------------------------------------------------------------- run folders written without training
+
+LONG_NAME = "a_student_run_with_an_extremely_long_name_that_goes_on_and_on_for_quite_a_while_yes"
+
+
+def sequential(depth: int) -> dict:
+    layers = []
+    for i in range(depth):
+        layers += [{"conv2d": {"out_channels": 8 * (i % 3 + 1), "kernel_size": 3, "padding": 1}}, "batchnorm", "relu"]
+    return {"name": "sequential", "layers": [*layers, {"adaptiveavgpool2d": 1}, "flatten", {"linear": 64}, "relu",
+                                             {"linear": 10}]}
+
+
+def fake_run(root: Path, n: int, name: str, sets: list[str], model: dict | None = None, acc: float = 90.0) -> None:
+    """A finished run folder as training leaves it (config, metrics, summary), without training."""
+    from mlcl_train.config import load_config
+    from mlcl_train.runs import Epoch, new_summary, results
+
+    base = root.parent / "base.yaml"
+    base.write_text(yaml.safe_dump({"name": name, "model": model or {"name": "mlp", "hidden": [128, 64]},
+                                    "train": {"epochs": 3}}))
+    cfg = load_config(base, sets)
+    folder = root / f"20261127-10{n:04d}-{name}"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    epochs = [Epoch(e, 0.5 / e, acc - 3 + e, 0.6 / e, acc - 3 + e + n % 7 / 10, 0.01, 1.5) for e in (1, 2, 3)]
+    (folder / "metrics.csv").write_text("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n" + "".join(
+        f"{e.epoch},{e.train_loss},{e.train_acc},{e.test_loss},{e.test_acc},{e.lr},{e.seconds}\n" for e in epochs))
+    summary = {**new_summary(cfg, 100_000 + n, "cpu", {}, epochs), **results(epochs), "status": "completed"}
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def many_runs(root: Path, count: int) -> Path:
+    """`count` run folders: --set variants of one config, a CNN, a long name, long sequential models."""
+    variants = [["train.optimizer.lr=0.05"], ["model.hidden=[1024, 512]"], ["model.activation=sigmoid"],
+                ["train.optimizer=adam"], ["seed=2"], ["train.batch_size=32"], ["model.dropout=0.3"],
+                ["train.scheduler=cosine"], ["model.hidden=[64]", "model.activation=tanh"]]
+    kinds = [
+        ("mlp_deep", lambda i: variants[i % len(variants)], None),
+        ("cnn", lambda i: [f"seed={i}"], {"name": "cnn", "channels": [32, 64]}),
+        (LONG_NAME, lambda i: [], None),
+        ("sequential_deep_model_with_many_layers", lambda i: [f"seed={i}"], "sequential"),
+    ]
+    for i in range(count):
+        name, sets, model = kinds[i % len(kinds)] if i < 4 else kinds[0 if i % 3 else 3]
+        model = sequential(3 + i % 6) if model == "sequential" else model
+        fake_run(root, i, name, sets(i), model, acc=80 + i % 17)
+    return root

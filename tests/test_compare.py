@@ -37,7 +37,7 @@ def test_train_of_several_configs_ends_with_their_compare_table(trained_runs):
 
 def test_compare_shows_results_and_only_the_keys_that_differ(trained_runs):
     runs, _ = trained_runs
-    result = compare(str(runs))
+    result = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": "200"})  # wide enough for every column
     assert result.exit_code == 0, result.output
     header, rule, *rows = result.stdout.splitlines()
     assert header.split() == ["run", "model", "params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss",
@@ -154,3 +154,40 @@ def test_compare_json_writes_null_for_nan_and_infinity(trained_runs, tmp_path: P
     items = {i["run"]: i for i in json.loads(result.stdout, parse_constant=refuse)}
     assert items[run.name]["test_loss"] is None and items[run.name]["best_acc"] is None
     assert items[run.name]["train.optimizer.lr"] is None
+
+
+def test_compare_columns_width_and_natural_sort(tmp_path):
+    from conftest import fake_run
+
+    runs = tmp_path / "runs"
+    for n, hidden in enumerate(([1024, 512], [128, 64], [128], [64])):
+        fake_run(runs, n, "mlp_deep", [f"model.hidden={hidden}", f"train.batch_size={32 if n else 64}"])
+    by_hidden = compare(str(runs), "--sort", "model.hidden", "--columns", "label,model.hidden", "--format", "json")
+    assert by_hidden.exit_code == 0, by_hidden.output
+    assert [r["model.hidden"] for r in json.loads(by_hidden.stdout)] == [[64], [128], [128, 64], [1024, 512]]
+    assert list(json.loads(by_hidden.stdout)[0]) == ["label", "model.hidden"]
+    assert json.loads(by_hidden.stdout)[0]["label"] == "mlp_deep hidden=[64]"
+    # the config columns keep their order whatever the sort
+    sorts = ("best_acc", "model.hidden", "train.batch_size", "run")
+    headers = {tuple(compare(str(runs), "--sort", key).stdout.splitlines()[0].split()[-2:]) for key in sorts}
+    assert headers == {("model.hidden", "train.batch_size")}
+    narrow = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0 and max(len(line) for line in narrow.stdout.splitlines()) <= 80
+    assert narrow.stdout.split()[:3] == ["run", "best_acc", "status"] and "model.hidden" in narrow.stdout.split("\n")[0]
+    assert "did not fit 80 characters: model, params, epochs" in narrow.stderr and "--columns" in narrow.stderr
+    piped = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": None})  # not a terminal: 120 characters
+    assert piped.exit_code == 0 and max(len(line) for line in piped.stdout.splitlines()) <= 120
+    bad = compare(str(runs), "--columns", "label,modle.hidden")
+    assert bad.exit_code == 2 and "did you mean 'model.hidden'" in bad.stderr
+
+
+def test_long_values_are_cut_in_the_table_and_whole_in_csv(tmp_path):
+    from conftest import fake_run, sequential
+
+    runs = tmp_path / "runs"
+    fake_run(runs, 1, "seq", [], sequential(6))
+    fake_run(runs, 2, "seq", [], sequential(3))
+    table_row = compare(str(runs)).stdout.splitlines()[2]
+    assert "\u2026" in table_row and len(table_row) < 250
+    rows = list(csv.DictReader(io.StringIO(compare(str(runs), "--format", "csv").stdout)))
+    assert all(json.loads(r["model.layers"]) for r in rows)

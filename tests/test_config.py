@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ def test_every_shipped_config_resolves(path: Path) -> None:
         ({"model": {"dropout": -0.1}}, "model.dropout: -0.1 is out of range; it must be >= 0"),
         ({"model": {"hidden": []}}, "model.hidden: must not be empty"),
         ({"model": {"name": "mpl"}}, "model.name: unknown model 'mpl'; valid: "),
-        ({"model": {"activation": "relu6"}}, "model.activation: unknown value 'relu6'; valid: sigmoid, tanh, relu"),
+        ({"model": {"activation": "relu6"}}, "unknown value 'relu6'; did you mean 'relu'? valid: sigmoid"),
         ({"train": {"loss": "hinge"}}, "train.loss: unknown value 'hinge'; valid: cross_entropy, nll, mse"),
         (
             {"train": {"optimizer": {"name": "adamm"}}},
@@ -295,3 +296,45 @@ def test_config_that_is_not_a_regular_file(tmp_path: Path, make, message: str) -
     assert result.exit_code == 2, result.output[-300:]
     assert message in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_set_keeps_every_value_whatever_the_order(tmp_path):
+    from mlcl_train.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("train: {optimizer: {name: sgd, lr: 0.01, momentum: 0.9}}\n")
+    lr, adam = "train.optimizer.lr=0.05", "train.optimizer=adam"
+    for sets in ([lr, adam], [adam, lr]):
+        optimizer = load_config(path, sets)["train"]["optimizer"]
+        assert optimizer["name"] == "adam" and optimizer["lr"] == 0.05, sets
+
+
+def test_did_you_mean_knows_case_sections_at_the_top_and_no_far_fetched_names(tmp_path):
+    from mlcl_train.config import load_config
+
+    cases = {
+        "model: {name: mlp, activation: ReLU}": "did you mean 'relu'?",
+        "model: {name: mlp, output: Softmax}": "did you mean 'softmax'?",
+        "optimizer: adam": "did you mean 'train.optimizer'?",
+        "scheduler: cosine": "did you mean 'train.scheduler'?",
+    }
+    for text, hint in cases.items():
+        path = tmp_path / "c.yaml"
+        path.write_text(text + "\n")
+        with pytest.raises(UserError, match=re.escape(hint)):
+            load_config(path)
+    path.write_text("model: {name: mlp, activation: lstm}\n")
+    with pytest.raises(UserError) as err:
+        load_config(path)
+    assert "did you mean" not in str(err.value)
+
+
+def test_an_unquoted_list_in_set_gets_a_hint_to_quote_it():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "mlcl_train", "--config", "configs/mlp_deep.yaml", "--set",
+                             "model.hidden=[1024,", "512]"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent.parent)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "quote the whole value, e.g. --set 'model.hidden=[1024, 512]'" in result.stderr

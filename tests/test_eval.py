@@ -32,3 +32,15 @@ def test_eval_reproduces_the_final_accuracy_and_writes_the_figures(trained_runs,
 def test_eval_of_a_folder_that_is_no_run_is_one_line(tmp_path):
     result = runner.invoke(app, ["eval", str(tmp_path)])
     assert result.exit_code == 2 and "has no config.yaml" in result.stderr
+
+
+def test_eval_takes_several_runs_and_says_when_a_folder_does_not_exist(trained_runs, tmp_path):
+    runs = sorted(trained_runs[0].iterdir())
+    result = runner.invoke(app, ["eval", *map(str, runs), "-o", str(tmp_path / "eval"), "--mistakes", "0"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("[Test Result]") == 2
+    for run in runs:  # one folder per run, and no mistakes figure when none is asked for
+        assert (tmp_path / "eval" / run.name / "confusion.png").is_file()
+        assert not (tmp_path / "eval" / run.name / "mistakes.png").exists()
+    missing = runner.invoke(app, ["eval", str(runs[0]), str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "nope: no such folder" in missing.stderr and "[Test" not in missing.stdout

@@ -19,8 +19,9 @@ RUN = ("from typer.testing import CliRunner; from mlcl_train.cli import app; "
     RUN.format(args=["models"], expect="residual (layers, project=true)"),
     RUN.format(args=["show-config", "--config", "configs/mlp_deep.yaml"], expect="optimizer:"),
     RUN.format(args=["--help"], expect="compare"),
-    "import mlcl_train.cli, mlcl_train.compare, mlcl_train.plot, mlcl_train.runs, mlcl_train.present.slides, "
-    "mlcl_train.present.report, mlcl_train.config, mlcl_train.optim, mlcl_train.datasets, mlcl_train.table",
+    "import mlcl_train.cli, mlcl_train.compare, mlcl_train.labels, mlcl_train.plot, mlcl_train.runs, "
+    "mlcl_train.present.slides, mlcl_train.present.fit, mlcl_train.present.report, mlcl_train.config, "
+    "mlcl_train.optim, mlcl_train.datasets, mlcl_train.table",
 ], ids=["compare", "models", "show-config", "help", "read-side-modules"])
 def test_commands_that_do_not_train_do_not_import_torch(code: str, trained_runs) -> None:
     code = code.replace("{runs}", str(trained_runs[0]))
@@ -39,12 +40,12 @@ LAYERS = {
     2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.augment"},
     3: {"mlcl_train.engine", "mlcl_train.model_summary"},
     4: {"mlcl_train.train", "mlcl_train.events"},
-    5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.plot", "mlcl_train.present",
+    5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot", "mlcl_train.present",
         "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export"},
     6: {"mlcl_train.cli", "mlcl_train.__main__"},
 }
-READ_SIDE = {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.plot", "mlcl_train.present",
-             "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export"}
+READ_SIDE = {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot",
+             "mlcl_train.present", "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export"}
 
 
 def layer(module: str) -> tuple[int, str]:

@@ -53,3 +53,37 @@ def test_a_single_epoch_is_drawn_between_whole_epochs(trained_runs, tmp_path):
     fig, _ = curves_figure(plt, read_runs([run]), ["one epoch"], acc_only=False)
     assert [ax.get_xlim() for ax in fig.axes] == [(0.0, 2.0), (0.0, 2.0)]
     plt.close(fig)
+
+
+def test_many_runs_keep_the_figure_bounded_with_distinct_styles_and_a_note(tmp_path):
+    from conftest import many_runs
+    from PIL import Image
+
+    runs = many_runs(tmp_path / "runs", 25)
+    sizes = {}
+    for count in (2, 12, 25):
+        out = tmp_path / f"p{count}.png"
+        result = runner.invoke(app, ["plot", *map(str, sorted(runs.iterdir())[:count]), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        sizes[count] = Image.open(out).size
+        left_out = "note: 5 of 25 runs left out" in result.stderr
+        assert left_out == (count == 25)
+    assert all(w <= 2000 and h <= 1500 for w, h in sizes.values()), sizes  # was 12,113 px wide for 12 runs
+
+
+def test_legend_labels_are_short_and_styles_distinct_for_twenty_runs(tmp_path):
+    from conftest import many_runs
+
+    from mlcl_train.labels import run_labels
+    from mlcl_train.plot import curves_figure, pyplot
+    from mlcl_train.runs import read_runs
+
+    records = read_runs([many_runs(tmp_path / "runs", 20)])
+    plt = pyplot()
+    fig, notes = curves_figure(plt, records, run_labels(records), acc_only=True)
+    lines = fig.axes[0].get_lines()
+    styles = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len(lines) == 20 and len(styles) == 20 and notes == []
+    assert max(len(part) for line in lines for part in line.get_label().splitlines()) <= 36  # wrapped
+    assert "(" not in lines[0].get_label()
+    plt.close(fig)

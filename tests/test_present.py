@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from mlcl_train.cli import app
 from mlcl_train.model_summary import Layer
 from mlcl_train.present.content import Content
-from mlcl_train.present.slides import ROWS_PER_SLIDE, build_deck, layer_rows
+from mlcl_train.present.slides import build_deck, layer_rows, slide_rows
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -109,15 +109,14 @@ def test_slides_are_16_9_and_nothing_leaves_the_slide_or_is_small(deck):
                 else ([shape.text_frame] if shape.has_text_frame else [])
             )
             sizes = [run.font.size.pt for f in frames for p in f.paragraphs for run in p.runs if run.text.strip()]
-            small_ok = shape.has_table or (shape.has_text_frame and shape.text_frame.text.startswith("model:"))
+            small_ok = shape.has_table or (  # the model's YAML, and the notes under the comparison table
+                shape.has_text_frame and shape.text_frame.text.startswith(("model:", "Same for all runs", "Not shown")))
             assert min(sizes, default=18) >= (14 if small_ok else 18), shape.name
 
 
-def test_long_tables_go_on_several_slides_and_wide_ones_split_their_columns():
+def test_long_tables_go_on_few_slides_with_the_columns_that_fit_and_the_others_named():
     keys = [f"model.key_number_{i}" for i in range(12)]
-    rows = [
-        [f"run{r}", *(f"value-{r}-{i}" for i in range(12)), f"{90 + r / 10:.2f}"] for r in range(ROWS_PER_SLIDE + 2)
-    ]
+    rows = [[f"run{r}", *(f"value-{r}-{i}" for i in range(12)), f"{90 + r / 10:.2f}"] for r in range(30)]
     content = Content(
         title="t",
         subtitle=[],
@@ -135,13 +134,22 @@ def test_long_tables_go_on_several_slides_and_wide_ones_split_their_columns():
     prs = build_deck(content)
     tables = [s for s in prs.slides if s.shapes.title.text_frame.text.startswith("Comparison")]
     grids = [next(shape for shape in t.shapes if shape.has_table).table for t in tables]
-    assert len(tables) >= 4 and {len(g.rows) - 1 for g in grids} == {5}  # 10 runs: 5 + 5, never 8 + 2
+    assert len(tables) <= 3 and sum(len(g.rows) - 1 for g in grids) == 30
     shown = [[c.text.replace("\u200b", "") for c in g.rows[0].cells] for g in grids]
-    assert all(h[0] == "run" for h in shown)  # every part names its runs
-    assert {h for hs in shown for h in hs} == {"run", *keys, "best_acc"}
+    assert all(h[:2] == ["run", "model.key_number_0"] and h[-1] == "best_acc" for h in shown)
+    left_out = [k for k in keys if k not in shown[0]]
+    assert left_out and f"Not shown ({len(left_out)}, see mlcl-train compare): {left_out[0]}" in texts(tables[-1])
     assert "Same for all runs: status completed" in texts(tables[-1])
     for g in grids:
         assert sum(col.width for col in g.columns) <= prs.slide_width
+
+
+def test_rows_share_the_slides_evenly_with_fewer_on_the_last():
+    assert [len(r) for r in slide_rows(10, 8, 8)] == [5, 5]  # never 8 + 2
+    assert [len(r) for r in slide_rows(12, 15, 12)] == [12]
+    assert [len(r) for r in slide_rows(30, 15, 10)] == [10, 10, 10]
+    assert [len(r) for r in slide_rows(31, 15, 3)] == [14, 14, 3]
+    assert [r.start for r in slide_rows(31, 15, 3)] == [0, 14, 28]
 
 
 def test_a_long_layer_list_is_cut_in_the_middle_with_the_total_kept():
@@ -150,7 +158,7 @@ def test_a_long_layer_list_is_cut_in_the_middle_with_the_total_kept():
     assert len(rows) == 10 and rows[0][0] == "fc0" and rows[-2][0] == "fc29"
     assert rows[-1] == ("total", "", "", f"{sum(1000 + i for i in range(30)):,}")
     hidden = next(r for r in rows if r[0] == "...")
-    assert hidden[1] == "22 more layers"
+    assert hidden[1] == "22 more"
     assert sum(int(r[3].replace(",", "")) for r in rows[:-1]) == sum(1000 + i for i in range(30))
     assert layer_rows(layers[:3], 9) == [
         ("fc0", "Linear", "(N, 8)", "1,000"),
@@ -245,3 +253,27 @@ def test_wrong_output_names_and_missing_runs_are_one_line(tmp_path):
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, args
+
+
+def test_the_confusion_slide_names_the_epoch_its_weights_reproduce(trained_runs):
+    """The deck is built from a snapshot: the record and model.pt's bytes, read once. The epoch it names is the
+    one whose recorded accuracy the weights reproduce, so a run still training cannot contradict itself."""
+    import dataclasses
+
+    from mlcl_train.present.content import best_run_eval, read_weights
+    from mlcl_train.runs import read_run
+
+    run = read_run(next(trained_runs[0].glob("*-hidden32")))
+    weights = read_weights(run)
+    _, lines, images = best_run_eval(run, "hidden32", weights)
+    assert lines[0].startswith("Its weights after epoch 2 classify") and set(images) == {"confusion", "mistakes"}
+    older = dataclasses.replace(run, metrics=run.metrics[:1], epochs=1)  # the record read before epoch 2 ended
+    _, lines, _ = best_run_eval(older, "hidden32", weights)
+    assert lines[0].startswith("Its weights as last saved classify")
+
+
+def test_slides_and_report_show_their_progress_on_stderr(three_runs, tmp_path):
+    result = runner.invoke(app, ["report", str(three_runs), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert "run 1 of 3:" in result.stderr and "evaluating the weights of the best run" in result.stderr
+    assert result.stdout == f"wrote {tmp_path / 'r.html'}\n"

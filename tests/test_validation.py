@@ -160,9 +160,13 @@ def test_compare_shows_val_and_test_side_by_side(tmp_path: Path, make_config, tr
     result = CliRunner().invoke(app, ["compare", str(runs), str(trained_runs[0])])
     assert result.exit_code == 0, result.output
     header, _, *rows = result.stdout.splitlines()
-    assert header.split()[4:9] == ["final_acc", "best_acc", "best_epoch", "best_val_acc", "best_split"]
-    splits = sorted(row.split()[8] for row in rows)
+    names = header.split()
+    at = names.index("best_acc")  # the narrow table leaves out other columns, never these
+    assert names[at:at + 3] == ["best_acc", "best_val_acc", "best_split"], result.output
+    splits = sorted(row.split()[at + 2] for row in rows)
     assert splits == ["test", "test", "val"]
+    wide = CliRunner().invoke(app, ["compare", str(runs), "--columns", "run,best_acc,best_epoch,best_val_acc"])
+    assert wide.stdout.splitlines()[0].split() == ["run", "best_acc", "best_epoch", "best_val_acc"]
     only_old = CliRunner().invoke(app, ["compare", str(trained_runs[0])])
     assert "best_split" not in only_old.stdout  # runs without a val split: the table as before
 

@@ -16,13 +16,14 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import yaml
 
-from mlcl_train.compare import NO_RUNS, cells, differing_keys, filter_runs, is_numeric, run_labels, sort_runs
+from mlcl_train.compare import NO_RUNS, cells, filter_runs, is_numeric, sort_runs
 from mlcl_train.datasets import DATASETS
 from mlcl_train.errors import UserError
+from mlcl_train.labels import differing_keys, run_labels
 from mlcl_train.runs import RunRecord
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 FONT_PT = 14  # figure text at the size it is shown on a 13.3 x 7.5 inch slide
 RUN_CURVES_IN = (6.4, 3.8)  # a run's loss and accuracy panels, beside its layer table
 ALL_CURVES_IN = (12.4, 5.6)  # every run's test accuracy, a whole slide
+SUBTITLE_KEYS = 6  # of the differing config keys named under the title (the slides fit as many as one line holds)
 STATUS_NOTES = {
     "running": "still training",
     "killed": "marked running, but its process is gone",
@@ -72,29 +74,42 @@ class Content:
     confusion_lines: list[str]  # accuracy of the reloaded weights, hardest classes, confusions; or why there are none
     images: dict[str, bytes] = field(default_factory=dict)  # confusion, mistakes (PNG)
     numeric: list[bool] | None = None  # per column of rows: numbers, right-aligned (None: guess from the text)
+    compared: list[str] = field(default_factory=list)  # the config keys that differ, model keys first
 
 
 def gather(records: list[RunRecord], title: str | None = None, filters: Iterable[str] = (),
-           device: str = "cpu", where: str = "runs") -> Content:
-    """Everything a deck or report shows about the runs (`where` names their folders in an error)."""
+           device: str = "cpu", where: str = "runs", progress: Callable[[str], None] | None = None) -> Content:
+    """Everything a deck or report shows about the runs (`where` names their folders in an error).
+
+    The records and the best run's weights (read once, here) are the snapshot everything is built from,
+    so a run still training cannot make one slide contradict another. `progress` hears each step."""
+    say = progress or (lambda _: None)
     runs = filter_runs(records, filters)
     if not runs:
         raise UserError(f"no run folders in {where}; {NO_RUNS}")
     runs = sort_runs(runs)
+    best = 0 if runs[0].best_acc is not None else None
+    weights = read_weights(runs[best]) if best is not None else None
     labels = run_labels(runs)
     keys = differing_keys(runs)
     headers, rows, same = split_same(*table(runs, labels, keys))
-    best = 0 if runs[0].best_acc is not None else None
     with figure_style() as plt:
-        parts = [run_content(plt, run, label) for run, label in zip(runs, labels, strict=True)]
-        all_curves = curves_png(plt, runs, [shorten(label, 40) for label in labels], acc_only=True, size=ALL_CURVES_IN)
-    confusion_title, lines, images = best_run_eval(runs[best], labels[best], device) if best is not None else (
-        "Confusion matrix", ["No run has finished an epoch yet"], {})
+        parts = []
+        for i, (run, label) in enumerate(zip(runs, labels, strict=True), 1):
+            say(f"run {i} of {len(runs)}: {label}")
+            parts.append(run_content(plt, run, label))
+        say("the curves of all runs")
+        all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN)
+    if best is not None:
+        say(f"evaluating the weights of the best run, {labels[best]}")
+        confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device)
+    else:
+        confusion_title, lines, images = "Confusion matrix", ["No run has finished an epoch yet"], {}
     mistakes_title = f"Most confident mistakes: {labels[best]}" if best is not None else ""
     notes = [f"{p.label}: {p.record.status} ({p.status_note})" for p in parts if p.status_note]
     numeric = [is_numeric(runs, h) for h in headers]
     return Content(title or default_title(runs), subtitle(runs, labels, keys, best), headers, rows, same, best,
-                   notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric)
+                   notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric, keys)
 
 
 def table(runs: list[RunRecord], labels: list[str], keys: list[str]) -> tuple[list[str], list[list[str]]]:
@@ -117,7 +132,9 @@ def default_title(runs: list[RunRecord]) -> str:
 
 
 def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: int | None) -> list[str]:
-    compared = f"Compared: {', '.join(keys)}" if keys else "One run" if len(runs) == 1 else "The runs share one config"
+    more = len(keys) - SUBTITLE_KEYS
+    shown = ", ".join(keys[:SUBTITLE_KEYS]) + (f" and {more} more" if more > 0 else "")
+    compared = f"Compared: {shown}" if keys else "One run" if len(runs) == 1 else "The runs share one config"
     lines = [compared]
     if best is not None:
         run = runs[best]
@@ -135,6 +152,14 @@ def run_content(plt: Any, run: RunRecord, label: str) -> RunContent:
     note = "" if run.status == "completed" else STATUS_NOTES.get(run.status, "unknown status")
     return RunContent(run, label, model_yaml(run), layers, layers_note, facts(run), note,
                       curves_png(plt, [run], [shorten(label, 28)], acc_only=False, size=RUN_CURVES_IN))
+
+
+def read_weights(run: RunRecord) -> bytes | None:
+    """model.pt read once into memory (None when there is none yet), evaluated later from these bytes."""
+    try:
+        return (run.path / "model.pt").read_bytes()
+    except OSError:
+        return None
 
 
 def model_yaml(run: RunRecord) -> str:
@@ -225,10 +250,9 @@ def curves_png(
     from mlcl_train.plot import curves_figure
 
     try:
-        fig, _ = curves_figure(plt, runs, labels, acc_only)
+        fig, _ = curves_figure(plt, runs, labels, acc_only, size)
     except UserError:
         return None
-    fig.set_size_inches(*size)
     return png(plt, fig)
 
 
@@ -241,28 +265,37 @@ def png(plt: Any, fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def best_run_eval(run: RunRecord, label: str, device: str = "cpu") -> tuple[str, list[str], dict[str, bytes]]:
+def best_run_eval(run: RunRecord, label: str, weights: bytes | None,
+                  device: str = "cpu") -> tuple[str, list[str], dict[str, bytes]]:
     """The best run's confusion matrix and mistakes from its saved weights (evaluation's figures)."""
     title = f"Confusion matrix: {label}"
-    if not (run.path / "model.pt").is_file():
+    if weights is None:
         return title, [f"No confusion matrix: {run.run} has no saved weights (model.pt) yet"], {}
     with tempfile.TemporaryDirectory() as out, figure_style():
         try:
             from mlcl_train.evaluation import evaluate_run
 
-            result = evaluate_run(run, out, device, mistakes=12)
+            result = evaluate_run(run, out, device, mistakes=12, weights=weights)
         except (UserError, OSError, RuntimeError) as err:
             return title, [f"No confusion matrix: {err}"], {}
         images = {path.stem: path.read_bytes() for path in result.files}  # confusion, mistakes
-    done = run.epochs
     count = sum(n for n, _ in result.per_class)
-    lines = [f"Its weights after epoch {done} classify {result.acc:.2f}% of {count:,} test images right"]
+    epoch = weights_epoch(run, result.acc)
+    after = f"after epoch {epoch}" if epoch is not None else "as last saved"
+    lines = [f"Its weights {after} classify {result.acc:.2f}% of {count:,} test images right"]
     if run.status != "completed":
         lines.append(f"The run is {run.status}, not completed: these are its last saved weights")
     hardest = sorted((c / n, name) for name, (n, c) in zip(result.classes, result.per_class, strict=True) if n)[:3]
     lines.append("Lowest accuracy: " + ", ".join(f"{name} ({100 * share:.1f}%)" for share, name in hardest))
     lines.append("Most often confused (true \u2192 predicted): " + ", ".join(confused(result.matrix, result.classes)))
     return title, lines, images
+
+
+def weights_epoch(run: RunRecord, acc: float) -> int | None:
+    """The epoch whose recorded test accuracy the weights reproduce (the last such), or None: weights newer
+    than the metrics read, or evaluated on another device."""
+    same = [row.epoch for row in run.metrics if abs(row.test_acc - acc) < 0.005]
+    return same[-1] if same else None
 
 
 def confused(matrix: list[list[int]], classes: list[str], most: int = 3) -> list[str]:

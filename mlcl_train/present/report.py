@@ -11,15 +11,17 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from mlcl_train import __version__
 from mlcl_train.errors import UserError
+from mlcl_train.labels import shorten as short_label
 from mlcl_train.model_summary import display_rows
 from mlcl_train.present.content import Content, RunContent, gather, is_number, shorten, total_params
 from mlcl_train.runs import RunRecord
 
 CELL_CHARS = 40  # a longer value in the comparison is cut (the run's section shows its model whole)
+LABEL_CHARS = 48  # a longer run label is cut in the comparison (its section's heading shows it whole)
 
 CSS = """
 body { font: 16px/1.45 system-ui, sans-serif; color: #1b1b1b; margin: 0; background: #f4f6f8; }
@@ -47,10 +49,11 @@ def write_report(
     filters: Iterable[str] = (),
     device: str = "cpu",
     where: str = "runs",
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Gather the runs' content and write the page; returns its path."""
     output = check_output(output)
-    page = render(gather(records, title, filters, device, where))
+    page = render(gather(records, title, filters, device, where, progress))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")
@@ -142,14 +145,15 @@ def table(
     body = []
     for i, row in enumerate(rows):
         mark = ' class="best"' if i == best else ' class="total"' if total and i == len(rows) - 1 else ""
-        cells = "".join(cell(v, num) for v, num in zip(row, numeric, strict=False))
+        pairs = enumerate(zip(row, numeric, strict=False))
+        cells = "".join(cell(v, num, label=c == 0 and not total) for c, (v, num) in pairs)
         body.append(f"<tr{mark}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def cell(text: str, numeric: bool) -> str:
-    """A table cell; a long value (a list of layers) is cut, whole in its tooltip."""
-    short = shorten(text, CELL_CHARS)
+def cell(text: str, numeric: bool, label: bool = False) -> str:
+    """A table cell; a long value (a list of layers) is cut, a run's label before its keys; whole in its tooltip."""
+    short = short_label(text, LABEL_CHARS) if label else shorten(text, CELL_CHARS)
     tip = f' title="{html.escape(text)}"' if short != text else ""
     return f"<td{' class=num' if numeric else ''}{tip}>{html.escape(short)}</td>"
 

@@ -2,8 +2,10 @@
 
     mlcl-train slides runs/ -o results.pptx --title "Homework 2: model structure"
 
-16:9 slides; tables at 14 pt, text at 18 pt or more. Long tables go on several slides (8 runs
-per slide; columns that do not fit move to another slide), long layer lists are cut in the middle.
+16:9 slides in DejaVu Sans. Every text is measured with the font's metrics (present/fit.py) and
+laid out to fit its box: titles shrink, the comparison shows the columns that fit (model keys
+first) and lists the others below, a long layer table gets a smaller font or two columns.
+One function per kind of slide: title_slide, table_slides, run_slide, curves_slide, confusion_slides.
 """
 
 from __future__ import annotations
@@ -11,32 +13,41 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from mlcl_train.errors import UserError
 from mlcl_train.model_summary import Layer, display_rows
-from mlcl_train.present.content import Content, RunContent, gather, is_number, shorten, total_params
+from mlcl_train.present import fit
+from mlcl_train.present.content import Content, RunContent, gather, is_number, total_params
 from mlcl_train.runs import RunRecord
 
 WIDTH, HEIGHT, MARGIN = 13.333, 7.5, 0.5  # inches
 TOP = 1.25  # below the title
 BOTTOM = HEIGHT - 0.3
-TABLE_PT, BODY_PT, TITLE_PT = 14, 18, 30
-ROWS_PER_SLIDE = 8
-ROW_IN = 0.32  # a 14 pt table row with small margins
-LINE_IN = 0.32  # a line of 18 pt text
-MONO = "Courier New"  # on every system (Liberation Mono stands in on Linux)
+TABLE_PT, BODY_PT = 14, 18  # points: tables, text
+TITLE_SIZES = (30, 26, 22, 18)  # a slide title; a long one shrinks, then takes two lines, then is cut
+LAYER_SIZES = (14, 12, 11, 10)  # a long layer table shrinks before it takes two columns
+TWO_COLUMNS_IN = 9.0  # the left of a run's slide when its layer table takes two columns
+CELL_PAD = (0.08, 0.03)  # a table cell's left/right and top/bottom margins, inches
+BOX_PAD = (0.1, 0.05)  # a text box's (python-pptx's defaults)
+SLACK = 0.04  # inches added to every measured width: renderers differ a little
+MONO = fit.MONO
 BEST_FILL, HEAD_FILL, ODD_FILL, EVEN_FILL = "D9EAD3", "3B5B7A", "EEF2F6", "FFFFFF"
 WARN = "A61C00"  # text of a run that is not completed
-MODEL_LINES = 9  # of the model's YAML on a run's slide
-CELL_CHARS = 30  # a longer table value (a model.layers list) is cut, with its run's slide showing it all
+MODEL_LINES = 9  # of the model's YAML on a run's slide (3 when the layer table needs the room)
+LABEL_IN = 4.2  # a longer run label is cut before its keys in the comparison (its slide's title shows it whole)
+CELL_IN = 2.6  # a longer table value (a model.layers list) is cut, with its run's slide showing it all
+RESULTS = ("run", "best_acc", "final_acc", "params")  # comparison columns always shown; then model keys, then the rest
+LATER = ("epochs", "status")  # after the model keys
+LAST = ("test_loss", "sec_per_epoch", "best_epoch", "model")  # after every other key
 
 
 def write_slides(records: list[RunRecord], output: str | Path, title: str | None = None,
-                 filters: Iterable[str] = (), device: str = "cpu", where: str = "runs") -> tuple[Path, int]:
+                 filters: Iterable[str] = (), device: str = "cpu", where: str = "runs",
+                 progress: Callable[[str], None] | None = None) -> tuple[Path, int]:
     """Gather the runs' content and write the deck; returns its path and the number of slides."""
     output = check_output(output)
-    prs = build_deck(gather(records, title, filters, device, where))
+    prs = build_deck(gather(records, title, filters, device, where, progress))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         prs.save(output)
@@ -64,9 +75,7 @@ def build_deck(content: Content) -> Any:
     table_slides(prs, content)
     for run in content.runs:
         run_slide(prs, run)
-    if content.all_curves is not None:
-        slide = new_slide(prs, "Test accuracy of all runs")
-        picture(slide, content.all_curves, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
+    curves_slide(prs, content)
     confusion_slides(prs, content)
     return prs
 
@@ -75,152 +84,266 @@ def build_deck(content: Content) -> Any:
 
 
 def title_slide(prs: Any, content: Content) -> None:
+    """The title; below it, one line each: what was compared, the best run, the date."""
     slide = prs.slides.add_slide(prs.slide_layouts[0])
     head, sub = slide.shapes.title, slide.placeholders[1]
-    place(head, MARGIN, 1.6, WIDTH - 2 * MARGIN, 2.0)
-    write(head.text_frame, [content.title], 40, bold=True)
-    place(sub, MARGIN, 3.9, WIDTH - 2 * MARGIN, 3.0)
-    write(sub.text_frame, content.subtitle, 22)
+    width = WIDTH - 2 * MARGIN
+    place(head, MARGIN, 1.6, width, 2.0)
+    text, pt = sized(content.title, (40, 34, 28, 24), inner(width), lines=2, bold=True)
+    write(head.text_frame, [text], pt, bold=True)
+    place(sub, MARGIN, 3.9, width, 3.0)
+    lines = list(content.subtitle)
+    if content.compared:
+        lines[0] = listing("Compared: ", content.compared, 22, inner(width))
+    write(sub.text_frame, [fit.cut(line, 22, inner(width)) for line in lines], 22)
 
 
 def table_slides(prs: Any, content: Content) -> None:
-    """The comparison table, 8 runs a slide; columns that do not fit go to a further slide."""
-    rows = [[shorten(v, CELL_CHARS) for v in row] for row in content.rows]
-    groups = column_groups(content.headers, rows)
-    size = -(-len(rows) // -(-len(rows) // ROWS_PER_SLIDE))  # as even as the slides allow: 10 runs are 5 + 5
-    chunks = [range(i, min(i + size, len(rows))) for i in range(0, len(rows), size)]
-    parts = [(chunk, cols) for chunk in chunks for cols in groups]
-    below = ["Same for all runs: " + ", ".join(f"{k} {v}" for k, v in content.same)] if content.same else []
-    for n, (chunk, cols) in enumerate(parts, 1):
-        slide = new_slide(prs, "Comparison" + (f" ({n}/{len(parts)})" if len(parts) > 1 else ""))
+    """The comparison: each run's label, the headline numbers and the differing keys that fit (model keys first),
+    as many runs a slide as fit; the keys left out, the values all runs share and the runs not completed below."""
+    pt, width = TABLE_PT, WIDTH - 2 * MARGIN
+    rows = [[fit.cut_middle(row[0], pt, LABEL_IN, bold=True), *(fit.cut(v, pt, CELL_IN, bold=True) for v in row[1:])]
+            for row in content.rows]  # bold: the best row is
+    cols = pick_columns(content.headers, rows, width, pt)
+    headers, rows = [content.headers[c] for c in cols], [[r[c] for c in cols] for r in rows]
+    left_out = [h for i, h in enumerate(content.headers) if i not in cols]
+    below = [
+        *(["Same for all runs: " + ", ".join(f"{k} {v}" for k, v in content.same)] if content.same else []),
+        *([f"Not shown ({len(left_out)}, see mlcl-train compare): " + ", ".join(left_out)] if left_out else []),
+    ]
+    below = [clip(line, pt, inner(width), 2) for line in below]
+    notes = [fit.cut(note, pt, inner(width)) for note in content.notes]
+    room = BOTTOM - TOP - header_height(headers, column_widths(headers, rows, width, pt), pt) - 0.1
+    full = max(int(room / row_height(pt)), 1)  # rows on a slide without the lines below the table
+    room -= 0.2 + fit.height_in(below, pt, inner(width)) + fit.line_in(pt) * min(len(notes), 3) + 2 * BOX_PAD[1]
+    chunks = slide_rows(len(rows), full, max(int(room / row_height(pt)), 1))
+    right = {i for i, c in enumerate(cols) if content.numeric[c]} if content.numeric is not None else None
+    for n, chunk in enumerate(chunks, 1):
+        slide = new_slide(prs, "Comparison" + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
         best = chunk.index(content.best) if content.best in chunk else None
-        right = None if content.numeric is None else {i for i, c in enumerate(cols) if content.numeric[c]}
-        height = table(slide, [content.headers[c] for c in cols], [[rows[r][c] for c in cols] for r in chunk],
-                       MARGIN, TOP, WIDTH - 2 * MARGIN, best=best, right=right)
-        if n == len(parts):
-            notes_below(slide, below, content.notes, TOP + height + 0.25)
+        height = table(slide, headers, [rows[r] for r in chunk], MARGIN, TOP, width, pt, best=best, right=right)
+        if n == len(chunks):
+            notes_below(slide, below, notes, TOP + height + 0.2, pt)
 
 
-def notes_below(slide: Any, same: list[str], notes: list[str], top: float) -> None:
-    """Under the table: the columns that are the same for all runs, then (in red) the runs not completed."""
-    room = int((BOTTOM - top) / LINE_IN) - len(same)
+def slide_rows(count: int, full: int, last: int) -> list[range]:
+    """Rows per slide, as even as the slides allow (20 runs are 10 + 10): at most `full` a slide, `last` on the last."""
+    slides = 1 if count <= last else 1 + -(-(count - last) // full)
+    even = -(-count // slides)
+    sizes = [even] * (slides - 1) + [count - even * (slides - 1)]
+    if sizes[-1] > last:  # the last slide holds fewer: the others take the rest evenly
+        rest = count - last
+        sizes = [rest // (slides - 1) + (i < rest % (slides - 1)) for i in range(slides - 1)] + [last]
+    starts = [sum(sizes[:i]) for i in range(slides)]
+    return [range(start, start + size) for start, size in zip(starts, sizes, strict=True)]
+
+
+def notes_below(slide: Any, same: list[str], notes: list[str], top: float, pt: int) -> None:
+    """Under the table: the keys left out and the values all runs share, then (in red) the runs not completed."""
+    width = WIDTH - 2 * MARGIN
+    room = int((BOTTOM - top - 2 * BOX_PAD[1] - fit.height_in(same, pt, inner(width))) / fit.line_in(pt))
     if len(notes) > room:
-        notes = [*notes[: room - 1], f"and {len(notes) - room + 1} more"]
-    box = textbox(slide, MARGIN, top, WIDTH - 2 * MARGIN, BOTTOM - top)
+        notes = [*notes[: max(room - 1, 0)], f"and {len(notes) - max(room - 1, 0)} more runs not completed"]
+    if not same and not notes:
+        return
+    box = textbox(slide, MARGIN, top, width, BOTTOM - top)
     for i, line in enumerate([*same, *notes]):
-        span(
-            box.paragraphs[0] if i == 0 else box.add_paragraph(), line, BODY_PT, color=WARN if i >= len(same) else None
-        )
+        span(box.paragraphs[0] if i == 0 else box.add_paragraph(), line, pt, color=WARN if i >= len(same) else None)
 
 
 def run_slide(prs: Any, run: RunContent) -> None:
-    """The model's YAML and layers on the left; its results and curves on the right."""
+    """The model's YAML and its whole layer table on the left; its results and curves on the right."""
     slide = new_slide(prs, run.label)
-    structure(slide, run, MARGIN, 5.6)
-    results(slide, run, MARGIN + 5.9, WIDTH - 2 * MARGIN - 5.9)
+    plan = layer_plan(run)
+    structure(slide, run, plan)
+    left = MARGIN + plan["width"] + 0.3
+    results(slide, run, left, WIDTH - MARGIN - left)
 
 
-def structure(slide: Any, run: RunContent, left: float, width: float) -> None:
-    """The config's model section, then the layer table (cut in the middle if it is long)."""
-    chars = int((width - 0.3) / (0.6 * TABLE_PT / 72))  # of the monospaced font
-    yaml_lines = clip([shorten(line, chars) for line in run.model_yaml.splitlines()], MODEL_LINES)
-    write(textbox(slide, left, TOP, width, 0.25 * len(yaml_lines) + 0.1), yaml_lines, TABLE_PT, font=MONO)
-    top = TOP + 0.25 * len(yaml_lines) + 0.3
-    if not run.layers:
-        write(textbox(slide, left, top, width, 1.0), [run.layers_note], TABLE_PT)
-        return
-    fit = max(int((BOTTOM - top) / ROW_IN) - 3, 3)  # less the header (two lines) and the total row
-    table(
-        slide,
-        ["layer", "type", "output shape", "params"],
-        layer_rows(run.layers, fit),
-        left,
-        top,
-        width,
-        right={3},
-        total=True,
-    )
-
-
-def results(slide: Any, run: RunContent, left: float, width: float) -> None:
-    """The run's facts, one a line (status in red unless completed), and its curves below them."""
-    facts = [(n, f"{n}: {v}") for n, v in run.facts if n != "status" or run.status_note]
-    chars = int(width / char_in(BODY_PT))
-    height = LINE_IN * sum(-(-len(text) // chars) for _, text in facts)  # wrapped lines
-    box = textbox(slide, left, TOP, width, height)
-    for i, (name, text) in enumerate(facts):
-        span(
-            box.paragraphs[0] if i == 0 else box.add_paragraph(),
-            text,
-            BODY_PT,
-            color=WARN if name == "status" else None,
-        )
-    top = TOP + height + 0.3
-    if run.curves is not None:
-        picture(slide, run.curves, left, top, width, BOTTOM - top)
-    else:
-        write(textbox(slide, left, top + 0.5, width, 1.0), ["No finished epoch yet: no curves"], BODY_PT)
+def curves_slide(prs: Any, content: Content) -> None:
+    """Every run's test accuracy in one figure."""
+    if content.all_curves is not None:
+        slide = new_slide(prs, "Test accuracy of all runs")
+        picture(slide, content.all_curves, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
 
 
 def confusion_slides(prs: Any, content: Content) -> None:
     """The best run's confusion matrix with what it says; its most confident mistakes on a slide of their own."""
     slide = new_slide(prs, content.confusion_title)
     if "confusion" not in content.images:
-        write(textbox(slide, MARGIN, 2.5, WIDTH - 2 * MARGIN, 2.0), content.confusion_lines, BODY_PT + 2)
+        write(textbox(slide, MARGIN, 2.5, WIDTH - 2 * MARGIN, 2.0),
+              [fit.cut(line, BODY_PT, inner(WIDTH - 2 * MARGIN)) for line in content.confusion_lines], BODY_PT)
         return
     picture(slide, content.images["confusion"], MARGIN - 0.2, TOP - 0.1, 6.8, BOTTOM - TOP + 0.2)
     left = MARGIN + 6.9
-    box = textbox(slide, left, TOP + 0.3, WIDTH - MARGIN - left, BOTTOM - TOP - 0.3)
-    write(box, content.confusion_lines, BODY_PT, gap=12)
+    width, height = WIDTH - MARGIN - left, BOTTOM - TOP - 0.3
+    gap = 12
+    pt = next((p for p in (BODY_PT, 16, 14, 12) if fit.height_in(content.confusion_lines, p, inner(width))
+               + gap / 72 * len(content.confusion_lines) <= height - 2 * BOX_PAD[1]), 12)
+    write(textbox(slide, left, TOP + 0.3, width, height), content.confusion_lines, pt, gap=gap)
     if "mistakes" in content.images:
         slide = new_slide(prs, content.mistakes_title)
         picture(slide, content.images["mistakes"], MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
 
 
+# ---------------------------------------------------------------- a run's slide
+
+
+def layer_plan(run: RunContent) -> dict[str, Any]:
+    """How a run's model fits the left of its slide: font size, one or two layer tables, YAML lines, width.
+
+    The first that fits the whole table: 14 to 10 pt, each beside 9 lines of YAML, then beside 3; then two
+    tables side by side on a wider left; else two tables with the middle layers as one "... more" row."""
+    rows = [*display_rows(run.layers), ("total", "", "", f"{total_params(run.layers):,}")]
+    plans = [(1, 5.6, most, pt) for pt in LAYER_SIZES for most in (MODEL_LINES, 3)]
+    for columns, width, most, pt in [*plans, *((2, TWO_COLUMNS_IN, 3, pt) for pt in LAYER_SIZES[1:])]:
+        yaml_lines = clip_lines(run.model_yaml.splitlines(), most)
+        top = TOP + yaml_height(yaml_lines, pt) + 0.2
+        halves = split_rows(rows, columns)
+        each = (width - 0.2 * (columns - 1)) / columns
+        if all(fits_table(LAYER_HEADERS, half, each, BOTTOM - top, pt) for half in halves):
+            return {"pt": pt, "halves": halves, "yaml": yaml_lines, "width": width, "top": top}
+    pt, width = LAYER_SIZES[-1], TWO_COLUMNS_IN
+    yaml_lines = clip_lines(run.model_yaml.splitlines(), 3)
+    top = TOP + yaml_height(yaml_lines, pt) + 0.2
+    fit_rows = 2 * (int((BOTTOM - top - header_height(LAYER_HEADERS, [1.0] * 4, pt)) / row_height(pt)) - 1)
+    return {"pt": pt, "halves": split_rows(layer_rows(run.layers, fit_rows), 2), "yaml": yaml_lines,
+            "width": width, "top": top}
+
+
+def structure(slide: Any, run: RunContent, plan: dict[str, Any]) -> None:
+    """The config's model section, then the layer table (in two columns, or cut in the middle, if it is long)."""
+    pt, width, top = plan["pt"], plan["width"], plan["top"]
+    yaml_lines = [fit.cut(line, pt, inner(width), font=MONO) for line in plan["yaml"]]
+    write(textbox(slide, MARGIN, TOP, width, top - TOP - 0.1), yaml_lines, pt, font=MONO)
+    if not run.layers:
+        write(textbox(slide, MARGIN, top, width, BOTTOM - top), [clip(run.layers_note, pt, inner(width), 4)], pt)
+        return
+    halves = plan["halves"]
+    each = (width - 0.2 * (len(halves) - 1)) / len(halves)
+    for i, half in enumerate(halves):
+        table(slide, LAYER_HEADERS, half, MARGIN + i * (each + 0.2), top, each, pt, right={3},
+              total=i == len(halves) - 1)
+
+
+def results(slide: Any, run: RunContent, left: float, width: float) -> None:
+    """The run's facts, one a line (status in red unless completed), and its curves below them."""
+    pt = BODY_PT if width > 5 else 16 if width > 4 else 14
+    facts = [(n, fitted(f"{n}: {v}", pt, inner(width), 2)) for n, v in run.facts if n != "status" or run.status_note]
+    height = fit.height_in([text for _, text in facts], pt, inner(width)) + 2 * BOX_PAD[1] + 0.05
+    box = textbox(slide, left, TOP, width, height)
+    for i, (name, text) in enumerate(facts):
+        span(box.paragraphs[0] if i == 0 else box.add_paragraph(), text, pt, color=WARN if name == "status" else None)
+    top = TOP + height + 0.2
+    if run.curves is not None:
+        picture(slide, run.curves, left, top, width, BOTTOM - top)
+    else:
+        write(textbox(slide, left, top + 0.5, width, 1.0), ["No finished epoch yet: no curves"], pt)
+
+
 # ---------------------------------------------------------------- layout
 
 
-def char_in(pt: float, bold: bool = False) -> float:
-    """Inches an average character takes (wide enough for DejaVu Sans, where Calibri is missing)."""
-    return (0.64 if bold else 0.58) * pt / 72
+LAYER_HEADERS = ["layer", "type", "output shape", "params"]
 
 
-def column_groups(headers: list[str], rows: list[list[str]], width: float = WIDTH - 2 * MARGIN) -> list[list[int]]:
-    """Column indexes per slide, the first (run) column on each; as few slides as fit, evenly filled."""
-    widths = [column_width(h, [r[i] for r in rows]) for i, h in enumerate(headers)]
-
-    def pack(limit: float) -> list[list[int]]:
-        groups, used = [[0]], widths[0]
-        for i in range(1, len(widths)):
-            if used + widths[i] > limit and len(groups[-1]) > 1:
-                groups.append([0])
-                used = widths[0]
-            groups[-1].append(i)
-            used += widths[i]
-        return groups
-
-    fewest = len(pack(width))
-    limit = widths[0] + sum(widths[1:]) / fewest  # the even share of each slide
-    while len(pack(limit)) > fewest:
-        limit += 0.2
-    return pack(min(limit, width))
+def inner(width: float) -> float:
+    """The text width of a text box `width` inches wide."""
+    return width - 2 * BOX_PAD[0]
 
 
-def column_width(header: str, values: list[str]) -> float:
-    """Inches a column needs at TABLE_PT: its longest value or header piece (headers wrap at _ and .)."""
-    piece = max(len(p) for p in wrap_points(header).split("\u200b"))
-    return max([len(v) * char_in(TABLE_PT) for v in values] + [piece * char_in(TABLE_PT, bold=True)]) + 0.2
+def sized(text: str, sizes: Iterable[int], width: float, lines: int = 1, bold: bool = False) -> tuple[str, int]:
+    """The text at the largest size at which it fits one line (else `lines` lines); else cut at the smallest."""
+    sizes = list(sizes)
+    for most in range(1, lines + 1):
+        for pt in sizes:
+            if fit.fits(text, pt, width, bold, lines=most):
+                return text, pt
+    return clip(text, sizes[-1], width, lines, bold), sizes[-1]
 
 
-def header_lines(header: str, width: float) -> int:
-    """Lines a header takes in a column `width` inches wide."""
-    lines, used = 1, 0.0
-    for piece in wrap_points(header).split("\u200b"):
-        need = len(piece) * char_in(TABLE_PT, bold=True)
-        if used and used + need > width - 0.2:
-            lines, used = lines + 1, 0.0
-        used += need
-    return lines
+def fitted(text: str, pt: float, width: float, lines: int) -> str:
+    """The text if it wraps into at most `lines` lines, no word broken; else cut to one line."""
+    return text if fit.fits(text, pt, width, lines=lines) else fit.cut(text, pt, width)
+
+
+def clip(text: str, pt: float, width: float, lines: int, bold: bool = False) -> str:
+    """The text, cut with an ellipsis so that it wraps into at most `lines` lines, no word wider than a line."""
+    if fit.fits(text, pt, width, bold, lines=lines):
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # the longest start that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if fit.fits(text[:mid].rstrip() + "\u2026", pt, width, bold, lines=lines):
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + "\u2026"
+
+
+def listing(prefix: str, items: list[str], pt: float, width: float) -> str:
+    """prefix and as many items as fit one line, then "and N more"."""
+    for n in range(len(items), 0, -1):
+        more = f" and {len(items) - n} more" if n < len(items) else ""
+        text = prefix + ", ".join(items[:n]) + more
+        if fit.width_in(text, pt) <= width:
+            return text
+    return fit.cut(prefix + ", ".join(items), pt, width)
+
+
+def pick_columns(headers: list[str], rows: list[list[str]], width: float, pt: int) -> list[int]:
+    """The comparison's columns that fit `width`: the run, its accuracies, the model keys, then the rest."""
+    need = [column_need(h, [r[i] for r in rows], pt) for i, h in enumerate(headers)]
+    missing = {i for i in range(len(headers)) if any(r[i] == "-" for r in rows)}  # e.g. adam's betas in sgd runs
+    model = [i for i, h in enumerate(headers) if h.startswith("model.")]
+    keys = [i for i, h in enumerate(headers) if "." in h and i not in model]
+    order = [0, *(headers.index(h) for h in RESULTS if h in headers[1:]), *model,
+             *(headers.index(h) for h in LATER if h in headers), *(k for k in keys if k not in missing),
+             *(k for k in keys if k in missing), *(headers.index(h) for h in LAST if h in headers)]
+    chosen: list[int] = []
+    for i in dict.fromkeys(order):
+        if sum(need[c] for c in chosen) + need[i] <= width:
+            chosen.append(i)
+    return sorted(chosen)
+
+
+def column_need(header: str, values: list[str], pt: float) -> float:
+    """Inches a column needs: its longest value, or its longest header piece (headers wrap after _ and .), in bold."""
+    pieces = wrap_points(header).split("\u200b")
+    longest = max(fit.width_in(text, pt, bold=True) for text in [*values, *pieces])  # bold: headers, best, total
+    return longest + 2 * CELL_PAD[0] + SLACK
+
+
+def column_widths(headers: list[str], rows: list[list[str]] | list[tuple[str, ...]], width: float,
+                  pt: float) -> list[float]:
+    """Each column's width: what it needs, the spare room shared out in proportion."""
+    needs = [column_need(h, [r[i] for r in rows], pt) for i, h in enumerate(headers)]
+    return [need * width / sum(needs) for need in needs] if sum(needs) <= width else needs
+
+
+def header_height(headers: list[str], widths: list[float], pt: float) -> float:
+    lines = max(len(fit.wrap(wrap_points(h), pt, w - 2 * CELL_PAD[0] - SLACK, bold=True))
+                for h, w in zip(headers, widths, strict=True))
+    return lines * fit.line_in(pt) + 2 * CELL_PAD[1] + 0.02
+
+
+def row_height(pt: float) -> float:
+    return fit.line_in(pt) + 2 * CELL_PAD[1] + 0.02
+
+
+def fits_table(headers: list[str], rows: list[tuple[str, ...]], width: float, height: float, pt: float) -> bool:
+    needs = [column_need(h, [r[i] for r in rows], pt) for i, h in enumerate(headers)]
+    return sum(needs) <= width and header_height(headers, needs, pt) + row_height(pt) * len(rows) <= height
+
+
+def split_rows(rows: list[Any], columns: int) -> list[list[Any]]:
+    """Rows in `columns` parts of (nearly) equal length, in order."""
+    size = -(-len(rows) // columns)
+    return [rows[i: i + size] for i in range(0, len(rows), size)]
+
+
+def yaml_height(lines: list[str], pt: float) -> float:
+    return fit.line_in(pt) * len(lines) + 2 * BOX_PAD[1] + 0.05
 
 
 def wrap_points(header: str) -> str:
@@ -228,18 +351,18 @@ def wrap_points(header: str) -> str:
     return header.replace("_", "_\u200b").replace(".", ".\u200b")
 
 
-def layer_rows(layers: list[Layer], fit: int) -> list[tuple[str, str, str, str]]:
-    """The layer table and a total row, as text; if more than `fit` layers, the middle ones become one row."""
+def layer_rows(layers: list[Layer], fit_rows: int) -> list[tuple[str, str, str, str]]:
+    """The layer table and a total row, as text; if more than `fit_rows` layers, the middle ones become one row."""
     total = total_params(layers)
     rows = display_rows(layers)
-    if len(layers) > fit:
-        first, last = fit - 1 - (fit - 1) // 2, len(layers) - (fit - 1) // 2  # one row for the layers between
+    if len(layers) > fit_rows:
+        first, last = fit_rows - 1 - (fit_rows - 1) // 2, len(layers) - (fit_rows - 1) // 2
         hidden = layers[first:last]
-        rows = [*rows[:first], ("...", f"{len(hidden)} more layers", "", f"{total_params(hidden):,}"), *rows[last:]]
+        rows = [*rows[:first], ("...", f"{len(hidden)} more", "", f"{total_params(hidden):,}"), *rows[last:]]
     return [*rows, ("total", "", "", f"{total:,}")]
 
 
-def clip(lines: list[str], most: int) -> list[str]:
+def clip_lines(lines: list[str], most: int) -> list[str]:
     return lines if len(lines) <= most else [*lines[: most - 1], f"  ... ({len(lines) - most + 1} more lines)"]
 
 
@@ -247,16 +370,12 @@ def clip(lines: list[str], most: int) -> list[str]:
 
 
 def new_slide(prs: Any, title: str) -> Any:
-    """A slide with only a title, left-aligned across the top."""
+    """A slide with only a title, left-aligned across the top: one line if it fits at 18 pt or more, else two."""
     slide = prs.slides.add_slide(prs.slide_layouts[5])
-    place(slide.shapes.title, MARGIN, 0.25, WIDTH - 2 * MARGIN, 0.9)
-    write(
-        slide.shapes.title.text_frame,
-        [shorten(title, 80)],
-        TITLE_PT if len(title) <= 50 else 24,
-        bold=True,
-        align="left",
-    )
+    width = WIDTH - 2 * MARGIN
+    place(slide.shapes.title, MARGIN, 0.25, width, 0.9)
+    text, pt = sized(title, TITLE_SIZES, inner(width), lines=2, bold=True)
+    write(slide.shapes.title.text_frame, [text], pt, bold=True, align="left")
     return slide
 
 
@@ -267,45 +386,45 @@ def table(
     left: float,
     top: float,
     width: float,
+    pt: float = TABLE_PT,
     best: int | None = None,
     right: set[int] | None = None,
     total: bool = False,
 ) -> float:
-    """A table at TABLE_PT, columns as wide as their text needs (stretched to width); returns its height in inches."""
+    """A table at `pt`, columns as wide as their measured text needs (stretched to width); returns its height."""
     from pptx.util import Inches
 
-    needs = [column_width(h, [r[i] for r in rows]) for i, h in enumerate(headers)]
-    widths = [need * width / sum(needs) for need in needs]
-    head = ROW_IN + 0.24 * (max(header_lines(h, w) for h, w in zip(headers, widths, strict=False)) - 1)
+    widths = column_widths(headers, rows, width, pt)
+    head, row = header_height(headers, widths, pt), row_height(pt)
     shape = slide.shapes.add_table(
-        len(rows) + 1, len(headers), Inches(left), Inches(top), Inches(width), Inches(head + ROW_IN * len(rows))
+        len(rows) + 1, len(headers), Inches(left), Inches(top), Inches(sum(widths)), Inches(head + row * len(rows))
     )
     grid = shape.table
     for i, w in enumerate(widths):
         grid.columns[i].width = Inches(w)
     numeric = right if right is not None else {i for i in range(len(headers)) if all(is_number(r[i]) for r in rows)}
     for r, values in enumerate([[wrap_points(h) for h in headers], *rows]):
-        grid.rows[r].height = Inches(head if r == 0 else ROW_IN)
+        grid.rows[r].height = Inches(head if r == 0 else row)
         highlight = best is not None and r == best + 1
         fill = HEAD_FILL if r == 0 else BEST_FILL if highlight else (ODD_FILL if r % 2 else EVEN_FILL)
         strong = r == 0 or highlight or (total and r == len(rows))
         for c, text in enumerate(values):
-            cell_text(grid.cell(r, c), text, fill, strong, white=r == 0, right=c in numeric)
-    return head + ROW_IN * len(rows)
+            cell_text(grid.cell(r, c), text, pt, fill, strong, white=r == 0, right=c in numeric)
+    return head + row * len(rows)
 
 
-def cell_text(cell: Any, text: str, fill: str, bold: bool, white: bool, right: bool) -> None:
+def cell_text(cell: Any, text: str, pt: float, fill: str, bold: bool, white: bool, right: bool) -> None:
     from pptx.dml.color import RGBColor
     from pptx.enum.text import PP_ALIGN
     from pptx.util import Inches
 
     cell.fill.solid()
     cell.fill.fore_color.rgb = RGBColor.from_string(fill)
-    cell.margin_top = cell.margin_bottom = Inches(0.03)
-    cell.margin_left = cell.margin_right = Inches(0.08)
+    cell.margin_top = cell.margin_bottom = Inches(CELL_PAD[1])
+    cell.margin_left = cell.margin_right = Inches(CELL_PAD[0])
     para = cell.text_frame.paragraphs[0]
     para.alignment = PP_ALIGN.RIGHT if right else PP_ALIGN.LEFT
-    span(para, text, TABLE_PT, bold=bold, color="FFFFFF" if white else "000000")
+    span(para, text, pt, bold=bold, color="FFFFFF" if white else "000000")
 
 
 def textbox(slide: Any, left: float, top: float, width: float, height: float) -> Any:
@@ -319,9 +438,9 @@ def textbox(slide: Any, left: float, top: float, width: float, height: float) ->
 def write(
     frame: Any,
     lines: list[str],
-    pt: int,
+    pt: float,
     bold: bool = False,
-    font: str | None = None,
+    font: str = fit.FONT,
     color: str | None = None,
     align: str | None = None,
     gap: float = 0,
@@ -340,7 +459,7 @@ def write(
         span(para, line, pt, bold=bold, font=font, color=color)
 
 
-def span(para: Any, text: str, pt: int, bold: bool = False, font: str | None = None, color: str | None = None) -> None:
+def span(para: Any, text: str, pt: float, bold: bool = False, font: str = fit.FONT, color: str | None = None) -> None:
     from pptx.dml.color import RGBColor
     from pptx.util import Pt
 
@@ -348,8 +467,7 @@ def span(para: Any, text: str, pt: int, bold: bool = False, font: str | None = N
     run.text = text
     run.font.size = Pt(pt)
     run.font.bold = bold
-    if font:
-        run.font.name = font
+    run.font.name = font  # measured with this font's metrics (present/fit.py)
     if color:
         run.font.color.rgb = RGBColor.from_string(color)
 

@@ -1,0 +1,113 @@
+"""Text measured with the deck's real fonts, so that every text box is laid out to fit.
+
+    width_in("98.12%", 14)                       # inches the text takes at 14 pt
+    wrap("Compared: model.hidden, ...", 18, 6.0)  # the lines it wraps into in a 6-inch box
+    cut("a long label", 18, 3.0)                 # the text, cut with an ellipsis to one line of 3 inches
+
+The deck names DejaVu Sans and DejaVu Sans Mono: matplotlib ships both TTF files, so the metrics
+are the same wherever mlcl-train runs, and a viewer without them substitutes a narrower font.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+FONT, MONO = "DejaVu Sans", "DejaVu Sans Mono"
+FILES = {  # (font, bold) -> file in matplotlib's fonts/ttf
+    (FONT, False): "DejaVuSans.ttf",
+    (FONT, True): "DejaVuSans-Bold.ttf",
+    (MONO, False): "DejaVuSansMono.ttf",
+    (MONO, True): "DejaVuSansMono-Bold.ttf",
+}
+LINE = 1.2  # a line's height, times the font size (single spacing)
+BREAKS = (" ", "\u200b")  # where a line may break: a space, or a zero-width space (after _ and . in headers)
+SCALE = 20  # the font is loaded at pt * SCALE pixels, for sub-point precision
+
+
+def font_file(font: str = FONT, bold: bool = False) -> Path:
+    """The TTF file of a font the deck names."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / FILES[(font, bold)]
+
+
+@lru_cache(maxsize=64)
+def _face(font: str, bold: bool, pt: float) -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(font_file(font, bold)), round(pt * SCALE))
+
+
+def width_in(text: str, pt: float, bold: bool = False, font: str = FONT) -> float:
+    """Inches the text takes on one line."""
+    return _face(font, bold, pt).getlength(text.replace("\u200b", "")) / SCALE / 72
+
+
+def line_in(pt: float) -> float:
+    """Inches a line of text takes."""
+    return LINE * pt / 72
+
+
+def wrap(text: str, pt: float, width: float, bold: bool = False, font: str = FONT) -> list[str]:
+    """The lines text wraps into at `width` inches: at spaces, a word wider than the line broken where it must."""
+    lines: list[str] = []
+    current = ""
+    for word in _words(text):
+        trial = current + word
+        if current and width_in(trial.rstrip(), pt, bold, font) > width:
+            lines.append(current.rstrip())
+            current, trial = "", word.lstrip()
+        while width_in(trial.rstrip(), pt, bold, font) > width and len(trial) > 1:  # a word wider than a line
+            n = max(i for i in range(1, len(trial) + 1) if i == 1 or width_in(trial[:i], pt, bold, font) <= width)
+            lines.append(trial[:n])
+            trial = trial[n:]
+        current = trial
+    return [*lines, current.rstrip()] if current or not lines else lines
+
+
+def fits(text: str, pt: float, width: float, bold: bool = False, font: str = FONT, lines: int = 1) -> bool:
+    """Whether text takes at most `lines` lines at `width` inches, no word broken."""
+    whole = all(width_in(w.strip(" "), pt, bold, font) <= width for w in _words(text))
+    return whole and len(wrap(text, pt, width, bold, font)) <= lines
+
+
+def cut(text: str, pt: float, width: float, bold: bool = False, font: str = FONT) -> str:
+    """The text on one line of `width` inches: whole, or cut with an ellipsis."""
+    if width_in(text, pt, bold, font) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # the longest start that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if width_in(text[:mid].rstrip() + "\u2026", pt, bold, font) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + "\u2026"
+
+
+def cut_middle(text: str, pt: float, width: float, bold: bool = False, font: str = FONT) -> str:
+    """The text on one line of `width` inches, its end kept: a label's name is cut before the keys after it."""
+    if width_in(text, pt, bold, font) <= width:
+        return text
+    name, space, keys = text.partition(" ")
+    tail = space + keys if keys and width_in(space + keys, pt, bold, font) <= 0.8 * width else ""
+    return cut(name if tail else text, pt, width - width_in(tail, pt, bold, font), bold, font) + tail
+
+
+def height_in(lines: list[str], pt: float, width: float, bold: bool = False, font: str = FONT) -> float:
+    """Inches the paragraphs take at `width` inches, wrapped."""
+    return sum(len(wrap(line, pt, width, bold, font)) for line in lines) * line_in(pt)
+
+
+def _words(text: str) -> list[str]:
+    """text split after each break point, keeping the break with the word before it."""
+    words, current = [], ""
+    for ch in text:
+        current += ch
+        if ch in BREAKS:
+            words.append(current)
+            current = ""
+    return [*words, current] if current else words
+

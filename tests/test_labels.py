@@ -1,0 +1,68 @@
+"""Run labels: the name, and where names repeat the few abbreviated keys that tell the runs apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlcl_train.labels import differing_keys, run_labels
+from mlcl_train.runs import RunRecord
+
+
+def record(folder: str, name: str, **config) -> RunRecord:
+    base = {"name": name, "seed": 1, "model": {"name": "mlp", "hidden": [512, 256], "activation": "relu"},
+            "train": {"epochs": 10, "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.0}}}
+    for dotted, value in config.items():
+        *path, last = dotted.split("__")
+        section = base
+        for part in path:
+            section = section.setdefault(part, {})
+        section[last] = value
+    return RunRecord(path=Path("runs") / folder, status="completed", name=name, model="mlp", params=1, epochs=10,
+                     epochs_planned=10, final_acc=90.0, best_acc=90.0, best_epoch=10, test_loss=0.3,
+                     sec_per_epoch=1.0, config=base)
+
+
+def test_repeated_names_get_the_few_keys_that_tell_them_apart_abbreviated():
+    runs = [
+        record("20261127-100000-mlp_deep", "mlp_deep"),
+        record("20261127-100100-mlp_deep", "mlp_deep", train__optimizer__lr=0.05),
+        record("20261127-100200-mlp_deep", "mlp_deep", model__hidden=[1024, 512]),
+        record("20261127-100300-cnn", "cnn", model__name="cnn"),
+    ]
+    assert run_labels(runs) == ["mlp_deep", "mlp_deep lr=0.05", "mlp_deep hidden=[1024,512]", "cnn"]
+    assert run_labels(runs[::-1]) == ["cnn", "mlp_deep hidden=[1024,512]", "mlp_deep lr=0.05", "mlp_deep"]
+
+
+def test_a_section_of_another_name_is_named_and_identical_configs_are_numbered():
+    adam = {"name": "adam", "lr": 0.001, "betas": [0.9, 0.999]}
+    runs = [
+        record("20261127-100000-mlp_deep", "mlp_deep"),
+        record("20261127-100100-mlp_deep", "mlp_deep", train__optimizer=adam),
+        record("20261127-100200-mlp_deep", "mlp_deep", train__optimizer__lr=0.05),
+        record("20261127-100300-mlp_deep", "mlp_deep", train__optimizer__lr=0.05),
+    ]
+    labels = run_labels(runs)
+    assert labels[:2] == ["mlp_deep lr=0.01", "mlp_deep optimizer=adam lr=0.001"]  # 0.05 is the most common lr
+    assert labels[2:] == ["mlp_deep #1", "mlp_deep #2"]  # the same config twice
+    assert len(set(labels)) == 4 and all(len(label) < 40 for label in labels)
+
+
+def test_long_values_are_cut_and_key_order_does_not_follow_the_runs_order():
+    layers = [{"conv2d": {"out_channels": 8 * i, "kernel_size": 3}} for i in range(1, 9)]
+    runs = [
+        record("20261127-100000-seq", "seq", model__layers=layers),
+        record("20261127-100100-seq", "seq", model__layers=layers[:3]),
+    ]
+    labels = run_labels(runs)
+    assert labels[0] == "seq" and len(labels[1]) <= 40 and labels[1].endswith("\u2026")
+    assert differing_keys(runs) == differing_keys(runs[::-1])
+    assert differing_keys(runs)[0].startswith("model.")
+
+
+def test_a_label_is_shortened_in_its_name_so_that_its_keys_stay():
+    from mlcl_train.labels import shorten
+
+    long = "sequential_with_a_rather_long_descriptive_name_for_testing optimizer=sgd"
+    assert shorten(long, 48) == "sequential_with_a_rather_long_des\u2026 optimizer=sgd" and len(shorten(long, 48)) == 48
+    assert shorten("mlp_deep lr=0.05", 48) == "mlp_deep lr=0.05"
+    assert shorten("x" * 60, 20) == "x" * 19 + "\u2026"
