@@ -7,12 +7,15 @@
     python benchmarks/bench_epoch.py --model mlp --repeats 3
     python benchmarks/bench_epoch.py --model cnn --repeats 3 --channels-last
     python benchmarks/bench_epoch.py --model mlp cnn --amp bf16 --skip-canonical --repeats 3
+    python benchmarks/bench_epoch.py --model mlp cnn --device cuda --cuda-graphs --amp bf16 --skip-canonical
     python benchmarks/bench_epoch.py --model mlp --repeats 3 --augment   # (1) with and without augmentation
 
 Prints the median seconds of each and the ratios (2)/(1) and (1)/(3). With --amp, (1) and (3) are
 measured in float32 and in mixed precision, interleaved in the same process, and the speed-up is
-printed; (2) stays float32. With --augment: (1) alone, without and with data.augment
-{shift: 2, rotate: 10}, and their ratio.
+printed; (2) stays float32. With --cuda-graphs, (1) is also measured with train.cuda_graphs (and in
+the mixed precision, with --amp); the graph is captured before the timed epoch, as a run captures it
+once, and the capture's time is printed apart. With --augment: (1) alone, without and with
+data.augment {shift: 2, rotate: 10}, and their ratio.
 """
 
 from __future__ import annotations
@@ -48,12 +51,12 @@ AUGMENT = {"shift": 2, "rotate": 10}  # what --augment times: the distortions mo
 
 
 def config(model: str, device: str, channels_last: bool, compile_: bool, batch_size: int,
-           amp: str | None = None, augment: dict | None = None) -> dict:
+           amp: str | None = None, graphs: bool = False, augment: dict | None = None) -> dict:
     return resolve({
         "name": f"bench-{model}", "device": device, "model": MODELS[model], "data": {"augment": augment or {}},
         "train": {"epochs": 1, "batch_size": batch_size, "loss": "nll" if model == "cnn" else "cross_entropy",
                   "optimizer": {"name": "sgd", "lr": 0.01}, "channels_last": channels_last, "compile": compile_,
-                  "amp": amp},
+                  "amp": amp, "cuda_graphs": graphs},
     })
 
 
@@ -62,12 +65,21 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+CAPTURES: list[float] = []  # seconds of each graph capture in ours()
+
+
 def ours(cfg: dict) -> float:
     """One epoch through mlcl-train's train_epoch and evaluate."""
     s = setup(cfg)
     step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
     if cfg["train"]["compile"]:  # compile outside the timed epoch: it is paid once per run
         train_epoch_warmup(s, step_model)
+    if s.graph is not None:  # so is the graph's capture (which leaves the model and optimizer as they were)
+        tic = time.perf_counter()
+        bs = cfg["train"]["batch_size"]
+        s.graph.capture(s.train.images[:bs], s.train.labels[:bs])
+        sync(s.device)
+        CAPTURES.append(time.perf_counter() - tic)
     tic = time.perf_counter()
     train_epoch(s, step_model, epoch=1, progress=False)
     evaluate(step_model, s.test, cfg["train"]["loss"], cfg["eval"]["batch_size"], amp=cfg["train"]["amp"])
@@ -156,13 +168,24 @@ def measure(args: argparse.Namespace, model: str, root: Path) -> None:
     cfg = config(model, args.device, args.channels_last, args.compile, args.batch_size)
     amp_cfg = (config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp)
                if args.amp else None)
+    graph_cfgs = {}
+    if args.cuda_graphs:
+        graph_cfgs["mlcl-train graphs"] = config(model, args.device, args.channels_last, args.compile,
+                                                 args.batch_size, graphs=True)
+        if args.amp:
+            graph_cfgs[f"mlcl-train {args.amp} graphs"] = config(model, args.device, args.channels_last,
+                                                                 args.compile, args.batch_size, args.amp, True)
     times: dict[str, list[float]] = {"mlcl-train": [], "canonical": [], "bound": []}
     if amp_cfg:
         times.update({f"mlcl-train {args.amp}": [], f"bound {args.amp}": []})
+    times.update({name: [] for name in graph_cfgs})
+    CAPTURES.clear()
     for i in range(args.repeats):
         times["mlcl-train"].append(ours(cfg))
         if amp_cfg:
             times[f"mlcl-train {args.amp}"].append(ours(amp_cfg))
+        for name, graph_cfg in graph_cfgs.items():
+            times[name].append(ours(graph_cfg))
         if not args.skip_canonical:
             times["canonical"].append(canonical(cfg, root))
         times["bound"].append(bound(cfg))
@@ -174,7 +197,10 @@ def measure(args: argparse.Namespace, model: str, root: Path) -> None:
     print(f"\nmodel {model} {flags}| device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
           f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}")
     for k, v in med.items():
-        print(f"  {k:<16} {v:7.2f} s per epoch (median of {len(times[k])})")
+        print(f"  {k:<21} {v:7.2f} s per epoch (median of {len(times[k])})")
+    if CAPTURES:
+        print(f"  graph capture (once per run, not in the epochs above): median {statistics.median(CAPTURES):.2f} s")
+        print(f"  without / with graphs: mlcl-train {med['mlcl-train'] / med['mlcl-train graphs']:.2f}x")
     if "canonical" in med:
         print(f"  canonical / mlcl-train = {med['canonical'] / med['mlcl-train']:.2f}x")
     print(f"  mlcl-train / bound     = {med['mlcl-train'] / med['bound']:.3f}x")
@@ -195,6 +221,8 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--amp", choices=["bf16", "fp16"], help="also measure (1) and (3) in this mixed precision")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="also measure (1) with train.cuda_graphs (CUDA only; elsewhere it is ignored)")
     parser.add_argument("--skip-canonical", action="store_true", help="skip (2), the slow one")
     parser.add_argument("--augment", action="store_true", help="time (1) without and with shift 2 + rotate 10")
     args = parser.parse_args()
@@ -212,7 +240,8 @@ def main() -> None:
 def augment_cost(args: argparse.Namespace, model: str) -> None:
     """(1) without and with augmentation, alternating, and the ratio of their medians."""
     plain = config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp)
-    distorted = config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp, AUGMENT)
+    distorted = config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp,
+                       augment=AUGMENT)
     times: dict[str, list[float]] = {"none": [], "shift+rotate": []}
     for i in range(args.repeats):
         times["none"].append(ours(plain))

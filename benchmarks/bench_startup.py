@@ -1,6 +1,7 @@
 """Wall time of the commands a student runs dozens of times, and of training's start.
 
     python benchmarks/bench_startup.py --repeats 7
+    python benchmarks/bench_startup.py --repeats 3 --train-only --device cuda   # training's start on a GPU
 
 Measures (median over repeats) `mlcl-train --help`, `models`, `show-config`, `compare` on a
 folder of 20 run folders, `python -c "import torch"`, and the train command from its start to
@@ -26,7 +27,7 @@ import os, sys
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 register_optimizer_step_pre_hook(lambda *args: os._exit(0))  # leave at the first optimizer step
 from mlcl_train.cli import main
-sys.argv = ["mlcl-train", "--config", sys.argv[1], "--runs-dir", sys.argv[2], "--no-progress"]
+sys.argv = ["mlcl-train", "--config", sys.argv[1], "--runs-dir", sys.argv[2], "--no-progress", *sys.argv[3:]]
 main()
 """
 
@@ -72,9 +73,18 @@ def twenty_runs(folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--train-only", action="store_true", help="only `import torch` and training's start")
+    parser.add_argument("--device", help="train on this device (default: the config's, auto)")
     args = parser.parse_args()
     n = args.repeats
+    device = ["--device", args.device] if args.device else []
     with tempfile.TemporaryDirectory() as tmp:
+        first_step = [sys.executable, "-c", FIRST_STEP, "configs/mlp_deep.yaml", str(Path(tmp) / "first"), *device]
+        if args.train_only:
+            results = {'python -c "import torch"': wall([sys.executable, "-c", "import torch"], n),
+                       "train: start to first optimizer step": wall(first_step, n)}
+            report(results, n)
+            return
         runs = twenty_runs(Path(tmp))
         results = {
             "mlcl-train --help": wall([*CLI, "--help"], n),
@@ -82,10 +92,12 @@ def main() -> None:
             "mlcl-train show-config": wall([*CLI, "show-config", "--config", "configs/mlp_deep.yaml"], n),
             "mlcl-train compare (20 runs)": wall([*CLI, "compare", str(runs)], n),
             'python -c "import torch"': wall([sys.executable, "-c", "import torch"], n),
-            "train: start to first optimizer step": wall(
-                [sys.executable, "-c", FIRST_STEP, "configs/mlp_deep.yaml", str(Path(tmp) / "first")], n
-            ),
+            "train: start to first optimizer step": wall(first_step, n),
         }
+    report(results, n)
+
+
+def report(results: dict[str, float], n: int) -> None:
     for name, seconds in results.items():
         print(f"{name:<40} {seconds:6.3f} s (median of {n})")
     extra = results["train: start to first optimizer step"] - results['python -c "import torch"']

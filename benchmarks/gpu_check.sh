@@ -4,12 +4,13 @@
 #
 #     bash benchmarks/gpu_check.sh
 #
-# It prints the GPU, measures one epoch of the MLP and the CNN on CUDA in float32 and bf16
-# (benchmarks/bench_epoch.py), trains configs/mlp_deep.yaml for 10 epochs end to end (wall time and
-# accuracy), and runs the tests marked cuda. Every step has a time limit taken from a budget of
-# 280 s; a step that fails or runs out of time is reported and the next one runs. The figures go
-# to $OUT/gpu_results.txt when $OUT is set (else benchmarks/gpu_results.txt), each step's full
-# output next to it in gpu_logs/.
+# It prints the GPU, measures one epoch of the MLP and the CNN on CUDA in float32 and bf16, each
+# with and without train.cuda_graphs (benchmarks/bench_epoch.py), trains configs/mlp_deep.yaml for
+# 10 epochs end to end with graphs and without (wall time and accuracy), runs the tests marked
+# cuda, and times training's start on the GPU (benchmarks/bench_startup.py). Every step has a
+# time limit taken from a budget of 280 s; a step that fails or runs out of time is reported and
+# the next one runs. The figures go to $OUT/gpu_results.txt when $OUT is set (else
+# benchmarks/gpu_results.txt), each step's full output next to it in gpu_logs/.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,8 +54,10 @@ step() {
 say "mlcl-train GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 step nvidia-smi 15 nvidia-smi && say "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
 
-# Python: .venv if there is one; else a venv that sees the machine's own torch (no download of
-# torch), with only the missing pure-Python dependencies installed; else a full install.
+# Python: .venv if there is one; else the machine's python3 as it is when it already has torch and
+# the training dependencies (nothing installed: such machines may have no network); else a venv
+# that sees the machine's own torch, with only the missing pure-Python dependencies installed;
+# else a full install.
 PY=$ROOT/.venv/bin/python
 setup_python() {
     if python3 -c "import torch" 2>/dev/null; then
@@ -80,8 +83,11 @@ EOF
         python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
     fi
 }
-if [ -x "$PY" ]; then
+if [ -x "$PY" ] && "$PY" -c "import torch, typer, yaml, tqdm" 2>/dev/null; then
     say "python: existing .venv ($PY)"
+elif python3 -c "import torch, typer, yaml, tqdm" 2>/dev/null; then
+    PY=$(command -v python3)
+    say "python: $PY has torch, typer, pyyaml and tqdm; using it with PYTHONPATH=$ROOT, nothing installed"
 else
     step setup-python 90 bash -c "$(declare -f setup_python); setup_python"
     say "python: $(grep -v WARNING "$LOGS/setup-python.log" | tail -n 2 | tr "\n" " ")"
@@ -105,30 +111,34 @@ print(f"status {s['status']}, device {s['device']}, {s['epochs_done']} epochs, f
 EOF
 }
 
-# train NAME AMP: configs/mlp_deep.yaml for 10 epochs on cuda; end-to-end wall time and accuracy
+# train NAME GRAPHS LIMIT: configs/mlp_deep.yaml for 10 epochs on cuda, train.cuda_graphs GRAPHS;
+# end-to-end wall time and accuracy
 train_mlp_deep() {
     local runs tic
     runs=$(mktemp -d)
     tic=$(date +%s.%N)
-    step "$1" "$3" "$PY" -m mlcl_train --config configs/mlp_deep.yaml --set device=cuda --set "train.amp=$2" \
-        --runs-dir "$runs" --no-progress || return
-    say "  mlp_deep.yaml amp=$2, end to end (start-up included): $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f} s')" "$tic" "$(date +%s.%N)")"
+    step "$1" "$3" "$PY" -m mlcl_train --config configs/mlp_deep.yaml --set device=cuda \
+        --set "train.cuda_graphs=$2" --runs-dir "$runs" --no-progress || return
+    say "  mlp_deep.yaml cuda_graphs=$2, end to end (start-up included): $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f} s')" "$tic" "$(date +%s.%N)")"
     say "  $(run_figures "$runs" 2>&1)"
     rm -rf "$runs"
 }
 
 bench() {
-    step "bench-$1" "$2" "$PY" benchmarks/bench_epoch.py --model "$1" --device cuda --amp bf16 --skip-canonical --repeats 3 \
+    step "bench-$1" "$2" "$PY" benchmarks/bench_epoch.py --model "$1" --device cuda --amp bf16 --cuda-graphs \
+        --skip-canonical --repeats 3 \
         && sed -n '/^model /,$p' "$LOGS/bench-$1.log" | sed 's/^/  /' >>"$RESULTS"
 }
 
 # the most wanted figures first, so that a short budget still gives them
-bench mlp 60
-train_mlp_deep train-mlp_deep-float32 null 60
-step pytest-cuda 90 "$PY" -m pytest tests/test_cuda.py -m cuda -q -p no:cacheprovider
+bench mlp 75
+train_mlp_deep train-mlp_deep-graphs true 45
+step pytest-cuda 100 "$PY" -m pytest tests/test_cuda.py -m cuda -q -p no:cacheprovider
 grep -E '^(FAILED|ERROR|SKIPPED)' "$LOGS/pytest-cuda.log" | sed 's/^/  /' >>"$RESULTS"
 say "  $(tail -n 1 "$LOGS/pytest-cuda.log")"
-bench cnn 90
-train_mlp_deep train-mlp_deep-bf16 bf16 45
+bench cnn 100
+step startup-cuda 40 "$PY" benchmarks/bench_startup.py --repeats 1 --train-only --device cuda \
+    && grep -E '^(python|train)' "$LOGS/startup-cuda.log" | sed 's/^/  /' >>"$RESULTS"
+train_mlp_deep train-mlp_deep-eager false 45
 
 say "total ${SECONDS}s; figures in $RESULTS, logs in $LOGS"

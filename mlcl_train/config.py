@@ -71,6 +71,10 @@ SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README
                      "mixed precision, float32 weights and optimizer: `bf16` on CUDA and on CPUs with bf16 "
                      "instructions (AVX512-BF16 or AMX), `fp16` on CUDA; `auto`: bf16 where the device has it; "
                      "elsewhere float32, with a note"),
+        "cuda_graphs": Field(bool, False, "on CUDA, capture the training step (forward, loss, backward, optimizer "
+                             "step) once as a CUDA graph and replay it per full batch: much less launch overhead for "
+                             "small models; `sgd`, `adam` and `adamw`, not with `fp16` or `compile`; elsewhere "
+                             "ignored, with a note"),
         "log_grad_norms": Field(bool, False, "write each layer's mean gradient norm per epoch to `grad_norms.csv`"),
         "early_stop": {
             "metric": Field(Literal["val_acc", "val_loss"], "val_acc", "early stopping: `val_acc` or `val_loss`"),

@@ -42,6 +42,7 @@ from mlcl_train.engine import (
     resolve_device,
 )
 from mlcl_train.errors import Diverged, Stopped, UserError
+from mlcl_train.graphs import GraphStep, why_not
 from mlcl_train.runs import (
     METRICS,
     Epoch,
@@ -70,6 +71,7 @@ class Setup:
     train: Split
     test: Split
     notes: list[str] = field(default_factory=list)  # lines for the log before epoch 1
+    graph: GraphStep | None = None  # train.cuda_graphs where it applies
     val: Split | None = None  # held out of the training images (data.val_split)
     events: Any = None  # an events.Events (TensorBoard files) when train.tensorboard is on
 
@@ -86,6 +88,11 @@ def setup(cfg: dict[str, Any]) -> Setup:
     t = cfg["train"]
     if t["amp"]:
         notes.append(amp_note(device, t["amp"]))
+    no_graphs = why_not(cfg, device) if t["cuda_graphs"] else None
+    graphs = t["cuda_graphs"] and no_graphs is None
+    if t["cuda_graphs"]:
+        notes.append("cuda graphs: each full training batch replays one captured CUDA graph of the whole step"
+                     if graphs else f"note: {no_graphs}")
     model = model.to(device)
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
@@ -102,8 +109,15 @@ def setup(cfg: dict[str, Any]) -> Setup:
             if split is not None:
                 split.images = split.images.contiguous(memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, model)
+    weights = list(logged_weights(model, t["log_grad_norms"]).values())
+    graph = GraphStep(model, optimizer, t["loss"], t["amp"], weights) if graphs else None
     scheduler = make_scheduler(cfg, optimizer)
-    return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, val_split)
+    return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split)
+
+
+def logged_weights(model: nn.Module, on: bool) -> dict[str, nn.Parameter]:
+    """The weights (not biases or norms) whose gradient norms train.log_grad_norms records; {} when off."""
+    return {name: p for name, p in model.named_parameters() if p.ndim >= 2} if on else {}
 
 
 # ---------------------------------------------------------------- one epoch
@@ -114,11 +128,14 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
     from tqdm import tqdm
 
     t = s.cfg["train"]
-    model, n = s.model.train(), len(s.train)
-    loss_sum = torch.zeros((), device=s.device)  # accumulated on the device: no sync per step
-    correct = torch.zeros((), device=s.device, dtype=torch.long)
-    weights = {name: p for name, p in model.named_parameters() if p.ndim >= 2} if t["log_grad_norms"] else {}
-    grad_sums = torch.zeros(len(weights), device=s.device)
+    model, n, graph = s.model.train(), len(s.train), s.graph
+    weights = logged_weights(model, t["log_grad_norms"])
+    if graph is None:
+        loss_sum = torch.zeros((), device=s.device)  # accumulated on the device: no sync per step
+        correct = torch.zeros((), device=s.device, dtype=torch.long)
+        grad_sums = torch.zeros(len(weights), device=s.device)
+    else:
+        loss_sum, correct, grad_sums = graph.begin_epoch()  # the graph's own: it adds to them on each replay
     amp = autocast(s.device, t["amp"])
     scaler = torch.amp.GradScaler("cuda") if t["amp"] == "fp16" and s.device.type == "cuda" else None
     distort = augmenter(s, epoch)
@@ -126,24 +143,27 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
     for step, (x, y) in enumerate(train_batches(s.train, t["batch_size"], seed=s.cfg["seed"] * 100_003 + epoch), 1):
         if distort is not None:
             x = distort(x)
-        with amp:
-            out = step_model(x)
-            loss = loss_fn(t["loss"], out.float(), y)
-        s.optimizer.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
+        if graph is not None and len(y) == t["batch_size"]:
+            graph(x, y)  # the step below, replayed (mlcl_train.graphs); a last, smaller batch runs eagerly
         else:
-            scaler.scale(loss).backward()
-            scaler.unscale_(s.optimizer)
-        if weights:
-            grad_sums += torch.stack([p.grad.detach().float().norm() for p in weights.values()])
-        if scaler is None:
-            s.optimizer.step()
-        else:
-            scaler.step(s.optimizer)
-            scaler.update()
-        loss_sum.add_(loss.detach(), alpha=len(y))
-        correct.add_((out.detach().argmax(1) == y).sum())
+            with amp:
+                out = step_model(x)
+                loss = loss_fn(t["loss"], out.float(), y)
+            s.optimizer.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+            else:
+                scaler.scale(loss).backward()
+                scaler.unscale_(s.optimizer)
+            if weights:
+                grad_sums += torch.stack([p.grad.detach().float().norm() for p in weights.values()])
+            if scaler is None:
+                s.optimizer.step()
+            else:
+                scaler.step(s.optimizer)
+                scaler.update()
+            loss_sum.add_(loss.detach(), alpha=len(y))
+            correct.add_((out.detach().argmax(1) == y).sum())
         bar.update()
         if step % CHECK_EVERY == 0:
             with host_waits(s.device):

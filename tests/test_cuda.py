@@ -126,3 +126,89 @@ def test_no_training_step_waits_for_the_host(make_config, amp: str | None) -> No
         torch.cuda.set_sync_debug_mode("default")
     assert torch.cuda.get_sync_debug_mode() == 0
     assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10 and result["grad_norms"]
+
+
+# ---------------------------------------------------------------- train.cuda_graphs
+
+GRAPH_CASES = {  # batch 48 on 512 images: 10 replayed batches and a last one of 32 run eagerly, per epoch
+    "sgd-momentum-step-dropout": {"model": {"name": "mlp", "hidden": [32], "dropout": 0.3},
+                                  "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+                                            "scheduler": {"name": "step", "step_size": 1, "gamma": 0.5}}},
+    "adam-cosine-grad-norms": {"model": {"name": "mlp", "hidden": [32], "batch_norm": True},
+                               "train": {"optimizer": {"name": "adam", "lr": 0.002}, "scheduler": {"name": "cosine"},
+                                         "log_grad_norms": True}},
+    "bf16-adamw-dropout": {"model": {"name": "mlp", "hidden": [32], "dropout": 0.2},
+                           "train": {"optimizer": {"name": "adamw", "lr": 0.002}, "amp": "bf16"}},
+}
+
+
+def train_metrics(tmp_path: Path, make_config, name: str, graphs: bool, **sections) -> list[dict[str, str]]:
+    sections["train"] = {**sections["train"], "batch_size": 48, "epochs": 2, "cuda_graphs": graphs}
+    runs = tmp_path / f"{name}-{graphs}"
+    cfg = make_config(name=f"{name}-{graphs}", device="cuda", **sections)
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--runs-dir", str(runs)])
+    assert result.exit_code == 0, result.output
+    assert ("cuda graphs: each full training batch replays" in result.stdout) == graphs
+    (run,) = runs.iterdir()
+    return read_csv(run / "metrics.csv")
+
+
+@pytest.mark.parametrize("case", list(GRAPH_CASES))
+def test_cuda_graphs_train_as_the_eager_loop_does(tmp_path: Path, make_config, case: str) -> None:
+    """Same losses and accuracies, epoch by epoch, up to float rounding (fused SGD and capturable Adam
+    round differently); dropout draws the same masks, and the learning rate follows the scheduler."""
+    eager, graphed = (train_metrics(tmp_path, make_config, case, on, **GRAPH_CASES[case]) for on in (False, True))
+    rel, images = (2e-2, 3) if "bf16" in case else (2e-3, 1)  # bf16 rounds a weight that differs a little
+    for a, b in zip(eager, graphed, strict=True):
+        assert a["lr"] == b["lr"]
+        for key in ("train_loss", "test_loss"):
+            assert float(b[key]) == pytest.approx(float(a[key]), rel=rel), (a, b)
+        assert abs(float(a["train_acc"]) - float(b["train_acc"])) <= images * 100 / 512 + 1e-9, (a, b)
+        assert abs(float(a["test_acc"]) - float(b["test_acc"])) <= images * 100 / 128 + 1e-9, (a, b)
+
+
+def test_cuda_graphs_checkpoint_as_without_graphs_and_resume_exactly(tmp_path: Path, make_config) -> None:
+    cfg = make_config(device="cuda", model={"name": "mlp", "hidden": [32], "dropout": 0.3},
+                      train={"epochs": 3, "batch_size": 48, "cuda_graphs": True,
+                             "optimizer": {"name": "adam", "lr": 0.002}, "scheduler": {"name": "step"}})
+    runner = CliRunner()
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert runner.invoke(app, ["train", "--config", str(cfg), "--runs-dir", str(straight)]).exit_code == 0
+    first = runner.invoke(app, ["train", "--config", str(cfg), "--set", "train.epochs=1", "--runs-dir", str(stopped)])
+    assert first.exit_code == 0, first.output
+    (run,) = stopped.iterdir()
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    (group,) = ckpt["optimizer"]["param_groups"]
+    assert group["capturable"] is False and isinstance(group["lr"], float)
+    assert all(s["step"].device.type == "cpu" for s in ckpt["optimizer"]["state"].values())
+    result = runner.invoke(app, ["resume", str(run), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    (whole,) = straight.iterdir()
+    columns = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr"]
+    rows = [[{k: r[k] for k in columns} for r in read_csv(p / "metrics.csv")] for p in (run, whole)]
+    assert rows[0] == rows[1] and len(rows[0]) == 3
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_no_graph_replay_waits_for_the_host(make_config, amp: str | None) -> None:
+    """Capture waits on purpose (inside engine.host_waits); the replays, the eager last batch and evaluation do not."""
+    s = cuda_setup(make_config, amp=amp, batch_size=5, log_grad_norms=True, cuda_graphs=True,  # 102 steps + 1 of 2
+                   optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9})
+    assert s.graph is not None and len(s.train) // 5 > training.CHECK_EVERY
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for epoch in (1, 2):
+            result = training.train_epoch(s, s.model, epoch=epoch, progress=False)
+        loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64, amp=amp)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert s.graph.graph is not None
+    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10 and result["grad_norms"]
+
+
+def test_cuda_graphs_with_fp16_train_without_graphs_and_say_so(make_config) -> None:
+    s = cuda_setup(make_config, amp="fp16", cuda_graphs=True)
+    assert s.graph is None
+    assert any(n.startswith("note: train.cuda_graphs does not apply with train.amp fp16") for n in s.notes)
+    assert 0 < training.train_epoch(s, s.model, epoch=1, progress=False)["train_loss"] < 3

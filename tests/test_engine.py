@@ -105,3 +105,19 @@ def test_a_config_glob_leaves_out_names_starting_with_an_underscore(tmp_path: Pa
     assert expand_configs(["_base.yaml", "b.yaml"]) == [Path("_base.yaml"), Path("b.yaml")]  # named: kept
     with pytest.raises(UserError, match=r"--config 'x\*.yaml' matches no file"):
         expand_configs(["x*.yaml"])
+
+
+@pytest.mark.parametrize("mode, calls", [(0, []), (2, [0, 2])])
+def test_host_waits_sets_the_sync_debug_mode_only_when_one_is_on(monkeypatch, mode: int, calls: list[int]) -> None:
+    """Setting the mode at all makes torch warn that it is a prototype, so mode 0 is left alone.
+
+    No GPU is needed: torch.cuda's two mode functions are replaced by recorders.
+    """
+    from mlcl_train import engine
+
+    seen: list[int] = []
+    monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: mode)
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", seen.append)
+    with engine.host_waits(torch.device("cuda")):
+        inside = list(seen)
+    assert inside == calls[:1] and seen == calls

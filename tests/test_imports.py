@@ -39,7 +39,7 @@ LAYERS = {
     1: {"mlcl_train.optim", "mlcl_train.models", "mlcl_train.runs"},
     2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.augment"},
     3: {"mlcl_train.engine", "mlcl_train.model_summary"},
-    4: {"mlcl_train.train", "mlcl_train.events"},
+    4: {"mlcl_train.train", "mlcl_train.graphs", "mlcl_train.events"},
     5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot", "mlcl_train.present",
         "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export"},
     6: {"mlcl_train.cli", "mlcl_train.__main__"},
