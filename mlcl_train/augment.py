@@ -72,8 +72,10 @@ class Augmenter:
         pad = k.shape[-1] // 2
         field = F.conv2d(field, k.view(1, 1, 1, -1).expand(2, 1, 1, -1), padding=(0, pad), groups=2)  # along x
         field = F.conv2d(field, k.view(1, 1, -1, 1).expand(2, 1, -1, 1), padding=(pad, 0), groups=2)  # along y
-        scale = torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)  # pixels -> grid coordinates
-        return field * self.spec["elastic"] * scale
+        alpha = self.spec["elastic"]
+        field[:, 0].mul_(alpha * 2 / w)  # pixels -> grid coordinates (scalars: no copy from the host)
+        field[:, 1].mul_(alpha * 2 / h)
+        return field
 
 
 def affine_grid(theta: "torch.Tensor", h: int, w: int) -> "torch.Tensor":
