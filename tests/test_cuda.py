@@ -137,6 +137,10 @@ GRAPH_CASES = {  # batch 48 on 512 images: 10 replayed batches and a last one of
     "adam-cosine-grad-norms": {"model": {"name": "mlp", "hidden": [32], "batch_norm": True},
                                "train": {"optimizer": {"name": "adam", "lr": 0.002}, "scheduler": {"name": "cosine"},
                                          "log_grad_norms": True}},
+    "sgd-batch-norm": {"model": {"name": "mlp", "hidden": [32], "batch_norm": True},
+                       "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}},
+    "adam-cosine": {"model": {"name": "mlp", "hidden": [32]},
+                    "train": {"optimizer": {"name": "adam", "lr": 0.002}, "scheduler": {"name": "cosine"}}},
     "bf16-adamw-dropout": {"model": {"name": "mlp", "hidden": [32], "dropout": 0.2},
                            "train": {"optimizer": {"name": "adamw", "lr": 0.002}, "amp": "bf16"}},
 }
