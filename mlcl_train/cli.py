@@ -227,7 +227,9 @@ def compare(
 @app.command()
 @command
 def plot(
-    runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")],
+    runs: Annotated[
+        Optional[list[Path]], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="image to write (.png, .pdf or .svg)")
     ] = Path("plot.png"),
@@ -239,11 +241,28 @@ def plot(
     params: Annotated[
         bool, typer.Option("--params", help="a sweep's best accuracy against each swept key, one panel per key")
     ] = False,
+    augment: Annotated[
+        Optional[Path],
+        typer.Option("--augment", metavar="CONFIG", help="draw training images as the config's data.augment "
+                     "distorts them, instead of runs"),
+    ] = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Plot loss and test accuracy per epoch of one or more runs in one figure."""
+    """Plot loss and test accuracy per epoch of one or more runs in one figure (or, with --augment, a grid of
+    augmented training images)."""
+    if augment is not None:
+        from mlcl_train.config import load_config
+        from mlcl_train.plot import augment_figure
+
+        if runs:
+            fail("--augment draws from a config; pass no run folders with it")
+        typer.echo(f"wrote {augment_figure(load_config(augment, set_ or []), output)}")
+        return
     from mlcl_train.plot import NO_RUNS, plot_runs
     from mlcl_train.runs import read_runs
 
+    if not runs:
+        fail("pass run folders to plot (or --augment CONFIG)")
     path, notes = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms, params)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
@@ -260,11 +279,14 @@ def eval_run(
     ] = None,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
     mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show (0: none)")] = 24,
+    weights: Annotated[
+        str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
+    ] = "last",
 ) -> None:
     """Evaluate runs' saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:
         fail("--mistakes must be >= 0")
-    from mlcl_train.evaluation import class_table, evaluate_run
+    from mlcl_train.evaluation import WEIGHTS, class_table, evaluate_run
     from mlcl_train.runs import read_run
     from mlcl_train.table import render
 
@@ -273,16 +295,21 @@ def eval_run(
             fail(f"{run}: no such folder; pass run folders such as runs/20261127-101500-mlp_deep")
     for i, run in enumerate(runs):
         out = output / run.name if output is not None and len(runs) > 1 else output  # one folder per run
-        result = evaluate_run(read_run(run), out, device, mistakes)
+        record = read_run(run)
+        result = evaluate_run(record, out, device, mistakes, which=weights)
         recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
         images = sum(n for n, _ in result.per_class)
-        typer.echo(("\n" if i else "") + f"Run {run} | {images:,} test images | device {device}")
+        shown = "" if weights == "last" else f" | weights best.pt (epoch {record.best_epoch})"
+        typer.echo(("\n" if i else "") + f"Run {run} | {images:,} test images | device {device}{shown}")
+        if weights == "best" and record.best_split != "val":
+            typer.echo(f"note: {run.name}: this best epoch was chosen on the test split itself, so its test "
+                       "accuracy is optimistic; train with data.val_split to choose on validation", err=True)
         typer.echo(f"Test Loss: {result.loss:.6f}")
         typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
         if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
             typer.echo(
                 f"note: {run.name}: this differs from the recorded accuracy: "
-                "the data or model.pt changed since the run",
+                f"the data or {WEIGHTS[weights]} changed since the run",
                 err=True,
             )
         headers, rows, right = class_table(result)
@@ -303,6 +330,9 @@ def predict(
         metavar="DIR", help="write the 28x28 image the model saw, one PNG per image")] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | json")] = "table",
     device: Annotated[str, typer.Option(metavar="DEVICE", help="cpu | auto | cuda | mps")] = "cpu",
+    weights: Annotated[
+        str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
+    ] = "last",
 ) -> None:
     """Read your own images as MNIST was made (crop, scale to 20 px, centre) and print the top classes."""
     if fmt not in ("table", "json"):
@@ -310,7 +340,7 @@ def predict(
 
     from mlcl_train.predict import predict_files
 
-    results = predict_files(run, images, top, save_preprocessed, device)
+    results = predict_files(run, images, top, save_preprocessed, device, weights)
     if fmt == "json":
         import json
 

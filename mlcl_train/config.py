@@ -22,7 +22,18 @@ from mlcl_train.files import read_text
 from mlcl_train.models import anchor_model_file, resolve_model_config
 from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Field, Named
 from mlcl_train.safe_yaml import load_yaml
-from mlcl_train.schema import Below, Min, PositiveInt, coerce, quote, suggest, unknown_key
+from mlcl_train.schema import (
+    Below,
+    Min,
+    NonNegative,
+    Positive,
+    PositiveInt,
+    Probability,
+    coerce,
+    quote,
+    suggest,
+    unknown_key,
+)
 
 MODEL = "model"  # the `model:` section is checked against the registry
 
@@ -36,6 +47,17 @@ SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README
         "root": Field(str | None, None, "a folder with the four IDX files (plain or `.gz`, or torchvision's "
                       "`<root>/MNIST/raw/`); `null` = the bundled MNIST"),
         "train_subset": Field(PositiveInt | None, None, "train on the first N training images only"),
+        "val_split": Field(Annotated[int, Min(0)], 0, "hold out N training images for validation (a seeded, "
+                           "stratified choice, never trained on); the best epoch is chosen on them; 0 = none"),
+        "augment": {  # applied to each training batch on the device; 0 / null = off
+            "shift": Field(NonNegative, 0, "augmentation: random shift of up to N pixels"),
+            "rotate": Field(NonNegative, 0, "augmentation: random rotation of up to N degrees"),
+            "scale": Field(Probability, 0, "augmentation: random scaling by a factor from 1 - N to 1 + N"),
+            "elastic": Field(Positive | None, None, "augmentation: elastic distortion of strength alpha "
+                             "(pixels, Simard 2003 uses 34); `null` = off"),
+            "elastic_sigma": Field(Positive, 4.0, "augmentation: smoothness of the elastic distortion "
+                                   "(Gaussian sigma in pixels)"),
+        },
     },
     "model": MODEL,
     "train": {
@@ -56,6 +78,13 @@ SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README
                              "small models; `sgd`, `adam` and `adamw`, not with `fp16` or `compile`; elsewhere "
                              "ignored, with a note"),
         "log_grad_norms": Field(bool, False, "write each layer's mean gradient norm per epoch to `grad_norms.csv`"),
+        "early_stop": {
+            "metric": Field(Literal["val_acc", "val_loss"], "val_acc", "early stopping: `val_acc` or `val_loss`"),
+            "patience": Field(PositiveInt | None, None, "early stopping: stop after N epochs without a better "
+                              "`metric` (needs `data.val_split`); `null` = off"),
+        },
+        "tensorboard": Field(bool, False, "write TensorBoard event files into the run folder "
+                             "(needs the `tensorboard` extra)"),
     },
     "eval": {
         "batch_size": Field(PositiveInt, 1000, "images per evaluation batch"),
@@ -104,6 +133,9 @@ def resolve(raw: dict[str, Any]) -> dict[str, Any]:
     if not DEVICE.fullmatch(cfg["device"]):
         raise UserError(f"device: unknown device {quote(cfg['device'])}; valid: auto, cpu, cuda, cuda:N, mps")
     _check_sgd(cfg["train"]["optimizer"])
+    if cfg["train"]["early_stop"]["patience"] is not None and not cfg["data"]["val_split"]:
+        raise UserError("train.early_stop needs a validation split: set data.val_split (e.g. 5000), "
+                        "or train.early_stop.patience: null")
     return cfg
 
 

@@ -39,9 +39,10 @@ LAYERS = {
     0: {"mlcl_train", "mlcl_train.errors", "mlcl_train.datasets", "mlcl_train.table", "mlcl_train.schema",
         "mlcl_train.files", "mlcl_train.safe_yaml", "mlcl_train.shipped"},
     1: {"mlcl_train.optim", "mlcl_train.models", "mlcl_train.runs"},
-    2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.sweepfile"},
+    2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.sweepfile",
+        "mlcl_train.augment"},
     3: {"mlcl_train.engine", "mlcl_train.model_summary"},
-    4: {"mlcl_train.train", "mlcl_train.graphs"},
+    4: {"mlcl_train.train", "mlcl_train.graphs", "mlcl_train.events"},
     5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot", "mlcl_train.present",
         "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export", "mlcl_train.groups",
         "mlcl_train.slurm", "mlcl_train.sweep"},  # sweep runs trials: not read side, it may reach the loop

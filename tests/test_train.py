@@ -53,6 +53,7 @@ def test_log_and_run_folder(tmp_path: Path, make_config) -> None:
         "summary.json",
         "log.txt",
         "model.pt",
+        "best.pt",
         "checkpoint.pt",
     }
     assert (run / "log.txt").read_text() == result.stdout
