@@ -121,7 +121,7 @@ class Run(RunRecord):
         return self.load_model()
 
     def load_model(self, weights: str = "last", device: str = "cpu") -> Any:
-        """The trained network in eval mode: predict.load_model (weights "last" is model.pt, or a state_dict file)."""
+        """The trained network in eval mode: predict.load_model (weights "last": model.pt, "best": best.pt)."""
         from mlcl_train.predict import load_model
 
         return load_model(self.path, weights, device)
