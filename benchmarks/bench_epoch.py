@@ -8,12 +8,14 @@
     python benchmarks/bench_epoch.py --model cnn --repeats 3 --channels-last
     python benchmarks/bench_epoch.py --model mlp cnn --amp bf16 --skip-canonical --repeats 3
     python benchmarks/bench_epoch.py --model mlp cnn --device cuda --cuda-graphs --amp bf16 --skip-canonical
+    python benchmarks/bench_epoch.py --model mlp --repeats 3 --augment   # (1) with and without augmentation
 
 Prints the median seconds of each and the ratios (2)/(1) and (1)/(3). With --amp, (1) and (3) are
 measured in float32 and in mixed precision, interleaved in the same process, and the speed-up is
 printed; (2) stays float32. With --cuda-graphs, (1) is also measured with train.cuda_graphs (and in
 the mixed precision, with --amp); the graph is captured before the timed epoch, as a run captures it
-once, and the capture's time is printed apart.
+once, and the capture's time is printed apart. With --augment: (1) alone, without and with
+data.augment {shift: 2, rotate: 10}, and their ratio.
 """
 
 from __future__ import annotations
@@ -45,10 +47,13 @@ MODELS = {
 }
 
 
+AUGMENT = {"shift": 2, "rotate": 10}  # what --augment times: the distortions most configs use
+
+
 def config(model: str, device: str, channels_last: bool, compile_: bool, batch_size: int,
-           amp: str | None = None, graphs: bool = False) -> dict:
+           amp: str | None = None, graphs: bool = False, augment: dict | None = None) -> dict:
     return resolve({
-        "name": f"bench-{model}", "device": device, "model": MODELS[model],
+        "name": f"bench-{model}", "device": device, "model": MODELS[model], "data": {"augment": augment or {}},
         "train": {"epochs": 1, "batch_size": batch_size, "loss": "nll" if model == "cnn" else "cross_entropy",
                   "optimizer": {"name": "sgd", "lr": 0.01}, "channels_last": channels_last, "compile": compile_,
                   "amp": amp, "cuda_graphs": graphs},
@@ -219,12 +224,35 @@ def main() -> None:
     parser.add_argument("--cuda-graphs", action="store_true",
                         help="also measure (1) with train.cuda_graphs (CUDA only; elsewhere it is ignored)")
     parser.add_argument("--skip-canonical", action="store_true", help="skip (2), the slow one")
+    parser.add_argument("--augment", action="store_true", help="time (1) without and with shift 2 + rotate 10")
     args = parser.parse_args()
+    if args.augment:
+        for model in args.model:
+            augment_cost(args, model)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         root = raw_mnist(Path(tmp))
         for model in args.model:
             measure(args, model, root)
+
+
+def augment_cost(args: argparse.Namespace, model: str) -> None:
+    """(1) without and with augmentation, alternating, and the ratio of their medians."""
+    plain = config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp)
+    distorted = config(model, args.device, args.channels_last, args.compile, args.batch_size, args.amp,
+                       augment=AUGMENT)
+    times: dict[str, list[float]] = {"none": [], "shift+rotate": []}
+    for i in range(args.repeats):
+        times["none"].append(ours(plain))
+        times["shift+rotate"].append(ours(distorted))
+        print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\nmodel {model} | device {args.device} | batch {args.batch_size} | torch {torch.__version__} | "
+          f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()}")
+    for k, v in med.items():
+        print(f"  {k:<13} {v:7.2f} s per epoch (median of {len(times[k])})")
+    print(f"  shift+rotate / none = {med['shift+rotate'] / med['none']:.3f}x")
 
 
 if __name__ == "__main__":

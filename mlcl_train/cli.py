@@ -12,6 +12,7 @@ cause print one line on stderr and exit non-zero. Torch is imported only by comm
     mlcl-train backprop --steps 3
     mlcl-train sweep sweeps/width_depth.yaml --workers 2   # many structures; run again to resume
     mlcl-train predict runs/20261127-101500-cnn my_digit.jpg     # and: demo RUN, export RUN --format onnx
+    mlcl-train init my_course                      # copy the shipped configs into a folder, to edit
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Optional
 
 import typer
 
-from mlcl_train import __version__
+from mlcl_train import __version__, shipped
 from mlcl_train.errors import UserError
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     no_args_is_help=True,
+    epilog=f"Shipped configs (--config mlp_deep, --config lessons/vanishing_relu) are in {shipped.location()}; "
+    "'mlcl-train init DIR' copies them into DIR/configs to edit.",
 )
 
 ConfigOpt = Annotated[
@@ -227,7 +230,9 @@ def compare(
 @app.command()
 @command
 def plot(
-    runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")],
+    runs: Annotated[
+        Optional[list[Path]], typer.Argument(metavar="RUN", help="run folders, or folders of run folders")
+    ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="image to write (.png, .pdf or .svg)")
     ] = Path("plot.png"),
@@ -239,11 +244,28 @@ def plot(
     params: Annotated[
         bool, typer.Option("--params", help="a sweep's best accuracy against each swept key, one panel per key")
     ] = False,
+    augment: Annotated[
+        Optional[Path],
+        typer.Option("--augment", metavar="CONFIG", help="draw training images as the config's data.augment "
+                     "distorts them, instead of runs"),
+    ] = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Plot loss and test accuracy per epoch of one or more runs in one figure."""
+    """Plot loss and test accuracy per epoch of one or more runs in one figure (or, with --augment, a grid of
+    augmented training images)."""
+    if augment is not None:
+        from mlcl_train.config import load_config
+        from mlcl_train.plot import augment_figure
+
+        if runs:
+            fail("--augment draws from a config; pass no run folders with it")
+        typer.echo(f"wrote {augment_figure(load_config(augment, set_ or []), output)}")
+        return
     from mlcl_train.plot import NO_RUNS, plot_runs
     from mlcl_train.runs import read_runs
 
+    if not runs:
+        fail("pass run folders to plot (or --augment CONFIG)")
     path, notes = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms, params)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
@@ -260,6 +282,9 @@ def eval_run(
     ] = None,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
     mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show (0: none)")] = 24,
+    weights: Annotated[
+        str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
+    ] = "last",
 ) -> None:
     """Evaluate runs' saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:
@@ -267,7 +292,7 @@ def eval_run(
     from mlcl_train.config import check_device
 
     check_device(device)
-    from mlcl_train.evaluation import class_table, evaluate_run
+    from mlcl_train.evaluation import WEIGHTS, class_table, evaluate_run
     from mlcl_train.runs import read_run
     from mlcl_train.table import render
 
@@ -276,16 +301,21 @@ def eval_run(
             fail(f"{run}: no such folder; pass run folders such as runs/20261127-101500-mlp_deep")
     for i, run in enumerate(runs):
         out = output / run.name if output is not None and len(runs) > 1 else output  # one folder per run
-        result = evaluate_run(read_run(run), out, device, mistakes)
+        record = read_run(run)
+        result = evaluate_run(record, out, device, mistakes, which=weights)
         recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
         images = sum(n for n, _ in result.per_class)
-        typer.echo(("\n" if i else "") + f"Run {run} | {images:,} test images | device {device}")
+        shown = "" if weights == "last" else f" | weights best.pt (epoch {record.best_epoch})"
+        typer.echo(("\n" if i else "") + f"Run {run} | {images:,} test images | device {device}{shown}")
+        if weights == "best" and record.best_split != "val":
+            typer.echo(f"note: {run.name}: this best epoch was chosen on the test split itself, so its test "
+                       "accuracy is optimistic; train with data.val_split to choose on validation", err=True)
         typer.echo(f"Test Loss: {result.loss:.6f}")
         typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
         if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
             typer.echo(
                 f"note: {run.name}: this differs from the recorded accuracy: "
-                "the data or model.pt changed since the run",
+                f"the data or {WEIGHTS[weights]} changed since the run",
                 err=True,
             )
         headers, rows, right = class_table(result)
@@ -306,6 +336,9 @@ def predict(
         metavar="DIR", help="write the 28x28 image the model saw, one PNG per image")] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | json")] = "table",
     device: Annotated[str, typer.Option(metavar="DEVICE", help="cpu | auto | cuda | mps")] = "cpu",
+    weights: Annotated[
+        str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
+    ] = "last",
 ) -> None:
     """Read your own images as MNIST was made (crop, scale to 20 px, centre) and print the top classes."""
     if fmt not in ("table", "json"):
@@ -313,7 +346,7 @@ def predict(
 
     from mlcl_train.predict import predict_files
 
-    results = predict_files(run, images, top, save_preprocessed, device)
+    results = predict_files(run, images, top, save_preprocessed, device, weights)
     if fmt == "json":
         import json
 
@@ -446,6 +479,9 @@ def models(
         fail(f"no model matches {pattern!r}; run 'mlcl-train models' for the list")
     for name in names:
         typer.echo("\n".join(describe(name)))
+    if pattern == "*":  # the whole list ends with where the configs that use them are
+        typer.echo(f"\nShipped configs, by name (--config mlp_deep): {shipped.location()} "
+                   "('mlcl-train init' copies them)")
 
 
 @app.command("show-config")
@@ -522,6 +558,21 @@ def _sweep_status(spec: Any, runs_dir: Path) -> str:
     return sweep_status(spec, read_runs([folder], full=False) if folder.is_dir() else [])
 
 
+@app.command()
+@command
+def init(
+    folder: Annotated[Path, typer.Argument(help="where to put configs/ (created if missing)")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="overwrite files that differ from the shipped ones")] = False,
+) -> None:
+    """Copy the shipped configs into FOLDER/configs, to edit; an existing file is kept unless --force."""
+    written, kept = shipped.copy_into(folder, force)
+    for path in kept:
+        typer.echo(f"kept {path} (it differs from the shipped one; --force overwrites it)", err=True)
+    where = folder / shipped.FOLDERS[0]
+    typer.echo(f"copied {len(written)} files into {where}" + (f", kept {len(kept)}" if kept else ""))
+    typer.echo(f"train one with: mlcl-train --config {where / 'mlp_deep.yaml'}")
+
+
 def _weight(into: str, source: str) -> Any:
     return Annotated[Optional[float], typer.Option(help=f"the weight into {into} from {source}")]
 
@@ -595,6 +646,7 @@ def expand_configs(patterns: list[str]) -> list[Path]:
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
             matches = sorted(p for p in glob.glob(pattern) if not Path(p).name.startswith("_"))
+            matches = matches or shipped.glob(pattern)
             if not matches:
                 raise UserError(f"--config {pattern!r} matches no file")
             paths += map(Path, matches)
@@ -610,12 +662,9 @@ def _train_one(
 
 
 def _train_config(path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None) -> RunRecord:
-    from mlcl_train.config import load_config
-    from mlcl_train.train import train as train_config
+    from mlcl_train.train import train_file
 
-    cfg = load_config(path, sets)
-    cfg["name"] = name or cfg["name"]
-    return train_config(cfg, runs_dir, progress)
+    return train_file(path, sets, runs_dir, progress, name)
 
 
 def _resume(run: Path, epochs: int | None, progress: bool) -> RunRecord:

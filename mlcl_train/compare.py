@@ -29,15 +29,18 @@ from mlcl_train.schema import suggest
 
 COLUMNS = ["run", "model", "params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss",
            "sec_per_epoch", "status"]  # the table's; csv and json give runs.COLUMNS, raw values
+VAL_COLUMNS = ["best_val_acc", "best_split"]  # after best_epoch, when a run has a validation split
 SHOWN = {
     "params": "{:,}",
+    "best_val_acc": "{:.2f}",
+    "val_acc": "{:.2f}",
     "final_acc": "{:.2f}",
     "best_acc": "{:.2f}",
     "test_loss": "{:.4f}",
     "sec_per_epoch": "{:.2f}",
 }
-RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss", "sec_per_epoch"}
-HIGH_FIRST = {"final_acc", "best_acc"}  # sorted best first; every other key sorts low to high
+RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss", "sec_per_epoch", "best_val_acc"}
+HIGH_FIRST = {"final_acc", "best_acc", "best_val_acc", "val_acc"}  # sorted best first; the rest low to high
 FORMATS = ("table", "csv", "json", "markdown")
 CELL_CHARS = 30  # a longer value (a model.layers list) is cut in a table; csv and json give it whole
 LEAVE_OUT_FIRST = ("sec_per_epoch", "best_epoch", "test_loss", "model", "epochs", "params", "final_acc")  # too wide
@@ -65,11 +68,20 @@ def compare(
     for column in chosen:
         if column != "label":
             check_key(records, column, f"--columns {column}")
+    return render(select(records, sort, reverse, top, filters), fmt, columns=chosen or None, width=width,
+                  left_out=left_out)
+
+
+def select(
+    records: list[RunRecord], sort: str = "best_acc", reverse: bool = False, top: int | None = None,
+    filters: Iterable[str] = (),
+) -> list[RunRecord]:
+    """The runs compare shows: filtered, sorted, the top N."""
     kept = filter_runs(records, filters)
     if not kept:
         shown = " ".join(f"--filter {f!r}" for f in filters)
         raise UserError(f"none of the {len(records)} runs matches {shown}; run 'mlcl-train compare' to see them all")
-    return render(sort_runs(kept, sort, reverse)[:top], fmt, columns=chosen or None, width=width, left_out=left_out)
+    return sort_runs(kept, sort, reverse)[:top]
 
 
 # ---------------------------------------------------------------- choosing
@@ -175,16 +187,25 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
 def cells(runs: list[RunRecord], keys: list[str], columns: list[str] | None = None,
           labels: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
     """Headers and display strings (the table's), e.g. for a slide's table."""
-    names = columns or [*COLUMNS, *keys]
+    names = columns or [*result_columns(runs), *keys]
     labels = labels or [""] * len(runs)
     rows = [[_display(r, k, lab) for k in names] for r, lab in zip(runs, labels, strict=True)]
     return list(names), rows
 
 
+def result_columns(runs: list[RunRecord]) -> list[str]:
+    """The table's result columns: with the validation accuracy and the split that chose the best epoch
+    (val or test) when any run has a validation split."""
+    if not any(r.best_split == "val" for r in runs):
+        return COLUMNS
+    at = COLUMNS.index("best_epoch") + 1
+    return [*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:]]
+
+
 def fit(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]], list[str]]:
     """Leave out columns (the least useful first) until the text table is at most `width` characters wide."""
     need = {h: max(len(x) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)}
-    keys = [h for h in headers if h not in COLUMNS]
+    keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS]]
     order = [*LEAVE_OUT_FIRST, *reversed(keys), *LEAVE_OUT_LAST]
     kept = list(headers)
     for name in order:
@@ -215,7 +236,9 @@ def _display(run: RunRecord, key: str, label: str) -> str:
 
 def is_numeric(runs: list[RunRecord], column: str) -> bool:
     """Whether a column shows numbers (right-aligned): a result column, or a config key with a number in every run."""
-    return column in RIGHT or (column not in COLUMNS and all(_number(value(r, column)) is not None for r in runs))
+    if column in RIGHT:
+        return True
+    return column not in [*COLUMNS, *VAL_COLUMNS] and all(_number(value(r, column)) is not None for r in runs)
 
 
 def show(v: Any) -> str:
@@ -236,6 +259,8 @@ def show(v: Any) -> str:
 def cell(run: RunRecord, column: str) -> str:
     """A result column as the table shows it: `-` when unknown, epochs as done/planned."""
     v = run.get(column)
+    if column == "best_split" and v is None and run.best_epoch is not None:
+        return "test"  # a run from before validation splits chose its best epoch on test
     if v is None:
         return "-"
     if column == "epochs" and run.epochs_planned is not None:

@@ -1,6 +1,7 @@
 """The config: one schema with its defaults; YAML files (with `extends`) and --set override it.
 
     cfg = load_config("configs/mlp_deep.yaml", sets=["train.epochs=3"])
+    cfg = load_config("mlp_deep", values={"model.hidden": [256]})   # a shipped config, by name
 
 Every key is checked before anything trains: an unknown key names the closest valid one,
 a wrong type names the key, the value and the expected type.
@@ -15,12 +16,24 @@ from typing import Annotated, Any, Literal
 
 import yaml
 
+from mlcl_train import shipped
 from mlcl_train.errors import UserError
 from mlcl_train.files import read_text
 from mlcl_train.models import anchor_model_file, resolve_model_config
 from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Field, Named
 from mlcl_train.safe_yaml import load_yaml
-from mlcl_train.schema import Below, Min, PositiveInt, coerce, quote, suggest, unknown_key
+from mlcl_train.schema import (
+    Below,
+    Min,
+    NonNegative,
+    Positive,
+    PositiveInt,
+    Probability,
+    coerce,
+    quote,
+    suggest,
+    unknown_key,
+)
 
 MODEL = "model"  # the `model:` section is checked against the registry
 
@@ -34,6 +47,17 @@ SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README
         "root": Field(str | None, None, "a folder with the four IDX files (plain or `.gz`, or torchvision's "
                       "`<root>/MNIST/raw/`); `null` = the bundled MNIST"),
         "train_subset": Field(PositiveInt | None, None, "train on the first N training images only"),
+        "val_split": Field(Annotated[int, Min(0)], 0, "hold out N training images for validation (a seeded, "
+                           "stratified choice, never trained on); the best epoch is chosen on them; 0 = none"),
+        "augment": {  # applied to each training batch on the device; 0 / null = off
+            "shift": Field(NonNegative, 0, "augmentation: random shift of up to N pixels"),
+            "rotate": Field(NonNegative, 0, "augmentation: random rotation of up to N degrees"),
+            "scale": Field(Probability, 0, "augmentation: random scaling by a factor from 1 - N to 1 + N"),
+            "elastic": Field(Positive | None, None, "augmentation: elastic distortion of strength alpha "
+                             "(pixels, Simard 2003 uses 34); `null` = off"),
+            "elastic_sigma": Field(Positive, 4.0, "augmentation: smoothness of the elastic distortion "
+                                   "(Gaussian sigma in pixels)"),
+        },
     },
     "model": MODEL,
     "train": {
@@ -54,6 +78,13 @@ SCHEMA: dict[str, Any] = {  # each Field's help is its description in the README
                              "small models; `sgd`, `adam` and `adamw`, not with `fp16` or `compile`; elsewhere "
                              "ignored, with a note"),
         "log_grad_norms": Field(bool, False, "write each layer's mean gradient norm per epoch to `grad_norms.csv`"),
+        "early_stop": {
+            "metric": Field(Literal["val_acc", "val_loss"], "val_acc", "early stopping: `val_acc` or `val_loss`"),
+            "patience": Field(PositiveInt | None, None, "early stopping: stop after N epochs without a better "
+                              "`metric` (needs `data.val_split`); `null` = off"),
+        },
+        "tensorboard": Field(bool, False, "write TensorBoard event files into the run folder "
+                             "(needs the `tensorboard` extra)"),
     },
     "eval": {
         "batch_size": Field(PositiveInt, 1000, "images per evaluation batch"),
@@ -73,8 +104,9 @@ def load_config(
 
 
 def read_raw(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """A config file (following `extends`) with --set overrides, not yet checked; `name` defaults to the stem."""
-    path = Path(path)
+    """A config file or a shipped config (following `extends`) with --set overrides, not yet checked; `name`
+    defaults to the stem."""
+    path = find_config(path)
     keys = [item.partition("=")[0].strip() for item in sets]
     twice = next((k for k in keys if keys.count(k) > 1), None)
     if twice is not None:
@@ -90,7 +122,7 @@ def read_raw(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[s
 
 def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """raw with each {dotted key: value} merged in, as --set would."""
-    for key, value in values.items():
+    for key, value in sorted(values.items(), key=lambda item: not _picks_name(item[0])):  # as --set
         raw = merge(raw, nest(key, value))
     return raw
 
@@ -106,6 +138,9 @@ def resolve(raw: dict[str, Any]) -> dict[str, Any]:
     cfg = _resolve_section(raw, SCHEMA, "")
     check_device(cfg["device"], "device:")
     _check_sgd(cfg["train"]["optimizer"])
+    if cfg["train"]["early_stop"]["patience"] is not None and not cfg["data"]["val_split"]:
+        raise UserError("train.early_stop needs a validation split: set data.val_split (e.g. 5000), "
+                        "or train.early_stop.patience: null")
     return cfg
 
 
@@ -149,6 +184,26 @@ def _picks_name(item: str) -> bool:
     return key[-1] == "name" or key[-1] in NAMED_SECTIONS
 
 
+def find_config(path: str | Path) -> Path:
+    """The file a --config value names: the file itself; for a bare name (`mlp_deep`) NAME.yaml or
+    configs/NAME.yaml here (a clone, or a folder made by `mlcl-train init`); else the shipped config."""
+    path = Path(path)
+    here = [path]
+    if not path.suffix:
+        here += [path.with_name(path.name + ".yaml")]
+        here += [Path(folder) / f"{path}.yaml" for folder in shipped.FOLDERS if not path.is_absolute()]
+    for candidate in here:
+        if candidate.exists():
+            return candidate
+    found = shipped.find(path)
+    if found is None:
+        names = shipped.names()
+        hint = suggest(path.stem, names) if names else "no configs are shipped with this installation"
+        raise UserError(f"config file not found: {path}; name a YAML file or a shipped config ({hint}; "
+                        "'mlcl-train init' copies them into a folder)")
+    return found
+
+
 def to_yaml(cfg: dict[str, Any]) -> str:
     return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None, width=100)
 
@@ -179,6 +234,8 @@ def _read_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if not isinstance(base, str):
         raise UserError(f"{path}: 'extends' must be a path to another config, got {quote(base)}")
     base_path = path.parent / base
+    if not base_path.exists():  # a shipped config named from a user's own file
+        base_path = shipped.find(base) or base_path
     if not base_path.exists():
         raise UserError(f"{path}: 'extends' names {base_path}, which does not exist")
     if base_path.is_dir():

@@ -200,6 +200,53 @@ def load_data(
     return _split(files, md5s, "train", dataset, device, train_subset), _split(files, md5s, "test", dataset, device)
 
 
+def load_splits(
+    dataset: str, root: str | None, device: "torch.device", train_subset: int | None, val_split: int, seed: int
+) -> tuple[Split, Split | None, Split]:
+    """Train, validation (None when val_split is 0) and test splits, normalized, on the device.
+
+    The validation images are held out of the whole training split first (val_indices), so the
+    same seed holds out the same images whatever train_subset is; train_subset then takes the
+    first N of the images that remain."""
+    import torch
+
+    if not val_split:
+        train, test = load_data(dataset, root, device, train_subset)
+        return train, None, test
+    files, md5s = locate(dataset, root)
+    x, y = load_split(files, md5s, "train")
+    if val_split >= len(y):
+        raise DataError(f"data.val_split: {val_split:,} of {len(y):,} training images leaves none to train on; "
+                        "hold out fewer")
+    held = val_indices(y, val_split, seed)
+    kept = torch.ones(len(y), dtype=torch.bool)
+    kept[held] = False
+    rest = kept.nonzero().flatten()[:train_subset]
+    test = _split(files, md5s, "test", dataset, device)
+    return _to_device(x[rest], y[rest], dataset, device), _to_device(x[held], y[held], dataset, device), test
+
+
+def val_indices(labels: "torch.Tensor", n: int, seed: int) -> "torch.Tensor":
+    """n indices of a stratified, seeded choice: each class in its share of labels, sorted.
+
+    Each class gets n * (its count) / (all) images, rounded so that the shares add up to n
+    (largest remainders first); within a class the images are a seeded random choice."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    labels = labels.long()
+    counts = torch.bincount(labels, minlength=NUM_CLASSES).double()
+    exact = counts * n / counts.sum()
+    take = exact.floor().long()
+    extra = (exact - take).argsort(descending=True, stable=True)[: n - int(take.sum())]
+    take[extra] += 1
+    chosen = []
+    for cls in range(len(counts)):
+        members = (labels == cls).nonzero().flatten()
+        chosen.append(members[torch.randperm(len(members), generator=generator)[: int(take[cls])]])
+    return torch.cat(chosen).sort().values
+
+
 def load_test(dataset: str, root: str | None, device: "torch.device") -> Split:
     """The test split alone, normalized, on the device (for evaluating saved weights)."""
     files, md5s = locate(dataset, root)
@@ -217,6 +264,11 @@ def _split(
     x, y = load_split(files, md5s, split)
     if subset is not None:
         x, y = x[:subset], y[:subset]
+    return _to_device(x, y, dataset, device)
+
+
+def _to_device(x: "torch.Tensor", y: "torch.Tensor", dataset: str, device: "torch.device") -> Split:
+    """uint8 images and labels as a normalized Split on the device."""
     mean, std = STATS[dataset]
     images = x.to(device).float().mul_(1 / (255 * std)).sub_(mean / std)  # (x/255 - mean) / std
     return Split(images, y.to(device).long())

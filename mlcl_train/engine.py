@@ -220,7 +220,7 @@ def evaluate(
     model: nn.Module, split: Split, loss: str, batch_size: int, progress: bool = False, amp: str | None = None
 ) -> tuple[float, float]:
     """Mean loss and accuracy (%) over a split, in inference mode."""
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # a widget in a notebook, text on stderr elsewhere
 
     loss_sum = torch.zeros((), device=split.labels.device)
     correct = torch.zeros((), device=split.labels.device, dtype=torch.long)

@@ -1,6 +1,7 @@
 """Evaluate a finished run again: its weights on the test split, per class, and where it goes wrong.
 
     result = evaluate_run(read_run("runs/20261127-101500-mlp_deep"))   # writes confusion.png and mistakes.png there
+    result = evaluate_run(record, which="best")                        # best.pt: the best epoch's weights
     print(render(*class_table(result)), end="")                         # accuracy per class
 """
 
@@ -19,12 +20,13 @@ from mlcl_train.engine import build_model, evaluate, load_state, output_kind, re
 from mlcl_train.errors import UserError
 from mlcl_train.runs import RunRecord
 
+WEIGHTS = {"last": "model.pt", "best": "best.pt"}  # --weights: the last finished epoch's, or the best epoch's
 
 @dataclass
 class Evaluation:
     loss: float
     acc: float  # %
-    final_acc: float | None  # what the run recorded after its last epoch
+    final_acc: float | None  # what the run recorded for these weights (after its last or its best epoch)
     classes: list[str]
     per_class: list[tuple[int, int]]  # (images, correct) per true class
     files: list[Path] = field(default_factory=list)
@@ -32,26 +34,30 @@ class Evaluation:
 
 
 def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: str = "cpu",
-                 mistakes: int = 24, weights: bytes | None = None) -> Evaluation:
-    """Reload a run's config and model.pt (or the `weights`, model.pt's bytes read before), evaluate the
-    test split, write the two figures."""
+                 mistakes: int = 24, weights: bytes | None = None, which: str = "last") -> Evaluation:
+    """Reload a run's config and model.pt (best.pt when `which` is "best"; or the `weights`, that file's
+    bytes read before), evaluate the test split, write the two figures."""
     run = record.path
     if not run.is_dir():
         raise UserError(f"{run}: no such folder; pass a run folder such as runs/20261127-101500-mlp_deep")
-    for name in ("config.yaml", *(["model.pt"] if weights is None else [])):
+    if which not in WEIGHTS:
+        raise UserError(f"--weights {which!r}: unknown; valid: {', '.join(WEIGHTS)}")
+    weights_file = WEIGHTS[which]
+    for name in ("config.yaml", *([weights_file] if weights is None else [])):
         if not (run / name).is_file():
-            raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch")
+            hint = " (runs before this version kept no best.pt; use --weights last)" if name == "best.pt" else ""
+            raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch{hint}")
     if record.config is None:
         raise UserError(f"{run}/config.yaml is not a readable YAML mapping; pass a run folder written by mlcl-train")
     cfg = resolve(copy.deepcopy(record.config))
     dev, _ = resolve_device(device)
     model = build_model(cfg).to(dev)
-    state = load_state(run / "model.pt", "train the run again, or evaluate another", map_location=dev, data=weights)
+    state = load_state(run / weights_file, "train the run again, or evaluate another", map_location=dev, data=weights)
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as err:  # other weights, or not a state_dict at all
         reason = str(err).strip().splitlines()[0]
-        raise UserError(f"{run}/model.pt does not fit the model of its config.yaml ({reason})") from None
+        raise UserError(f"{run}/{weights_file} does not fit the model of its config.yaml ({reason})") from None
     data = cfg["data"]
     test = load_test(data["dataset"], data["root"], dev)
     loss, acc = evaluate(model, test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
@@ -59,7 +65,8 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     conf, pred = probs.max(1)
     classes = list(DATASETS[data["dataset"]].classes)
     matrix = confusion(test.labels, pred, len(classes))
-    result = Evaluation(loss, acc, record.final_acc, classes,
+    recorded = record.best_acc if which == "best" else record.final_acc
+    result = Evaluation(loss, acc, recorded, classes,
                         [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)], matrix=matrix.tolist())
     out = Path(out_dir) if out_dir is not None else run
     result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data["dataset"], mistakes)

@@ -4,11 +4,13 @@
     mlcl-train plot runs/*-deep_sigmoid runs/*-deep_relu --grad-norms -o grads.png
     mlcl-train plot runs/sweeps/width_depth --params -o params.png     # the metric against each swept key
 
-matplotlib draws with the Agg backend (no display needed) and is imported only here.
+matplotlib draws with the Agg backend (no display needed), or in a notebook with the notebook's
+own backend, and is imported only here.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,11 +19,17 @@ from mlcl_train.errors import UserError
 from mlcl_train.runs import RunRecord, read_csv
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (a notebook, Colab)."""
+    return "ipykernel" in sys.modules
+
+
 def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend."""
+    """matplotlib.pyplot on the Agg backend; in a notebook on its own (inline) backend, which its other plots use."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if not in_notebook():
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -68,7 +76,8 @@ def shown_runs(runs: list[RunRecord], labels: list[str]) -> tuple[list[tuple[str
 
 def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool,
                   size: tuple[float, float] | None = None) -> tuple[Any, list[str]]:
-    """Loss (train dashed, test solid) and test accuracy per epoch, one color and style per run; legend below.
+    """Loss (train dashed, test solid, val dotted) and test (and val) accuracy per epoch, one color and style
+    per run; a star marks the best epoch where validation chose it; legend below.
 
     `size` is the axes' (width, height) in inches; the legend's rows add to the height."""
     import textwrap
@@ -82,16 +91,26 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
     else:
         fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(width, height), layout="constrained")
     handles = []
+    with_val = any(run.best_split == "val" for _, run in series)
     for i, (label, run) in enumerate(series):
         rows = run.metrics
         color, (line, marker), epochs = f"C{i % 10}", STYLES[i // 10 % 2], [r.epoch for r in rows]
         style = {"marker": marker, "markersize": 3} if len(epochs) <= 30 else {}
         name = "\n".join(textwrap.wrap(label, LABEL_CHARS, break_on_hyphens=False)) or label
         handles += acc_ax.plot(epochs, [r.test_acc for r in rows], color=color, linestyle=line, label=name, **style)
+        if run.best_split == "val":  # validation dotted, and a star at the best epoch it chose
+            acc_ax.plot(epochs, [r.val_acc for r in rows], color=color, linestyle=":", alpha=0.9)
+            acc_ax.plot([run.best_epoch], [run.best_acc], color=color, marker="*", markersize=12, linestyle="")
         if not acc_only:
             loss_ax.plot(epochs, [r.test_loss for r in rows], color=color, linestyle=line, **style)
             loss_ax.plot(epochs, [r.train_loss for r in rows], color=color, linestyle="--", alpha=0.7)
-    _style(acc_ax, "Test accuracy", "accuracy (%)")
+            if run.best_split == "val":
+                loss_ax.plot(epochs, [r.val_loss for r in rows], color=color, linestyle=":", alpha=0.9)
+    _style(acc_ax, "Test accuracy (val dotted)" if with_val else "Test accuracy", "accuracy (%)")
+    if with_val:
+        handles += [plt.Line2D([], [], color="0.3", linestyle=":", label="validation"),
+                    plt.Line2D([], [], color="0.3", marker="*", markersize=10, linestyle="",
+                               label="best epoch (chosen on val; test shown)")]
     if not acc_only:
         _style(loss_ax, "Loss", "mean loss per image")
         handles += [plt.Line2D([], [], color="0.3", label="test loss"),
@@ -106,6 +125,44 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
     if finished > MOST_RUNS:
         fig.suptitle(f"The {MOST_RUNS} runs with the best test accuracy, of {finished}", fontsize="medium")
     return fig, notes
+
+
+def augment_figure(cfg: dict[str, Any], output: str | Path, images: int = 8, versions: int = 7) -> Path:
+    """A grid of training images as data.augment distorts them: each row one image, first as it is.
+
+    The same Augmenter as training (epoch 1's seed), on the CPU."""
+    import torch
+
+    from mlcl_train.augment import Augmenter, enabled
+    from mlcl_train.data import STATS, load_data
+
+    spec = cfg["data"]["augment"]
+    if not enabled(spec):
+        raise UserError("the config's data.augment distorts nothing; set e.g. data.augment: {shift: 2, rotate: 10}")
+    plt = pyplot()
+    output = Path(output)
+    check_format(plt, output)
+    data = cfg["data"]
+    train, _ = load_data(data["dataset"], data["root"], torch.device("cpu"), images)
+    mean, std = STATS[data["dataset"]]
+    distort = Augmenter(spec, background=-mean / std, device=torch.device("cpu"), seed=cfg["seed"] * 100_003 + 1)
+    batch = train.images.repeat_interleave(versions, 0)  # (images * versions, 1, 28, 28)
+    shown = torch.cat([train.images[:, None], distort(batch).view(len(train), versions, 1, 28, 28)], 1)
+    pixels = (shown[:, :, 0] * std + mean).clamp(0, 1).numpy()  # (images, 1 + versions, 28, 28) in [0, 1]
+    fig, axes = plt.subplots(len(pixels), versions + 1, figsize=(1.1 * (versions + 1), 1.1 * len(pixels) + 0.6),
+                             squeeze=False)
+    for (row, col), ax in zip(((r, c) for r in range(len(pixels)) for c in range(versions + 1)), axes.flat,
+                              strict=True):
+        ax.imshow(pixels[row, col], cmap="gray_r", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if row == 0:
+            ax.set_title("original" if col == 0 else f"#{col}", fontsize="small")
+    shown_spec = ", ".join(f"{k} {v}" for k, v in spec.items() if v and (k != "elastic_sigma" or spec["elastic"]))
+    fig.suptitle(f"{cfg['name']}: what the model trains on ({shown_spec})", fontsize=10)
+    fig.tight_layout()
+    save(plt, fig, output)
+    return output
 
 
 def grad_norm_figure(plt: Any, runs: list[RunRecord], labels: list[str]) -> Any:

@@ -62,9 +62,9 @@ class Prediction:
 
 
 def load_model(run_path: str | Path, weights: str = "last", device: str = "cpu") -> torch.nn.Module:
-    """A run's model in eval mode with its saved weights ("last": model.pt; else a state_dict file)."""
+    """A run's model in eval mode with its saved weights ("last": model.pt; "best": best.pt; else a state_dict file)."""
     run = Path(run_path)
-    file = run / "model.pt" if weights == "last" else Path(weights)
+    file = run / {"last": "model.pt", "best": "best.pt"}[weights] if weights in ("last", "best") else Path(weights)
     for path in (run / "config.yaml", file):
         if not path.is_file():
             raise UserError(f"{path} not found; pass a run folder that finished at least one epoch")
@@ -272,11 +272,13 @@ def predict_images(model: torch.nn.Module, dataset: str, images: list[Image.Imag
 
 
 def predict_files(run_path: str | Path, paths: list[str | Path], top: int = 3, save_dir: Path | None = None,
-                  device: str = "cpu") -> list[Prediction]:
+                  device: str = "cpu", weights: str = "last") -> list[Prediction]:
     """`mlcl-train predict`: the top classes of each image file; the 28x28 inputs written to save_dir."""
     if top < 1:
         raise UserError("--top must be >= 1")
-    model = load_model(run_path, device=device)
+    if weights not in ("last", "best"):
+        raise UserError(f"--weights {weights!r}: unknown; valid: last, best")
+    model = load_model(run_path, weights, device=device)
     images = [read_image(p) for p in paths]
     results = predict_images(model, run_dataset(run_path), images, top, [str(p) for p in paths])
     if save_dir is not None:

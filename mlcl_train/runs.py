@@ -7,6 +7,7 @@
       summary.json   status, final and best accuracy, parameters, device, versions, times
       log.txt        the lines printed on stdout
       model.pt       the weights after the last finished epoch (a state_dict)
+      best.pt        the weights of the best epoch (chosen on the validation split when there is one)
       checkpoint.pt  model, optimizer, scheduler and random state, for `mlcl-train resume`
 
 Whole files are written to a temporary name and renamed; metrics are appended a whole line
@@ -44,7 +45,7 @@ from mlcl_train import signals
 from mlcl_train.errors import UserError
 from mlcl_train.files import CONFIG_LIMIT, read_text
 
-METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "val_loss", "val_acc"]
 METRICS_LIMIT = 64 * 2**20  # bytes of metrics.csv: about 500,000 epochs
 NAME_MAX = 100  # characters of a run name; the folder name adds a time stamp and must stay under 255 bytes
 STATUSES = ("running", "completed", "interrupted", "diverged", "failed", "pruned")  # what summary.json says
@@ -121,8 +122,9 @@ class Run:
         """Append one CSV line (with the header first if the file is new) in a single write; never half a line."""
         path = self.path / name
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        if not path.exists():
+        header = _header(path)  # a run written before a column was added keeps its columns
+        writer = csv.DictWriter(buf, fieldnames=header or columns, lineterminator="\n", extrasaction="ignore")
+        if not header:
             writer.writeheader()
         writer.writerow(row)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -236,6 +238,16 @@ def is_locked(folder: str | Path) -> bool:
     return False
 
 
+def _header(path: Path) -> list[str] | None:
+    """The column names of an existing CSV file, or None when there is none yet."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = f.readline()
+    except FileNotFoundError:
+        return None
+    return next(csv.reader([line])) if line.endswith("\n") else None
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     """Rows of a CSV file; a missing file or a half-written last line yields what is complete."""
     try:
@@ -282,6 +294,8 @@ class Epoch:
     test_acc: float
     lr: float
     seconds: float
+    val_loss: float = math.nan  # NaN without a validation split (data.val_split: 0)
+    val_acc: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -296,8 +310,8 @@ class RunRecord:
     epochs: int  # finished epochs
     epochs_planned: int | None
     final_acc: float | None  # % on the test split after the last finished epoch
-    best_acc: float | None
-    best_epoch: int | None
+    best_acc: float | None  # % on the test split at best_epoch
+    best_epoch: int | None  # chosen on best_split
     test_loss: float | None  # after the last finished epoch
     sec_per_epoch: float | None
     config: dict[str, Any] | None  # config.yaml as written (nested); None when unreadable
@@ -305,6 +319,10 @@ class RunRecord:
     sweep: str | None = None  # the sweep's name, for a sweep's trial (summary.json's "sweep")
     point: dict[str, Any] | None = None  # the trial's point, {dotted key: value}
     seed: int | None = None  # config.yaml's seed (a sweep's trial: summary.json's)
+    best_split: str | None = None  # "val" or "test": the split that chose best_epoch
+    val_acc: float | None = None  # % on the validation split after the last finished epoch
+    best_val_acc: float | None = None  # % on the validation split at best_epoch
+    stopped_early: int | None = None  # the epoch after which early stopping ended the run
 
     @property
     def run(self) -> str:
@@ -335,6 +353,10 @@ COLUMNS = (
     "sec_per_epoch",
     "status",
     "path",
+    "best_split",
+    "val_acc",
+    "best_val_acc",
+    "stopped_early",
 )  # the record's values, as csv and json give them
 SUMMARY_KEYS = {  # record field -> its summary.json key
     "name": "name",
@@ -347,6 +369,10 @@ SUMMARY_KEYS = {  # record field -> its summary.json key
     "best_epoch": "best_epoch",
     "test_loss": "final_test_loss",
     "sec_per_epoch": "seconds_per_epoch",
+    "best_split": "best_split",
+    "val_acc": "final_val_acc",
+    "best_val_acc": "best_val_acc",
+    "stopped_early": "stopped_early",
 }
 
 
@@ -418,6 +444,10 @@ def read_run(folder: str | Path, full: bool = True) -> RunRecord:
         sweep=_text(meta.get("name")),
         seed=_int(meta["seed"] if "seed" in meta else (config or {}).get("seed")),
         point=meta["point"] if isinstance(meta.get("point"), dict) else None,
+        best_split=_text(values["best_split"]),
+        val_acc=as_number(values["val_acc"]),
+        best_val_acc=as_number(values["best_val_acc"]),
+        stopped_early=_int(values["stopped_early"]),
     )
 
 
@@ -444,8 +474,12 @@ def results(metrics: Iterable[Epoch]) -> dict[str, Any]:
             "best_acc": None,
             "best_epoch": None,
             "seconds_per_epoch": None,
+            "best_split": None,
+            "final_val_acc": None,
+            "best_val_acc": None,
         }
-    best = max(rows, key=lambda r: r.test_acc)  # the first of equals
+    split = best_split(rows)
+    best = max(rows, key=lambda r: r.val_acc if split == "val" else r.test_acc)  # the first of equals
     seconds = [r.seconds for r in rows if not math.isnan(r.seconds)]
     return {
         "epochs_done": rows[-1].epoch,
@@ -455,7 +489,15 @@ def results(metrics: Iterable[Epoch]) -> dict[str, Any]:
         "best_acc": best.test_acc,
         "best_epoch": best.epoch,
         "seconds_per_epoch": round(sum(seconds) / len(seconds), 3) if seconds else None,
+        "best_split": split,
+        "final_val_acc": _nan_none(rows[-1].val_acc),
+        "best_val_acc": _nan_none(best.val_acc),
     }
+
+
+def best_split(rows: list[Epoch]) -> str:
+    """'val' when every row has a validation accuracy (the best epoch is chosen on it), else 'test'."""
+    return "val" if rows and not any(math.isnan(r.val_acc) for r in rows) else "test"
 
 
 def new_summary(

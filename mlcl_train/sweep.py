@@ -304,15 +304,15 @@ def run_trial(study: optuna.Study, sweep: Sweep, claimed: tuple[int, int, dict[s
 
 
 def cached_loader() -> Callable[..., Any]:
-    """load_data, remembering each data set it loaded: a worker reads and normalizes the data once."""
-    from mlcl_train.data import load_data
+    """load_splits, remembering each data set it loaded: a worker reads and normalizes the data once."""
+    from mlcl_train.data import load_splits
 
     cache: dict[tuple[Any, ...], Any] = {}
 
-    def load(dataset: str, root: str | None, device: Any, subset: int | None) -> Any:
-        key = (dataset, root, str(device), subset)
+    def load(dataset: str, root: str | None, device: Any, subset: int | None, val_split: int, seed: int) -> Any:
+        key = (dataset, root, str(device), subset, val_split, seed if val_split else None)
         if key not in cache:
-            cache[key] = load_data(dataset, root, device, subset)
+            cache[key] = load_splits(dataset, root, device, subset, val_split, seed)
         return cache[key]
 
     return load

@@ -27,8 +27,9 @@ import yaml
 from torch import nn
 
 from mlcl_train import __version__, signals
+from mlcl_train.augment import Augmenter, enabled
 from mlcl_train.config import load_config, to_yaml
-from mlcl_train.data import Split, load_data, num_batches, train_batches
+from mlcl_train.data import STATS, Split, load_splits, num_batches, train_batches
 from mlcl_train.engine import (
     amp_note,
     autocast,
@@ -48,6 +49,7 @@ from mlcl_train.files import CONFIG_LIMIT, read_bytes
 from mlcl_train.graphs import GraphStep, why_not
 from mlcl_train.runs import (
     METRICS,
+    Epoch,
     Run,
     RunLock,
     RunRecord,
@@ -79,15 +81,18 @@ class Setup:
     test: Split
     notes: list[str] = field(default_factory=list)  # lines for the log before epoch 1
     graph: GraphStep | None = None  # train.cuda_graphs where it applies
+    val: Split | None = None  # held out of the training images (data.val_split)
+    events: Any = None  # an events.Events (TensorBoard files) when train.tensorboard is on
 
 
 # ---------------------------------------------------------------- building
 
 
-def setup(cfg: dict[str, Any], data_loader: Callable[..., tuple[Split, Split]] = load_data) -> Setup:
+def setup(cfg: dict[str, Any], data_loader: Callable[..., tuple[Split, Split | None, Split]] = load_splits) -> Setup:
     """Check the device, build the model and load the data: everything that can fail before a run folder exists.
 
-    data_loader(dataset, root, device, train_subset) gives the splits (a sweep's worker passes a cached one)."""
+    data_loader(dataset, root, device, train_subset, val_split, seed) gives the train, validation
+    (or None) and test splits (a sweep's worker passes a cached one)."""
     device, note = resolve_device(cfg["device"])
     notes = [note] if note else []
     model = build_model(cfg)
@@ -103,18 +108,24 @@ def setup(cfg: dict[str, Any], data_loader: Callable[..., tuple[Split, Split]] =
     model = model.to(device)
     if t["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
+    if t["tensorboard"]:
+        from mlcl_train.events import require
+
+        require()  # before any run folder exists
     data = cfg["data"]
-    train_split, test_split = data_loader(data["dataset"], data["root"], device, data["train_subset"])
+    train_split, val_split, test_split = data_loader(
+        data["dataset"], data["root"], device, data["train_subset"], data["val_split"], cfg["seed"]
+    )
     if t["channels_last"]:  # new Splits: the loader's may be shared by the next run
-        train_split, test_split = (
-            Split(split.images.contiguous(memory_format=torch.channels_last), split.labels)
-            for split in (train_split, test_split)
+        train_split, val_split, test_split = (
+            None if split is None else Split(split.images.contiguous(memory_format=torch.channels_last), split.labels)
+            for split in (train_split, val_split, test_split)
         )
     optimizer = make_optimizer(cfg, model)
     weights = list(logged_weights(model, t["log_grad_norms"]).values())
     graph = GraphStep(model, optimizer, t["loss"], t["amp"], weights) if graphs else None
     scheduler = make_scheduler(cfg, optimizer)
-    return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph)
+    return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split)
 
 
 def logged_weights(model: nn.Module, on: bool) -> dict[str, nn.Parameter]:
@@ -127,7 +138,7 @@ def logged_weights(model: nn.Module, on: bool) -> dict[str, nn.Parameter]:
 
 def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> dict[str, float]:
     """One pass over the shuffled training split; returns mean loss, accuracy and per-layer grad norms."""
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # a widget in a notebook, text on stderr elsewhere
 
     t = s.cfg["train"]
     model, n, graph = s.model.train(), len(s.train), s.graph
@@ -140,8 +151,11 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
         loss_sum, correct, grad_sums = graph.begin_epoch()  # the graph's own: it adds to them on each replay
     amp = autocast(s.device, t["amp"])
     scaler = torch.amp.GradScaler("cuda") if t["amp"] == "fp16" and s.device.type == "cuda" else None
+    distort = augmenter(s, epoch)
     bar = tqdm(total=num_batches(n, t["batch_size"]), file=sys.stderr, disable=not progress, mininterval=0.5)
     for step, (x, y) in enumerate(train_batches(s.train, t["batch_size"], seed=s.cfg["seed"] * 100_003 + epoch), 1):
+        if distort is not None:
+            x = distort(x)
         if graph is not None and len(y) == t["batch_size"]:
             graph(x, y)  # the step below, replayed (mlcl_train.graphs); a last, smaller batch runs eagerly
         else:
@@ -184,6 +198,15 @@ def check_loss(split: str, loss: float) -> None:
         raise Diverged(f"the {split} loss exploded to {loss:.3g}")
 
 
+def augmenter(s: Setup, epoch: int) -> Augmenter | None:
+    """The epoch's augmentation (data.augment), seeded by the run's seed and the epoch; None when off."""
+    spec = s.cfg["data"]["augment"]
+    if not enabled(spec):
+        return None
+    mean, std = STATS[s.cfg["data"]["dataset"]]
+    return Augmenter(spec, background=-mean / std, device=s.device, seed=(s.cfg["seed"] * 100_003 + epoch) ^ 0x5EED)
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -193,7 +216,7 @@ def train(
     progress: bool = False,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     sweep: dict[str, Any] | None = None,
-    data_loader: Callable[..., tuple[Split, Split]] = load_data,
+    data_loader: Callable[..., tuple[Split, Split | None, Split]] = load_splits,
 ) -> RunRecord:
     """Train a resolved config into a new run folder; returns the finished run's record.
 
@@ -228,6 +251,20 @@ def _new_run(s: Setup, runs_dir: str | Path, sweep: dict[str, Any] | None) -> tu
     return run, lock, summary
 
 
+def train_file(
+    config: str | Path,
+    sets: list[str] | tuple[str, ...] = (),
+    runs_dir: str | Path = "runs",
+    progress: bool = False,
+    name: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> RunRecord:
+    """Train a config file or a shipped config, with --set overrides: what `mlcl-train train` and the Python API run."""
+    cfg = load_config(config, sets, overrides)
+    cfg["name"] = name or cfg["name"]
+    return train(cfg, runs_dir, progress)
+
+
 def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False) -> RunRecord:
     """Continue a stopped run from its last finished epoch, in the same folder; returns its record.
 
@@ -239,6 +276,9 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
     with signals.installed(), RunLock(run.path):
         before = _saved_files(run.path, ("summary.json", "config.yaml"))
         summary = read_summary(run.path) or {}
+        if summary.get("status") == "completed" and summary.get("stopped_early"):
+            raise UserError(f"{run.path} stopped early after epoch {summary['stopped_early']} (train.early_stop) and "
+                            "is completed; to train further, start a new run with a larger train.early_stop.patience")
         cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
         ckpt = _checkpoint(run.path, cfg)
         done = ckpt["epoch"]
@@ -359,6 +399,10 @@ def fit(
     """The epoch loop. Whatever ends it, summary.json says how it ended (and an exception carries err.run)."""
     cfg, epochs = s.cfg, s.cfg["train"]["epochs"]
     started = time.perf_counter() - summary["wall_seconds"]
+    if cfg["train"]["tensorboard"]:
+        from mlcl_train.events import Events
+
+        s.events = Events(run.path, cfg)
     try:
         with signals.installed():
             signals.release()  # raises a signal that came while train or resume held them
@@ -376,6 +420,9 @@ def fit(
                 lr = s.optimizer.param_groups[0]["lr"]
                 result = train_epoch(s, step_model, epoch, progress)
                 run.log(f"Train Loss: {result['train_loss']:.6f}")
+                val_loss, val_acc = _validate(s, step_model, run, progress)
+                if s.val is not None:
+                    check_loss("validation", val_loss)
                 test_loss, test_acc = evaluate(
                     step_model, s.test, cfg["train"]["loss"], cfg["eval"]["batch_size"], progress, cfg["train"]["amp"]
                 )
@@ -390,6 +437,8 @@ def fit(
                     "test_acc": f"{test_acc:.3f}",
                     "lr": f"{lr:.6g}",
                     "seconds": f"{time.perf_counter() - tic:.3f}",
+                    "val_loss": "" if s.val is None else f"{val_loss:.6f}",
+                    "val_acc": "" if s.val is None else f"{val_acc:.3f}",
                 }
                 with signals.deferred():  # commit, then print: an epoch on the screen is an epoch on disk
                     _commit(s, run, summary, row, result["grad_norms"], started)
@@ -397,6 +446,11 @@ def fit(
                     run.log(f"[Test Result] {test_acc:.3f}%")
                     if on_epoch is not None:  # it writes too (a sweep's storage): a signal waits for it
                         on_epoch(row)
+                if s.events is not None:
+                    s.events.epoch(row, result["grad_norms"])
+                if _stop_early(cfg, run, summary, epoch):
+                    break
+        _finish(run, summary, "completed", started)
     except Stopped as stop:
         _quietly(_finish, run, summary, "interrupted", started)
         done = summary["epochs_done"]
@@ -424,8 +478,12 @@ def fit(
         _quietly(_finish, run, summary, "failed", started, error=describe(err))
         err.run = read_run(run.path)  # type: ignore[attr-defined]  # for the caller's table of runs
         raise
-    _finish(run, summary, "completed", started)
+    finally:
+        if s.events is not None:
+            s.events.close(summary)
     best = f"best {summary['best_acc']:.3f}% at epoch {summary['best_epoch']}"
+    if summary["best_split"] == "val":
+        best += f", chosen on validation ({summary['best_val_acc']:.3f}%)"
     run.log(f"Done: {run.path} (final {summary['final_acc']:.3f}%, {best})")
     return summary
 
@@ -443,6 +501,35 @@ def _quietly(write: Any, *args: Any, **kwargs: Any) -> None:
         write(*args, **kwargs)
     except OSError:
         pass
+
+
+def _validate(s: Setup, step_model: nn.Module, run: Run, progress: bool) -> tuple[float, float]:
+    """Loss and accuracy on the validation split, logged; NaN without one (and nothing logged)."""
+    if s.val is None:
+        return math.nan, math.nan
+    t = s.cfg["train"]
+    loss, acc = evaluate(step_model, s.val, t["loss"], s.cfg["eval"]["batch_size"], progress, t["amp"])
+    run.log(f"Val Loss: {loss:.6f}")
+    run.log(f"[Val Result] {acc:.3f}%")
+    return loss, acc
+
+
+def _stop_early(cfg: dict[str, Any], run: Run, summary: dict[str, Any], epoch: int) -> bool:
+    """Whether train.early_stop ends the run after this epoch (its metric not better for `patience` epochs).
+
+    Decided from metrics.csv alone, so a resumed run decides as the uninterrupted one would."""
+    metric, patience = cfg["train"]["early_stop"]["metric"], cfg["train"]["early_stop"]["patience"]
+    if patience is None or epoch >= cfg["train"]["epochs"]:
+        return False
+    rows = read_metrics(run.path)
+    sign = 1 if metric == "val_acc" else -1
+    best = max(rows, key=lambda r: sign * getattr(r, metric))  # the first of equals
+    if epoch - best.epoch < patience:
+        return False
+    summary["stopped_early"] = epoch
+    run.log(f"Early stop: {metric} has not improved for {patience} epochs (best at epoch {best.epoch}); "
+            f"stopped after epoch {epoch} of {cfg['train']['epochs']}")
+    return True
 
 
 def _commit(
@@ -466,10 +553,19 @@ def _commit(
     state["rows"] = rows  # so that resume can write rows a kill cut off between the checkpoint and the CSVs
     run.save_torch("checkpoint.pt", state)
     run.save_torch("model.pt", s.model.state_dict())
+    if _is_best(run, row):
+        run.save_torch("best.pt", s.model.state_dict())
     for name, (columns, line) in rows.items():
         run.append_row(name, columns, line)
     summary.update(results(read_metrics(run.path)), wall_seconds=round(time.perf_counter() - started, 3))
     run.write_json("summary.json", summary)
+
+
+def _is_best(run: Run, row: dict[str, Any]) -> bool:
+    """Whether this epoch's row becomes the best one (on validation when there is a split, else on test)."""
+    numbers = {k: float(v) if v != "" else math.nan for k, v in row.items() if k != "epoch"}
+    rows = [r for r in read_metrics(run.path) if r.epoch < int(row["epoch"])]  # a resumed run redoes later ones
+    return results([*rows, Epoch(int(row["epoch"]), **numbers)])["best_epoch"] == int(row["epoch"])
 
 
 def _write_rows(run: Run, epoch: int, rows: dict[str, list[Any]]) -> None:

@@ -216,3 +216,26 @@ def test_cuda_graphs_with_fp16_train_without_graphs_and_say_so(make_config) -> N
     assert s.graph is None
     assert any(n.startswith("note: train.cuda_graphs does not apply with train.amp fp16") for n in s.notes)
     assert 0 < training.train_epoch(s, s.model, epoch=1, progress=False)["train_loss"] < 3
+
+
+# ---------------------------------------------------------------- validation split and augmentation
+
+
+def test_val_split_and_augmentation_live_on_the_gpu_without_host_waits(make_config) -> None:
+    """data.augment draws its random numbers on the GPU and distorts batches there: no step waits for the host."""
+    cfg = make_config(device="cuda", data={"val_split": 100, "augment": {"shift": 2, "rotate": 10, "elastic": 34}},
+                      train={"batch_size": 4})
+    s = training.setup(load_config(cfg))
+    assert s.val is not None and s.val.images.is_cuda and len(s.val) == 100
+    distort = training.augmenter(s, epoch=1)
+    x = s.train.images[:8]
+    out = distort(x)
+    assert out.is_cuda and out.shape == x.shape and torch.isfinite(out).all()
+    assert torch.equal(out, training.augmenter(s, epoch=1)(x))  # seeded on the device
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        result = training.train_epoch(s, s.model, epoch=1, progress=False)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert 0 < result["train_loss"] < 3

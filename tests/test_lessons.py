@@ -45,6 +45,7 @@ def differences(a: str, b: str) -> set[str]:
     ("loss_mse", "loss_mse_softmax", {"model.output"}),
     ("overfit_wide", "overfit_wide_dropout", {"model.dropout"}),
     ("overfit_wide", "overfit_wide_more_data", {"data.train_subset", "train.epochs"}),
+    ("overfit_wide", "overfit_wide_val", {"data.val_split"}),
 ])
 def test_a_lesson_pair_changes_one_thing(a: str, b: str, changed: set[str]) -> None:
     assert differences(a, b) == changed

@@ -54,6 +54,7 @@ def test_log_and_run_folder(tmp_path: Path, make_config) -> None:
         "summary.json",
         "log.txt",
         "model.pt",
+        "best.pt",
         "checkpoint.pt",
     }
     assert (run / "log.txt").read_text() == result.stdout
@@ -287,7 +288,8 @@ def test_hard_kill_leaves_every_file_complete(tmp_path: Path, make_config) -> No
 
 def test_resume_restores_a_metrics_row_cut_off_by_a_kill(tmp_path: Path, make_config) -> None:
     runs = tmp_path / "runs"
-    assert train("--config", str(make_config()), "--runs-dir", str(runs), "--set", "train.epochs=3").exit_code == 0
+    result = train("--config", str(make_config()), "--runs-dir", str(runs), "--set", "train.epochs=3")
+    assert result.exit_code == 0, result.output
     run = only_run(runs)
     complete = read_csv(run / "metrics.csv")
     text = (run / "metrics.csv").read_text()

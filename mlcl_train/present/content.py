@@ -186,7 +186,8 @@ def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: in
     lines = [compared]
     if best is not None:
         run = runs[best]
-        lines.append(f"Best: {labels[best]}, {run.best_acc:.2f}% test accuracy (epoch {run.best_epoch})")
+        chosen = ", chosen on validation" if run.best_split == "val" else ""
+        lines.append(f"Best: {labels[best]}, {run.best_acc:.2f}% test accuracy (epoch {run.best_epoch}{chosen})")
     return [*lines, time.strftime("%d %B %Y").lstrip("0")]
 
 
@@ -244,6 +245,7 @@ def facts(run: RunRecord) -> list[tuple[str, str]]:
         out.append(("final accuracy", f"{run.final_acc:.2f}% (epoch {done}{of})"))
         if run.best_acc is not None:
             out.append(("best accuracy", f"{run.best_acc:.2f}% (epoch {run.best_epoch})"))
+        out += validation_facts(run)
     if run.test_loss is not None:
         out.append(("final test loss", f"{run.test_loss:.4f}"))
     if run.params is not None:
@@ -251,6 +253,16 @@ def facts(run: RunRecord) -> list[tuple[str, str]]:
     if run.sec_per_epoch is not None:
         out.append(("time per epoch", f"{run.sec_per_epoch:.1f} s"))
     return [*out, ("folder", run.run)]
+
+
+def validation_facts(run: RunRecord) -> list[tuple[str, str]]:
+    """Which split chose the best epoch, val and test side by side, and where early stopping ended the run."""
+    if run.best_split != "val":
+        return [("best epoch chosen on", "test (no validation split: optimistic)")] if run.best_epoch else []
+    out = [("best epoch chosen on", f"validation: {run.best_val_acc:.2f}% val, {run.best_acc:.2f}% test")]
+    if run.stopped_early is not None:
+        out.append(("early stop", f"after epoch {run.stopped_early}"))
+    return out
 
 
 def total_params(layers: list[Layer]) -> int:

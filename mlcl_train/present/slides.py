@@ -37,7 +37,7 @@ WARN = "A61C00"  # text of a run that is not completed
 MODEL_LINES = 9  # of the model's YAML on a run's slide (3 when the layer table needs the room)
 LABEL_IN = 4.2  # a longer run label is cut before its keys in the comparison (its slide's title shows it whole)
 CELL_IN = 2.6  # a longer table value (a model.layers list) is cut, with its run's slide showing it all
-RESULTS = ("run", "best_acc", "final_acc", "params")  # comparison columns always shown; then model keys, then the rest
+RESULTS = ("run", "best_acc", "best_val_acc", "best_split", "final_acc", "params")  # shown first; then model keys
 LATER = ("epochs", "status")  # after the model keys
 LAST = ("test_loss", "sec_per_epoch", "best_epoch", "model")  # after every other key
 

@@ -1,0 +1,116 @@
+"""The configs that ship with mlcl-train: found by name from any folder, globbed, and copied by `init`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from mlcl_train import shipped
+from mlcl_train.cli import app
+from mlcl_train.config import find_config, load_config
+
+ROOT = Path(__file__).parents[1]
+CONFIGS = ROOT / "configs"
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder outside the clone."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name, file", [
+    ("mlp_deep", "mlp_deep.yaml"),
+    ("mlp_deep.yaml", "mlp_deep.yaml"),
+    ("configs/mlp_deep.yaml", "mlp_deep.yaml"),  # the README's commands, typed outside a clone
+    ("lessons/vanishing_relu", "lessons/vanishing_relu.yaml"),
+    ("vanishing_relu", "lessons/vanishing_relu.yaml"),
+    ("configs/lessons/loss_mse.yaml", "lessons/loss_mse.yaml"),
+])
+def test_a_name_finds_the_shipped_config_from_any_folder(elsewhere: Path, name: str, file: str) -> None:
+    assert find_config(name) == CONFIGS / file
+    assert load_config(name) == load_config(CONFIGS / file)
+
+
+def test_extends_between_shipped_configs_works_from_any_folder(elsewhere: Path) -> None:
+    cfg = load_config("mlp_deep")  # extends _homework2.yaml: its recipe, with mlp_deep's model
+    assert cfg["name"] == "mlp_deep" and cfg["model"]["hidden"] == [512, 256]
+    assert cfg["train"]["optimizer"]["lr"] == 0.01 and cfg["train"]["epochs"] == 10
+    assert load_config("vanishing_relu")["train"]["optimizer"]["lr"] == 0.05  # lessons/_recipe.yaml
+
+
+def test_a_file_in_the_working_folder_comes_first(elsewhere: Path) -> None:
+    (elsewhere / "mlp_deep.yaml").write_text("extends: mlp_deep\nmodel: {hidden: [64]}\n")
+    cfg = load_config("mlp_deep")  # ./mlp_deep.yaml, which extends the shipped one
+    assert cfg["model"]["hidden"] == [64] and cfg["model"]["batch_norm"] is True
+    (elsewhere / "configs").mkdir()
+    (elsewhere / "configs" / "cnn.yaml").write_text("model: {name: cnn, channels: [4]}\n")
+    assert load_config("cnn")["model"]["channels"] == [4]  # configs/cnn.yaml here, as `init` makes it
+
+
+def test_an_unknown_name_is_one_line_naming_the_closest(elsewhere: Path) -> None:
+    result = run("show-config", "--config", "mlp_deeep")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: config file not found: mlp_deeep;")
+    assert "did you mean 'mlp_deep'?" in result.output and "Traceback" not in result.output
+
+
+def test_a_glob_with_no_file_here_matches_the_shipped_configs(elsewhere: Path) -> None:
+    for pattern in ("configs/lessons/*.yaml", "lessons/*"):
+        result = run("show-config", "--config", pattern)
+        assert result.exit_code == 0, result.output
+        names = [line.split(": ", 1)[1] for line in result.output.splitlines() if line.startswith("name: ")]
+        assert names == sorted(p.stem for p in (CONFIGS / "lessons").glob("[!_]*.yaml"))
+
+
+def test_init_copies_the_configs_and_keeps_an_edited_file(elsewhere: Path) -> None:
+    result = run("init", "course")
+    assert result.exit_code == 0, result.output
+    shipped_files = sorted(p.relative_to(CONFIGS) for p in CONFIGS.rglob("*.yaml"))
+    course = elsewhere / "course" / "configs"
+    copied = sorted(p.relative_to(course) for p in course.rglob("*.yaml"))
+    assert copied == shipped_files and len(copied) > 10
+    everything = [p for p in (elsewhere / "course").rglob("*") if p.is_file()]  # configs/ and sweeps/
+    assert f"copied {len(everything)} files" in result.stdout
+    assert (elsewhere / "course" / "sweeps" / "width_depth.yaml").is_file()
+
+    edited = elsewhere / "course" / "configs" / "mlp_deep.yaml"
+    edited.write_text("extends: _homework2.yaml\nmodel: {hidden: [32]}\n")
+    result = run("init", "course")
+    assert result.exit_code == 0 and "copied 0 files" in result.stdout
+    assert "kept course/configs/mlp_deep.yaml" in result.stderr and "--force" in result.stderr
+    assert yaml.safe_load(edited.read_text())["model"] == {"hidden": [32]}
+    assert load_config(edited)["model"]["hidden"] == [32]  # extends works in the copy
+
+    result = run("init", "course", "--force")
+    assert result.exit_code == 0 and "copied 1 files" in result.stdout
+    assert edited.read_bytes() == (CONFIGS / "mlp_deep.yaml").read_bytes()
+
+
+def test_init_into_a_file_is_an_error(elsewhere: Path) -> None:
+    (elsewhere / "notes.txt").write_text("mine")
+    result = run("init", "notes.txt")
+    assert result.exit_code == 2 and "notes.txt is a file" in result.output
+    assert (elsewhere / "notes.txt").read_text() == "mine"
+
+
+def test_help_and_models_say_where_the_configs_are() -> None:
+    for args in (["--help"], ["models"]):
+        result = run(*args)
+        assert result.exit_code == 0
+        assert str(CONFIGS) in "".join(result.output.split())  # --help wraps its lines
+        assert "mlcl-train init" in result.output.replace("\n", " ")
+
+
+def test_every_shipped_folder_is_found_in_the_clone() -> None:
+    assert [shipped.folder(name) for name in shipped.FOLDERS] == [ROOT / name for name in shipped.FOLDERS]
+    assert "mlp_deep" in shipped.names() and "lessons/vanishing_relu" in shipped.names()
+    assert "_homework2" not in shipped.names()
