@@ -134,13 +134,14 @@ GRAPH_CASES = {  # batch 48 on 512 images: 10 replayed batches and a last one of
     "sgd-momentum-step-dropout": {"model": {"name": "mlp", "hidden": [32], "dropout": 0.3},
                                   "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
                                             "scheduler": {"name": "step", "step_size": 1, "gamma": 0.5}}},
-    "adam-cosine-grad-norms": {"model": {"name": "mlp", "hidden": [32], "batch_norm": True},
+    # Not Adam with batch norm: the bias of a Linear layer before batch norm has a gradient that is zero
+    # but for rounding, and Adam turns that noise into steps of about lr whose sign depends on the
+    # kernel; training (batch statistics) cannot see the bias, evaluation (running statistics) can.
+    "adam-cosine-grad-norms": {"model": {"name": "mlp", "hidden": [32]},
                                "train": {"optimizer": {"name": "adam", "lr": 0.002}, "scheduler": {"name": "cosine"},
                                          "log_grad_norms": True}},
     "sgd-batch-norm": {"model": {"name": "mlp", "hidden": [32], "batch_norm": True},
                        "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}},
-    "adam-cosine": {"model": {"name": "mlp", "hidden": [32]},
-                    "train": {"optimizer": {"name": "adam", "lr": 0.002}, "scheduler": {"name": "cosine"}}},
     "bf16-adamw-dropout": {"model": {"name": "mlp", "hidden": [32], "dropout": 0.2},
                            "train": {"optimizer": {"name": "adamw", "lr": 0.002}, "amp": "bf16"}},
 }
