@@ -174,7 +174,12 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
                                     for raw in raws], "csv")
     if fmt not in ("table", "markdown"):
         raise UserError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
-    headers, rows = cells(runs, keys, columns, labels)
+    shown = columns
+    if columns is None:  # where names repeat, the label (name and the keys that differ) follows the folder
+        labels = run_labels(runs)
+        if any(label != r.name for label, r in zip(labels, runs, strict=True)):
+            shown = ["run", "label", *result_columns(runs)[1:], *keys]
+    headers, rows = cells(runs, keys, shown, labels)
     rows = [[v if h in ("run", "path") else ellipsis(v, CELL_CHARS) for h, v in zip(headers, row, strict=True)]
             for row in rows]
     if fmt == "table" and width is not None and columns is None:
@@ -205,7 +210,7 @@ def result_columns(runs: list[RunRecord]) -> list[str]:
 def fit(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]], list[str]]:
     """Leave out columns (the least useful first) until the text table is at most `width` characters wide."""
     need = {h: max(len(x) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)}
-    keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS]]
+    keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS, "label"]]  # the label stays, as run does
     order = [*LEAVE_OUT_FIRST, *reversed(keys), *LEAVE_OUT_LAST]
     kept = list(headers)
     for name in order:

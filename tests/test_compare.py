@@ -88,7 +88,9 @@ def test_compare_lists_half_written_and_killed_runs_with_the_others(trained_runs
     status = {line.split()[0]: line.split()[-2] for line in result.stdout.splitlines()[2:]}
     assert status == {second.name: "completed", "killed": "killed", "half": "incomplete"}
     half_row = next(line for line in result.stdout.splitlines() if line.startswith("half"))
-    assert half_row.split()[2:4] == ["-", "1/2"]  # params unknown, one epoch finished
+    assert half_row.split()[3:5] == ["-", "1/2"]  # after run and label: params unknown, one epoch finished
+    assert result.stdout.split()[:2] == ["run", "label"]  # two runs named hidden32: the label tells them apart
+    assert "hidden32 #2" in result.stdout
 
 
 def test_compare_filter_sort_and_top(trained_runs):
@@ -173,7 +175,8 @@ def test_compare_columns_width_and_natural_sort(tmp_path):
     assert headers == {("model.hidden", "train.batch_size")}
     narrow = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": "80"})
     assert narrow.exit_code == 0 and max(len(line) for line in narrow.stdout.splitlines()) <= 80
-    assert narrow.stdout.split()[:3] == ["run", "best_acc", "status"] and "model.hidden" in narrow.stdout.split("\n")[0]
+    assert narrow.stdout.split()[:3] == ["run", "label", "best_acc"]  # names repeat: the label follows the folder
+    assert "mlp_deep hidden=[64]" in narrow.stdout
     assert "did not fit 80 characters: model, params, epochs" in narrow.stderr and "--columns" in narrow.stderr
     piped = runner.invoke(app, ["compare", str(runs)], env={"COLUMNS": None})  # not a terminal: 120 characters
     assert piped.exit_code == 0 and max(len(line) for line in piped.stdout.splitlines()) <= 120
