@@ -17,7 +17,7 @@ from mlcl_train.config import resolve
 from mlcl_train.data import Split, eval_batches, load_test
 from mlcl_train.datasets import DATASETS
 from mlcl_train.engine import as_probabilities, build_model, evaluate, load_state, resolve_device
-from mlcl_train.errors import UserError
+from mlcl_train.errors import UserError, first_line
 from mlcl_train.runs import RunRecord
 
 WEIGHTS = {"last": "model.pt", "best": "best.pt"}  # --weights: the last finished epoch's, or the best epoch's
@@ -56,7 +56,7 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as err:  # other weights, or not a state_dict at all
-        reason = str(err).strip().splitlines()[0]
+        reason = first_line(err)
         raise UserError(f"{run}/{weights_file} does not fit the model of its config.yaml ({reason})") from None
     data = cfg["data"]
     test = load_test(data["dataset"], data["root"], dev)
