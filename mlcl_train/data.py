@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from mlcl_train.datasets import CHANNELS, DATASETS, IMAGE_SIZE, NUM_CLASSES
-from mlcl_train.errors import DataError
+from mlcl_train.errors import DataError, first_line
 from mlcl_train.files import open_regular, read_bytes
 
 if TYPE_CHECKING:
@@ -322,7 +322,7 @@ def _download_fashion() -> dict[str, Path]:
         FashionMNIST(str(cache), train=True, download=True)
         FashionMNIST(str(cache), train=False, download=True)
     except Exception as err:  # any network or mirror failure: say where the files can go instead
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise DataError(f"fashion_mnist: not in {DEBIAN_FASHION} and the download failed ({reason}); {hint}") from None
     files = find_files(cache, "fashion_mnist")
     if files is None:

@@ -126,6 +126,12 @@ def output_kind(out: torch.Tensor) -> str:
     return "logits"
 
 
+def as_probabilities(out: torch.Tensor) -> torch.Tensor:
+    """Model outputs (N, classes) as probabilities, whether they are logits, softmax or log-softmax."""
+    kind = output_kind(out)
+    return out if kind == "softmax" else out.exp() if kind == "log_softmax" else out.softmax(1)
+
+
 def model_output_kind(model: nn.Module) -> str:
     """output_kind of the model's outputs for a few random images."""
     with torch.no_grad():

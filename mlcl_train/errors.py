@@ -1,6 +1,12 @@
 """Errors a user can cause: the CLI prints them as one line and exits with their code."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message (torch's often run to many lines), or its type's name when it has none."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class UserError(Exception):
     """Bad input from the user (config, paths, options); exit code 2."""
 

@@ -16,8 +16,8 @@ import torch
 from mlcl_train.config import resolve
 from mlcl_train.data import Split, eval_batches, load_test
 from mlcl_train.datasets import DATASETS
-from mlcl_train.engine import build_model, evaluate, load_state, output_kind, resolve_device
-from mlcl_train.errors import UserError
+from mlcl_train.engine import as_probabilities, build_model, evaluate, load_state, resolve_device
+from mlcl_train.errors import UserError, first_line
 from mlcl_train.runs import RunRecord
 
 WEIGHTS = {"last": "model.pt", "best": "best.pt"}  # --weights: the last finished epoch's, or the best epoch's
@@ -56,7 +56,7 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as err:  # other weights, or not a state_dict at all
-        reason = str(err).strip().splitlines()[0]
+        reason = first_line(err)
         raise UserError(f"{run}/{weights_file} does not fit the model of its config.yaml ({reason})") from None
     data = cfg["data"]
     test = load_test(data["dataset"], data["root"], dev)
@@ -78,8 +78,7 @@ def probabilities(model: torch.nn.Module, split: Split, batch_size: int) -> torc
     model.eval()
     with torch.inference_mode():
         out = torch.cat([model(x).float() for x, _ in eval_batches(split, batch_size)]).cpu()
-    kind = output_kind(out)
-    return out if kind == "softmax" else out.exp() if kind == "log_softmax" else out.softmax(1)
+    return as_probabilities(out)
 
 
 def confusion(true: torch.Tensor, pred: torch.Tensor, n: int) -> torch.Tensor:

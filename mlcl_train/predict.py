@@ -23,8 +23,8 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from mlcl_train.config import load_config
 from mlcl_train.data import STATS
 from mlcl_train.datasets import DATASETS
-from mlcl_train.engine import build_model, load_state, output_kind, resolve_device
-from mlcl_train.errors import UserError
+from mlcl_train.engine import as_probabilities, build_model, load_state, resolve_device
+from mlcl_train.errors import UserError, first_line
 
 SIDE = 28  # the input is (N, 1, 28, 28)
 WORK = 256  # images are shrunk to at most this many pixels on their longer side before anything else
@@ -75,7 +75,7 @@ def load_model(run_path: str | Path, weights: str = "last", device: str = "cpu")
     try:
         model.load_state_dict(state)
     except (RuntimeError, AttributeError, TypeError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise UserError(f"{file} does not fit the model of {run}/config.yaml ({reason})") from None
     return model.eval()
 
@@ -92,8 +92,7 @@ def probabilities(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """(N, classes) probabilities for normalised images, whether the model ends in logits, softmax or log-softmax."""
     with torch.inference_mode():
         out = model(images.to(next(model.parameters()).device)).float().cpu()
-    kind = output_kind(out)
-    return out if kind == "softmax" else out.exp() if kind == "log_softmax" else out.softmax(1)
+    return as_probabilities(out)
 
 
 # ---------------------------------------------------------------- pictures -> 28x28

@@ -44,7 +44,7 @@ from mlcl_train.engine import (
     pitfalls,
     resolve_device,
 )
-from mlcl_train.errors import Diverged, Pruned, Stopped, UserError
+from mlcl_train.errors import Diverged, Pruned, Stopped, UserError, first_line
 from mlcl_train.files import CONFIG_LIMIT, read_bytes
 from mlcl_train.graphs import GraphStep, why_not
 from mlcl_train.runs import (
@@ -369,7 +369,7 @@ def _load_states(s: Setup, ckpt: dict[str, Any], path: Path) -> None:
     try:
         s.model.load_state_dict(ckpt["model"])
     except RuntimeError as err:
-        reason = str(err).strip().splitlines()[0]
+        reason = first_line(err)
         raise UserError(f"{path} does not match config.yaml (the model's weights differ: {reason})") from None
     try:
         s.optimizer.load_state_dict(ckpt["optimizer"])

@@ -33,7 +33,7 @@ import inspect
 import typing
 from typing import Annotated, Any
 
-from mlcl_train.errors import UserError
+from mlcl_train.errors import UserError, first_line
 from mlcl_train.models import register_model, register_notes
 from mlcl_train.models.layers import ACTIVATIONS, make_activation
 from mlcl_train.schema import NonEmpty, NonNegative, PositiveInt, Probability, coerce, suggest
@@ -75,7 +75,7 @@ def build_layers(items: list[Any], shape: Shape, key: str) -> tuple[list[tuple[s
         try:
             x = module(x)
         except RuntimeError as err:
-            reason = str(err).strip().splitlines()[0]
+            reason = first_line(err)
             raise UserError(f"{where}: does not fit its input of shape {_show(tuple(x.shape))}: {reason}") from None
         prefix = PREFIX.get(word, "act" if word in ACTIVATIONS else word)
         counts[prefix] = counts.get(prefix, 0) + 1
