@@ -1,6 +1,6 @@
 """Packaging beyond pyproject.toml: the wheel carries the repository's config folders inside the
-package, so that an installed mlcl-train finds them by name (configs/ -> mlcl_train/configs/).
-The folders are those of mlcl_train.shipped.FOLDERS; a clone (and an editable install) uses them
+package, so that an installed mlcl-train finds them by name (configs/ -> mlcl_train/_shipped/configs/).
+The folders are those of mlcl_train.core.shipped.FOLDERS; a clone (and an editable install) uses them
 where they are.
 """
 
@@ -12,10 +12,10 @@ from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from mlcl_train.shipped import FOLDERS  # noqa: E402  (no third-party imports: safe before install)
+from mlcl_train.core.shipped import FOLDERS, INSIDE  # noqa: E402  (no third-party imports: safe before install)
 
 SHIPPED = {  # package name inside the wheel -> its folder in the repository, subfolders included
-    f"mlcl_train.{'.'.join(sub.relative_to(HERE).parts)}": sub.relative_to(HERE).as_posix()
+    f"mlcl_train.{INSIDE}.{'.'.join(sub.relative_to(HERE).parts)}": sub.relative_to(HERE).as_posix()
     for folder in FOLDERS
     for sub in [HERE / folder, *sorted(p for p in (HERE / folder).rglob("*") if p.is_dir())]
     if "__pycache__" not in sub.parts

@@ -12,7 +12,7 @@ import statistics
 import time
 import zlib
 
-from mlcl_train import data
+from mlcl_train.data import loader as data
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import torch
 
-from mlcl_train.config import resolve
-from mlcl_train.data import BUNDLED, FILES, num_batches
-from mlcl_train.engine import autocast, evaluate, loss_fn
-from mlcl_train.train import setup, train_epoch
+from mlcl_train.config.loader import resolve
+from mlcl_train.data.loader import BUNDLED, FILES, num_batches
+from mlcl_train.training.engine import autocast, evaluate, loss_fn
+from mlcl_train.training.loop import setup, train_epoch
 
 MODELS = {
     # the homework's strong MLP without batch norm: 784-512-256-10, ReLU

@@ -26,7 +26,7 @@ FIRST_STEP = """
 import os, sys
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 register_optimizer_step_pre_hook(lambda *args: os._exit(0))  # leave at the first optimizer step
-from mlcl_train.cli import main
+from mlcl_train.cli.app import main
 sys.argv = ["mlcl-train", "--config", sys.argv[1], "--runs-dir", sys.argv[2], "--no-progress", *sys.argv[3:]]
 main()
 """

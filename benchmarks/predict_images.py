@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from mlcl_train.data import load_split, load_test, locate
-from mlcl_train.predict import load_model, predict_files, probabilities, run_dataset
+from mlcl_train.data.loader import load_split, load_test, locate
+from mlcl_train.serve.predict import load_model, predict_files, probabilities, run_dataset
 
 
 def agreement(run: str) -> None:

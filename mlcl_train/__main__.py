@@ -3,14 +3,14 @@ first moment, before typer and the rest load, so they end it with 130 or 143, ne
 
 import sys
 
-from mlcl_train import signals
-from mlcl_train.errors import Stopped
+from mlcl_train.core import signals
+from mlcl_train.core.errors import Stopped
 
 
 def main() -> None:
     signals.install_for_process()
     try:
-        from mlcl_train.cli import main as run
+        from mlcl_train.cli.app import main as run
     except Stopped as stop:
         print(f"interrupted ({stop})", file=sys.stderr)
         sys.exit(stop.exit_code)

@@ -21,11 +21,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
-from mlcl_train.compare import NO_RUNS, cells, is_numeric, render, select, value
-from mlcl_train.errors import Diverged, Stopped, UserError
-from mlcl_train.labels import MISSING, differing_keys, run_labels
-from mlcl_train.plot import in_notebook
-from mlcl_train.runs import COLUMNS, RunRecord, is_run, read_run, read_runs
+from mlcl_train.core.errors import Diverged, Stopped, UserError
+from mlcl_train.inspect.compare import NO_RUNS, cells, is_numeric, render, select, value
+from mlcl_train.inspect.plot import in_notebook
+from mlcl_train.runs.labels import MISSING, differing_keys, run_labels
+from mlcl_train.runs.store import COLUMNS, RunRecord, is_run, read_run, read_runs
 
 RunLike = Union[str, Path, RunRecord]
 SIGINT_EXIT = 130  # Stopped.exit_code of Ctrl-C
@@ -51,14 +51,14 @@ def train(
     """
     sets = {**(overrides or {}), **keys}
     sets.update({k: v for k, v in (("train.epochs", epochs), ("device", device)) if v is not None})
-    from mlcl_train.train import train_file
+    from mlcl_train.training.loop import train_file
 
     return _training(train_file, config, (), runs_dir, _progress(progress), name, sets)
 
 
 def resume(run: RunLike, epochs: int | None = None, progress: bool | None = None) -> Run:
     """Continue a stopped run from its last finished epoch, in the same folder; epochs extends it to that many."""
-    from mlcl_train.train import resume as resume_run
+    from mlcl_train.training.loop import resume as resume_run
 
     return _training(resume_run, _path(run), epochs, _progress(progress))
 
@@ -122,7 +122,7 @@ class Run(RunRecord):
 
     def load_model(self, weights: str = "last", device: str = "cpu") -> Any:
         """The trained network in eval mode: predict.load_model (weights "last": model.pt, "best": best.pt)."""
-        from mlcl_train.predict import load_model
+        from mlcl_train.serve.predict import load_model
 
         return load_model(self.path, weights, device)
 
@@ -190,7 +190,7 @@ class Table:
 
 def show_curves(runs: list[RunRecord], output: str | Path | None, acc_only: bool) -> None:
     """Draw plot's curves of the runs: shown in a notebook, written to output if given."""
-    from mlcl_train.plot import check_format, curves_figure, pyplot, save
+    from mlcl_train.inspect.plot import check_format, curves_figure, pyplot, save
     from mlcl_train.present.content import png
 
     if output is None and not in_notebook():

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlcl_train.config import merge
-from mlcl_train.data import BUNDLED, FILES, read_idx
+from mlcl_train.config.loader import merge
+from mlcl_train.data.loader import BUNDLED, FILES, read_idx
 
 TRAIN_N, TEST_N = 512, 128  # small enough for a 2-epoch run in about a second
 
@@ -65,7 +65,7 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> t
     """
     from typer.testing import CliRunner
 
-    from mlcl_train.cli import app
+    from mlcl_train.cli.app import app
 
     base = tmp_path_factory.mktemp("trained")
     args = ["train", "--runs-dir", str(base / "runs"), "--no-progress"]
@@ -99,8 +99,8 @@ def sequential(depth: int) -> dict:
 
 def fake_run(root: Path, n: int, name: str, sets: list[str], model: dict | None = None, acc: float = 90.0) -> None:
     """A finished run folder as training leaves it (config, metrics, summary), without training."""
-    from mlcl_train.config import load_config
-    from mlcl_train.runs import Epoch, new_summary, results
+    from mlcl_train.config.loader import load_config
+    from mlcl_train.runs.store import Epoch, new_summary, results
 
     base = root.parent / "base.yaml"
     base.write_text(yaml.safe_dump({"name": name, "model": model or {"name": "mlp", "hidden": [128, 64]},

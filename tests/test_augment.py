@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from mlcl_train.augment import Augmenter, affine_grid, enabled
-from mlcl_train.cli import app
-from mlcl_train.runs import read_csv
+from mlcl_train.cli.app import app
+from mlcl_train.data.augment import Augmenter, affine_grid, enabled
+from mlcl_train.runs.store import read_csv
 
 BACKGROUND = -0.4242  # MNIST's blank pixel, normalized
 OFF = {"shift": 0, "rotate": 0, "scale": 0, "elastic": None, "elastic_sigma": 4.0}

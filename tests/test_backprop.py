@@ -10,8 +10,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mlcl_train import backprop as bp
-from mlcl_train.cli import app
+from mlcl_train.cli.app import app
+from mlcl_train.lessons import backprop as bp
 
 # The homework's answer to 6 decimals: the weights after one iteration with eta = 10.
 HOMEWORK_ANSWER = {"w11h": 0.102859, "w12h": 0.308578, "w21h": 0.304236, "w22h": 0.412707,

@@ -14,10 +14,10 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.errors import Diverged
-from mlcl_train.runs import read_run
-from mlcl_train.train import check_loss
+from mlcl_train.cli.app import app
+from mlcl_train.core.errors import Diverged
+from mlcl_train.runs.store import read_run
+from mlcl_train.training.loop import check_loss
 
 
 def trained(tmp_path: Path, make_config, **sections) -> Path:
@@ -116,7 +116,7 @@ def test_a_live_process_with_the_runs_old_pid_does_not_block_resume(tmp_path: Pa
 
 
 def test_a_resume_that_fails_leaves_the_run_as_it_was(tmp_path: Path, make_config, monkeypatch) -> None:
-    import mlcl_train.train as training
+    import mlcl_train.training.loop as training
 
     run = trained(tmp_path, make_config)
     before = snapshot(run)
@@ -226,7 +226,7 @@ def test_a_huge_learning_rate_ends_diverged(tmp_path: Path, make_config) -> None
 
 
 def test_a_test_loss_that_is_not_finite_ends_diverged(tmp_path: Path, make_config, monkeypatch) -> None:
-    import mlcl_train.train as training
+    import mlcl_train.training.loop as training
 
     monkeypatch.setattr(training, "evaluate", lambda *args, **kwargs: (math.nan, 10.0))
     runs = tmp_path / "runs"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.compare import differing_keys, render
-from mlcl_train.runs import read_runs
+from mlcl_train.cli.app import app
+from mlcl_train.inspect.compare import differing_keys, render
+from mlcl_train.runs.store import read_runs
 
 runner = CliRunner()
 

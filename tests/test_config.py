@@ -10,9 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.config import load_config, merge, parse_set, resolve, to_yaml
-from mlcl_train.errors import UserError
+from mlcl_train.cli.app import app
+from mlcl_train.config.loader import load_config, merge, parse_set, resolve, to_yaml
+from mlcl_train.core.errors import UserError
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 
@@ -299,7 +299,7 @@ def test_config_that_is_not_a_regular_file(tmp_path: Path, make, message: str) -
 
 
 def test_set_keeps_every_value_whatever_the_order(tmp_path):
-    from mlcl_train.config import load_config
+    from mlcl_train.config.loader import load_config
 
     path = tmp_path / "c.yaml"
     path.write_text("train: {optimizer: {name: sgd, lr: 0.01, momentum: 0.9}}\n")
@@ -310,7 +310,7 @@ def test_set_keeps_every_value_whatever_the_order(tmp_path):
 
 
 def test_did_you_mean_knows_case_sections_at_the_top_and_no_far_fetched_names(tmp_path):
-    from mlcl_train.config import load_config
+    from mlcl_train.config.loader import load_config
 
     cases = {
         "model: {name: mlp, activation: ReLU}": "did you mean 'relu'?",

@@ -13,11 +13,11 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from mlcl_train import engine
-from mlcl_train import train as training
-from mlcl_train.cli import app
-from mlcl_train.config import load_config
-from mlcl_train.runs import read_csv
+from mlcl_train.cli.app import app
+from mlcl_train.config.loader import load_config
+from mlcl_train.runs.store import read_csv
+from mlcl_train.training import engine
+from mlcl_train.training import loop as training
 
 pytestmark = [
     pytest.mark.cuda,

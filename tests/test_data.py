@@ -16,9 +16,9 @@ import torch
 from conftest import TEST_N, TRAIN_N, write_idx
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.data import Split, eval_batches, load_data, locate, num_batches, read_idx, train_batches
-from mlcl_train.errors import DataError
+from mlcl_train.cli.app import app
+from mlcl_train.core.errors import DataError
+from mlcl_train.data.loader import Split, eval_batches, load_data, locate, num_batches, read_idx, train_batches
 
 
 def test_bundled_mnist_is_the_original() -> None:
@@ -107,7 +107,7 @@ def test_images_and_labels_of_different_lengths(tmp_path: Path, tiny_root: Path)
 
 
 def test_bundled_data_is_cached_after_its_md5_check(tmp_path: Path, monkeypatch) -> None:
-    import mlcl_train.data as data
+    import mlcl_train.data.loader as data
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     files, md5s = locate("mnist", None)
@@ -127,7 +127,7 @@ def test_bundled_data_is_cached_after_its_md5_check(tmp_path: Path, monkeypatch)
 @pytest.mark.parametrize("damage", ["zeroed", "longer", "link-to-dev-zero", "fifo"])
 def test_a_cache_that_does_not_match_is_rebuilt(tmp_path: Path, monkeypatch, damage: str) -> None:
     """The cache is checked on every read (size and CRC-32), so same-size damage cannot change a run."""
-    import mlcl_train.data as data
+    import mlcl_train.data.loader as data
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     files, md5s = locate("mnist", None)
@@ -198,7 +198,7 @@ def test_batch_norm_trains_on_a_subset_that_leaves_one_image_over(tmp_path: Path
 
 
 def test_fashion_mnist_is_found_in_debians_folder(tmp_path: Path, tiny_root: Path, monkeypatch) -> None:
-    import mlcl_train.data as data
+    import mlcl_train.data.loader as data
 
     monkeypatch.setattr(data, "DEBIAN_FASHION", tiny_root)
     files, md5s = locate("fashion_mnist", None)
@@ -208,7 +208,7 @@ def test_fashion_mnist_is_found_in_debians_folder(tmp_path: Path, tiny_root: Pat
 def test_fashion_mnist_says_where_to_put_the_files_when_all_fails(tmp_path: Path, monkeypatch) -> None:
     import torchvision.datasets
 
-    import mlcl_train.data as data
+    import mlcl_train.data.loader as data
 
     def offline(*args, **kwargs):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")

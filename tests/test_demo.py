@@ -20,8 +20,8 @@ import yaml
 from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.demo import MAX_BYTES, Demo
+from mlcl_train.cli.app import app
+from mlcl_train.serve.demo import MAX_BYTES, Demo
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -167,6 +167,7 @@ def draw(driver, points: list[tuple[int, int]]) -> str:
     return driver.find_element(By.ID, "prediction").text
 
 
+@pytest.mark.slow
 def test_the_page_reads_strokes_drawn_with_the_mouse(server, browser, tmp_path):
     browser.get(server.url)
     vertical = [(0, y) for y in range(-90, 91, 15)]

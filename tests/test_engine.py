@@ -8,12 +8,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app, expand_configs
-from mlcl_train.config import resolve
-from mlcl_train.engine import build_model, make_optimizer, make_scheduler
-from mlcl_train.errors import UserError
-from mlcl_train.optim import OPTIMIZERS, SCHEDULERS
-from mlcl_train.runs import read_csv
+from mlcl_train.cli.app import app, expand_configs
+from mlcl_train.config.loader import resolve
+from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS
+from mlcl_train.core.errors import UserError
+from mlcl_train.runs.store import read_csv
+from mlcl_train.training.engine import build_model, make_optimizer, make_scheduler
 
 
 def config(optimizer: dict | None = None, scheduler: dict | None = None, epochs: int = 4) -> dict:
@@ -83,8 +83,8 @@ def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path,
 
 
 def test_channels_last_trains_with_channels_last_weights(tmp_path: Path, make_config) -> None:
-    from mlcl_train.config import load_config
-    from mlcl_train.train import setup
+    from mlcl_train.config.loader import load_config
+    from mlcl_train.training.loop import setup
 
     cfg = load_config(make_config(model={"name": "cnn", "channels": [4], "hidden": [8]},
                                   train={"channels_last": True, "epochs": 1}))
@@ -113,7 +113,7 @@ def test_host_waits_sets_the_sync_debug_mode_only_when_one_is_on(monkeypatch, mo
 
     No GPU is needed: torch.cuda's two mode functions are replaced by recorders.
     """
-    from mlcl_train import engine
+    from mlcl_train.training import engine
 
     seen: list[int] = []
     monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: mode)

@@ -7,7 +7,7 @@ import re
 
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
+from mlcl_train.cli.app import app
 
 runner = CliRunner()
 

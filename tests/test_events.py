@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.runs import read_csv
+from mlcl_train.cli.app import app
+from mlcl_train.runs.store import read_csv
 
 ROOT = Path(__file__).parents[1]
 
@@ -43,7 +43,8 @@ def test_event_files_hold_the_epochs_scalars_and_the_hparams(tmp_path: Path, mak
 
 def test_training_without_tensorboard_never_imports_it(make_config, tmp_path: Path) -> None:
     cfg = make_config(train={"epochs": 1})
-    code = (f"import sys; from mlcl_train.config import load_config; from mlcl_train.train import train; "
+    code = ("import sys; from mlcl_train.config.loader import load_config; "
+            "from mlcl_train.training.loop import train; "
             f"train(load_config({str(cfg)!r}), runs_dir={str(tmp_path / 'runs')!r}); "
             "print(sorted(m for m in sys.modules if 'tensorboard' in m))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -53,7 +54,7 @@ def test_training_without_tensorboard_never_imports_it(make_config, tmp_path: Pa
 
 def test_a_missing_tensorboard_is_one_clear_line(make_config, tmp_path: Path) -> None:
     cfg = make_config(train={"tensorboard": True})
-    code = ("import sys; sys.modules['tensorboard'] = None; from mlcl_train.cli import main; "
+    code = ("import sys; sys.modules['tensorboard'] = None; from mlcl_train.cli.app import main; "
             f"sys.argv = ['mlcl-train', 'train', '--config', {str(cfg)!r}, '--runs-dir', {str(tmp_path / 'runs')!r}]; "
             "main()")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

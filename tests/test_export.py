@@ -12,11 +12,11 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.config import load_config
-from mlcl_train.data import STATS, load_test
-from mlcl_train.engine import build_model
-from mlcl_train.predict import load_model, probabilities
+from mlcl_train.cli.app import app
+from mlcl_train.config.loader import load_config
+from mlcl_train.data.loader import STATS, load_test
+from mlcl_train.serve.predict import load_model, probabilities
+from mlcl_train.training.engine import build_model
 
 runner = CliRunner()
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mlcl_train.config import resolve
-from mlcl_train.engine import build_model, make_optimizer
-from mlcl_train.graphs import GraphStep, why_not
-from mlcl_train.train import setup
+from mlcl_train.config.loader import resolve
+from mlcl_train.training.cuda_graphs import GraphStep, why_not
+from mlcl_train.training.engine import build_model, make_optimizer
+from mlcl_train.training.loop import setup
 
 
 def config(**train) -> dict:
@@ -33,7 +33,7 @@ def test_graphs_apply_to_capturable_steps_on_cuda_only(train: dict, note: str | 
 
 
 def test_on_the_cpu_the_switch_is_a_note_and_training_is_unchanged(make_config) -> None:
-    from mlcl_train.config import load_config
+    from mlcl_train.config.loader import load_config
 
     s = setup(load_config(make_config(train={"cuda_graphs": True})))
     assert s.graph is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-RUN = ("from typer.testing import CliRunner; from mlcl_train.cli import app; "
+RUN = ("from typer.testing import CliRunner; from mlcl_train.cli.app import app; "
        "result = CliRunner().invoke(app, {args!r}); assert result.exit_code == 0, result.output; "
        "assert {expect!r} in result.output, result.output")
 
@@ -20,9 +20,10 @@ RUN = ("from typer.testing import CliRunner; from mlcl_train.cli import app; "
     RUN.format(args=["show-config", "--config", "configs/mlp_deep.yaml"], expect="optimizer:"),
     RUN.format(args=["--help"], expect="compare"),
     RUN.format(args=["sweep", "sweeps/width_depth.yaml", "--dry-run"], expect="trials"),
-    "import mlcl_train.cli, mlcl_train.compare, mlcl_train.labels, mlcl_train.plot, mlcl_train.runs, "
-    "mlcl_train.present.slides, mlcl_train.present.fit, mlcl_train.present.report, mlcl_train.config, "
-    "mlcl_train.optim, mlcl_train.datasets, mlcl_train.table, mlcl_train.groups, mlcl_train.sweepfile",
+    "import mlcl_train.cli.app, mlcl_train.inspect.compare, mlcl_train.runs.labels, mlcl_train.inspect.plot, "
+    "mlcl_train.runs.store, mlcl_train.present.slides, mlcl_train.present.textfit, mlcl_train.present.report, "
+    "mlcl_train.config.loader, mlcl_train.config.optim, mlcl_train.core.datasets, mlcl_train.core.table, "
+    "mlcl_train.inspect.groups, mlcl_train.sweeps.spec",
     "import mlcl_train; from mlcl_train import train, resume, compare, load_run, slides",
 ], ids=["compare", "models", "show-config", "help", "sweep-dry-run", "read-side-modules", "python-api"])
 def test_commands_that_do_not_train_do_not_import_torch(code: str, trained_runs) -> None:
@@ -33,35 +34,36 @@ def test_commands_that_do_not_train_do_not_import_torch(code: str, trained_runs)
     assert result.stdout.splitlines()[-1] == "False"
 
 
-# The layers of docs/architecture.md: a module imports only from its own layer or the ones below it
-# (function-level imports included). The read side (layer 5) never reaches the training loop (layer 4).
+# The layers of docs/architecture.md, one folder each: a module imports only from its own layer or the
+# ones below it (function-level imports included). From training/, the read side (inspect, present,
+# serve) imports the engine only, never the loop.
 LAYERS = {
-    0: {"mlcl_train", "mlcl_train.errors", "mlcl_train.signals", "mlcl_train.datasets", "mlcl_train.table",
-        "mlcl_train.schema", "mlcl_train.files", "mlcl_train.safe_yaml", "mlcl_train.shipped"},
-    1: {"mlcl_train.optim", "mlcl_train.models", "mlcl_train.runs"},
-    2: {"mlcl_train.config", "mlcl_train.data", "mlcl_train.backprop", "mlcl_train.sweepfile",
-        "mlcl_train.augment"},
-    3: {"mlcl_train.engine", "mlcl_train.model_summary"},
-    4: {"mlcl_train.train", "mlcl_train.graphs", "mlcl_train.events"},
-    5: {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot", "mlcl_train.present",
-        "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export", "mlcl_train.groups",
-        "mlcl_train.slurm", "mlcl_train.sweep"},  # sweep runs trials: not read side, it may reach the loop
-    6: {"mlcl_train.cli", "mlcl_train.__main__", "mlcl_train.api"},
+    0: {"core"},
+    1: {"config", "models", "runs", "lessons"},
+    2: {"data"},
+    3: {"training"},
+    4: {"inspect", "present", "serve", "sweeps"},
+    5: {"cli", "api", "__main__"},
 }
+READ_SIDE = {"inspect", "present", "serve"}
+TOP = {"mlcl_train": -1, "mlcl_train.__version__": -1}  # the package itself: its version, and the lazy API
 LAZY = {"mlcl_train": {"mlcl_train.api"}}  # the package's __getattr__ imports the API on first use
-READ_SIDE = {"mlcl_train.evaluation", "mlcl_train.compare", "mlcl_train.labels", "mlcl_train.plot",
-             "mlcl_train.present", "mlcl_train.predict", "mlcl_train.demo", "mlcl_train.export"}
 
 
-def layer(module: str) -> tuple[int, str]:
-    """The layer of a module or of the package (or module) it belongs to, longest name first."""
+def folder(module: str) -> str:
+    """The folder (subpackage) of a module: mlcl_train.training.loop -> training; mlcl_train.api -> api."""
     parts = module.split(".")
-    for n in range(len(parts), 0, -1):
-        name = ".".join(parts[:n])
-        for level, names in LAYERS.items():
-            if name in names:
-                return level, name
-    raise AssertionError(f"{module} is in no layer of docs/architecture.md")
+    assert parts[0] == "mlcl_train", module
+    return parts[1] if len(parts) > 1 else "mlcl_train"
+
+
+def layer(module: str) -> int:
+    if module in TOP:
+        return TOP[module]
+    name = folder(module)
+    found = [level for level, names in LAYERS.items() if name in names]
+    assert found, f"{module}: its folder {name} is in no layer of docs/architecture.md"
+    return found[0]
 
 
 def imports(path: Path) -> set[str]:
@@ -70,8 +72,7 @@ def imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mlcl_train"):
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names if node.module == "mlcl_train")
+            found.update(f"{node.module}.{a.name}" if node.module == "mlcl_train" else node.module for a in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("mlcl_train"))
     return found
@@ -83,20 +84,37 @@ MODULES = sorted((ROOT / "mlcl_train").rglob("*.py"))
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_imports_go_down_the_layers(path: Path) -> None:
     name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-    level, group = layer(name)
+    level = layer(name)
     for target in imports(path):
-        target_level, target_group = layer(target)
-        if target_group == "mlcl_train" and target == "mlcl_train.__version__":
-            continue
         if target in LAZY.get(name, ()):
             continue
-        assert target_level <= level, f"{name} (layer {level}) imports {target} (layer {target_level})"
-        if group in READ_SIDE:
-            assert target_group != "mlcl_train.train", f"{name} imports the training loop"
+        assert layer(target) <= level, f"{name} (layer {level}) imports {target} (layer {layer(target)})"
+        if folder(name) in READ_SIDE and folder(target) == "training":
+            assert target == "mlcl_train.training.engine", f"{name} imports {target}: the read side uses the engine"
+
+
+def test_the_package_has_few_top_level_modules() -> None:
+    top = sorted(p.name for p in (ROOT / "mlcl_train").glob("*.py"))
+    assert len(top) <= 6, top
+    assert {p.name for p in (ROOT / "mlcl_train").iterdir() if p.is_dir() and (p / "__init__.py").exists()} == {
+        name for names in LAYERS.values() for name in names if not name.startswith(("api", "__"))}
 
 
 def test_the_architecture_doc_names_every_module() -> None:
     doc = (ROOT / "docs" / "architecture.md").read_text()
     for path in MODULES:
-        if path.name != "__init__.py" and not path.name.startswith("_"):
-            assert f"{path.stem}.py" in doc, path
+        if path.name != "__init__.py" and not path.name.startswith("_") and path.parent.name != "mlcl_train":
+            assert path.relative_to(ROOT / "mlcl_train").as_posix() in doc, path
+
+
+def test_the_architecture_doc_names_the_modules_that_import_torch_at_module_level() -> None:
+    import ast
+    import re
+
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    line = doc[doc.index("Torch is imported at module level only by"):].split("; everywhere else")[0]
+    named = set(re.findall(r"`([\w/]+\.py)`", line))
+    found = {path.relative_to(ROOT / "mlcl_train").as_posix() for path in MODULES
+             if any(isinstance(node, ast.Import) and any(a.name == "torch" for a in node.names)
+                    for node in ast.parse(path.read_text()).body)}
+    assert found == named

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlcl_train.config import load_config
+from mlcl_train.config.loader import load_config
 
 LESSONS = Path(__file__).parent.parent / "configs" / "lessons"
 CONFIGS = sorted(LESSONS.glob("*.yaml"))

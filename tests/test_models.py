@@ -8,8 +8,8 @@ import torch.nn.functional as F
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.errors import UserError
+from mlcl_train.cli.app import app
+from mlcl_train.core.errors import UserError
 from mlcl_train.models import create_model, list_models, resolve_model_config
 
 

@@ -11,6 +11,8 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.slow  # subprocesses, a browser, a kernel or a build
+
 ROOT = Path(__file__).parents[1]
 NOTEBOOK = ROOT / "docs" / "homework2.ipynb"
 

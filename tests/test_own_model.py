@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
+from mlcl_train.cli.app import app
 from mlcl_train.models import _MODELS, model_args, register_model
 
 runner = CliRunner()

@@ -6,7 +6,7 @@ import shutil
 
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
+from mlcl_train.cli.app import app
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -43,8 +43,8 @@ def test_plot_errors_are_one_line(trained_runs, tmp_path):
 
 
 def test_a_single_epoch_is_drawn_between_whole_epochs(trained_runs, tmp_path):
-    from mlcl_train.plot import curves_figure, pyplot
-    from mlcl_train.runs import read_runs
+    from mlcl_train.inspect.plot import curves_figure, pyplot
+    from mlcl_train.runs.store import read_runs
 
     run = shutil.copytree(next(trained_runs[0].iterdir()), tmp_path / "run")
     lines = (run / "metrics.csv").read_text().splitlines()
@@ -74,9 +74,9 @@ def test_many_runs_keep_the_figure_bounded_with_distinct_styles_and_a_note(tmp_p
 def test_legend_labels_are_short_and_styles_distinct_for_twenty_runs(tmp_path):
     from conftest import many_runs
 
-    from mlcl_train.labels import run_labels
-    from mlcl_train.plot import curves_figure, pyplot
-    from mlcl_train.runs import read_runs
+    from mlcl_train.inspect.plot import curves_figure, pyplot
+    from mlcl_train.runs.labels import run_labels
+    from mlcl_train.runs.store import read_runs
 
     records = read_runs([many_runs(tmp_path / "runs", 20)])
     plt = pyplot()

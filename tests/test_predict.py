@@ -12,10 +12,10 @@ import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.data import BUNDLED, FILES, STATS, read_idx
-from mlcl_train.errors import UserError
-from mlcl_train.predict import load_model, preprocess, probabilities, stroke_width
+from mlcl_train.cli.app import app
+from mlcl_train.core.errors import UserError
+from mlcl_train.data.loader import BUNDLED, FILES, STATS, read_idx
+from mlcl_train.serve.predict import load_model, preprocess, probabilities, stroke_width
 
 runner = CliRunner()
 

@@ -13,8 +13,8 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.model_summary import Layer
+from mlcl_train.cli.app import app
+from mlcl_train.inspect.summary import Layer
 from mlcl_train.present.content import Content
 from mlcl_train.present.slides import build_deck, layer_rows, slide_rows
 
@@ -261,7 +261,7 @@ def test_the_confusion_slide_names_the_epoch_its_weights_reproduce(trained_runs)
     import dataclasses
 
     from mlcl_train.present.content import best_run_eval, read_weights
-    from mlcl_train.runs import read_run
+    from mlcl_train.runs.store import read_run
 
     run = read_run(next(trained_runs[0].glob("*-hidden32")))
     weights = read_weights(run)

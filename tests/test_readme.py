@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mlcl_train.config import SCHEMA
+from mlcl_train.config.loader import SCHEMA
+from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS, Field, Named
 from mlcl_train.models import list_models, model_args, yaml_value
-from mlcl_train.optim import OPTIMIZERS, SCHEDULERS, Field, Named
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

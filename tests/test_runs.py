@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlcl_train import table
-from mlcl_train.cli import app
-from mlcl_train.errors import UserError
-from mlcl_train.runs import (
+from mlcl_train.cli.app import app
+from mlcl_train.core import table
+from mlcl_train.core.errors import UserError
+from mlcl_train.runs.store import (
     NAME_MAX,
     Epoch,
     Run,
@@ -85,7 +85,8 @@ def test_killed_broken_and_running_runs(tmp_path: Path) -> None:
 def test_the_run_lock_is_exclusive_and_dies_with_its_process(tmp_path: Path) -> None:
     run = folder(tmp_path, "a", [], {"host": socket.gethostname(), "status": "running", "pid": 1})
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from mlcl_train.runs import RunLock; RunLock(sys.argv[1]).acquire(); "
+        [sys.executable, "-c", "import sys, time; from mlcl_train.runs.store import RunLock; "
+         "RunLock(sys.argv[1]).acquire(); "
          "print('held', flush=True); time.sleep(60)", str(run)],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -108,7 +109,7 @@ def test_read_runs_finds_run_folders_and_says_when_there_are_none(tmp_path: Path
     folder(tmp_path, "a", [])
     (tmp_path / "not-a-run").mkdir()
     assert [r.run for r in read_runs([tmp_path])] == ["a", "b"]
-    from mlcl_train.errors import UserError
+    from mlcl_train.core.errors import UserError
 
     with pytest.raises(UserError, match="no run folders in .*; train one"):
         read_runs([tmp_path / "not-a-run"], "train one")
@@ -143,7 +144,7 @@ def test_the_table_renderer_without_a_rule_and_indented() -> None:
 
 def test_every_status_a_reader_can_find_has_a_note_on_the_slides() -> None:
     from mlcl_train.present.content import STATUS_NOTES
-    from mlcl_train.runs import READ_STATUSES
+    from mlcl_train.runs.store import READ_STATUSES
 
     assert set(STATUS_NOTES) == set(READ_STATUSES) - {"completed"}
 

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train import shipped
-from mlcl_train.cli import app
-from mlcl_train.config import find_config, load_config
+from mlcl_train.cli.app import app
+from mlcl_train.config.loader import find_config, load_config
+from mlcl_train.core import shipped
 
 ROOT = Path(__file__).parents[1]
 CONFIGS = ROOT / "configs"

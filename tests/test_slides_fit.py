@@ -2,7 +2,7 @@
 
 Decks of 1, 4 and 30 runs: long names, several --set variants of one config (as a sweep makes), a CNN
 and long `sequential` models. The measuring here is written apart from the deck's layout code
-(present/fit.py): Pillow reads the TTF files of the fonts, text wraps at spaces (and zero-width
+(present/textfit.py): Pillow reads the TTF files of the fonts, text wraps at spaces (and zero-width
 spaces), a line is 1.2 times the font size, and a table row must hold its cell's lines.
 """
 
@@ -19,7 +19,7 @@ from pptx import Presentation
 from pptx.util import Emu
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
+from mlcl_train.cli.app import app
 
 TTF = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = {  # the fonts a deck may name -> their files (matplotlib ships them, so CI has them)
@@ -105,6 +105,7 @@ def check_deck(path: Path) -> int:
     return len(prs.slides)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [4, 30])
 def test_every_text_fits_its_box_in_decks_of_many_runs(tmp_path: Path, count: int):
     runs = many_runs(tmp_path / "runs", count)

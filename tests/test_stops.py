@@ -16,8 +16,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.runs import is_locked, read_csv, read_run
+from mlcl_train.cli.app import app
+from mlcl_train.runs.store import is_locked, read_csv, read_run
+
+pytestmark = pytest.mark.slow  # subprocesses, a browser, a kernel or a build
 
 ROOT = Path(__file__).parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -64,8 +66,8 @@ def interrupt_self() -> None:
 
 
 def test_the_stop_passes_through_except_exception_and_waits_in_deferred_blocks() -> None:
-    from mlcl_train import signals
-    from mlcl_train.errors import Stopped
+    from mlcl_train.core import signals
+    from mlcl_train.core.errors import Stopped
 
     with pytest.raises(Stopped) as stop, signals.installed():
         try:  # as tqdm guards its monitor thread's start
@@ -88,8 +90,8 @@ def test_a_worker_thread_does_not_hold_signals_back() -> None:
     """Training in a thread (a sweep's worker) must not defer the main thread's Ctrl-C."""
     import threading
 
-    from mlcl_train import signals
-    from mlcl_train.errors import Stopped
+    from mlcl_train.core import signals
+    from mlcl_train.core.errors import Stopped
 
     inside, leave = threading.Event(), threading.Event()
 
@@ -143,7 +145,7 @@ def test_signals_at_any_moment_exit_130_or_143_with_a_whole_run_folder(tmp_path:
 
 def test_a_signal_the_moment_an_epoch_is_printed_finds_it_saved(tmp_path: Path, make_config, monkeypatch) -> None:
     """A real SIGINT, sent by the process to itself as `[Test Result]` reaches stdout (as on a busy machine)."""
-    import mlcl_train.runs as runs_module
+    import mlcl_train.runs.store as runs_module
 
     printed = runs_module.echo
 

@@ -6,9 +6,9 @@ import re
 
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.config import load_config
-from mlcl_train.engine import build_model
+from mlcl_train.cli.app import app
+from mlcl_train.config.loader import load_config
+from mlcl_train.training.engine import build_model
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.runs import read_runs
+from mlcl_train.cli.app import app
+from mlcl_train.runs.store import read_runs
 
 ROOT = Path(__file__).parents[1]
 
@@ -103,6 +103,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> tuple
     return path, runs, out, err
 
 
+@pytest.mark.slow
 def test_two_workers_train_each_pair_once_and_a_rerun_trains_nothing(finished) -> None:
     path, runs, out, err = finished
     folder = runs / "sweeps" / "tiny"
@@ -151,6 +152,7 @@ def test_report_shows_a_sweep_as_one_grouped_table(finished, tmp_path: Path) -> 
     assert page.count('<h2 id="run-') == 1  # the best trial alone, not a section per trial
 
 
+@pytest.mark.slow
 def test_a_killed_worker_s_trial_trains_again_and_nothing_else_repeats(tmp_path: Path, make_config) -> None:
     # the [16] point trains long enough to be killed in the middle
     path = write_sweep(tmp_path, make_config(train={"epochs": 1}),
@@ -183,6 +185,7 @@ def test_a_killed_worker_s_trial_trains_again_and_nothing_else_repeats(tmp_path:
     assert read_runs([victim])[0].status == "killed"
 
 
+@pytest.mark.slow
 def test_the_median_pruner_stops_a_clearly_worse_trial(tmp_path: Path, make_config) -> None:
     path = write_sweep(tmp_path, make_config(train={"epochs": 3}), seeds=[1], pruner={"name": "median", "startup": 2},
                        space={"train.optimizer.lr": [0.1, 0.2, 0.00001]})
@@ -195,6 +198,7 @@ def test_the_median_pruner_stops_a_clearly_worse_trial(tmp_path: Path, make_conf
     assert "pruned 1" in out
 
 
+@pytest.mark.slow
 def test_two_slurm_array_tasks_complete_the_sweep(tmp_path: Path, make_config) -> None:
     path = write_sweep(tmp_path, make_config(train={"epochs": 1}))
     runs = tmp_path / "runs"
@@ -215,6 +219,7 @@ def test_two_slurm_array_tasks_complete_the_sweep(tmp_path: Path, make_config) -
     assert sorted(counts.values()) == [1, 1, 1, 1] and {s for *_, s in counts} == {"completed"}
 
 
+@pytest.mark.slow
 def test_two_hosts_join_one_sweep_through_postgresql(tmp_path: Path, make_config) -> None:
     url = os.environ.get("MLCL_TEST_POSTGRES")
     if not url:
@@ -235,6 +240,7 @@ def test_two_hosts_join_one_sweep_through_postgresql(tmp_path: Path, make_config
     assert code == 0 and sum(pairs(runs / "sweeps" / name).values()) == 4, err
 
 
+@pytest.mark.slow
 def test_ctrl_c_marks_the_trials_in_progress_interrupted_and_a_rerun_trains_them(tmp_path: Path, make_config) -> None:
     path = write_sweep(tmp_path, make_config(train={"epochs": 60}), seeds=[1])
     runs = tmp_path / "runs"

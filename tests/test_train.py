@@ -16,10 +16,10 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app, expand_args
-from mlcl_train.engine import model_output_kind, pitfalls, resolve_device
+from mlcl_train.cli.app import app, expand_args
 from mlcl_train.models import create_model
-from mlcl_train.runs import read_csv
+from mlcl_train.runs.store import read_csv
+from mlcl_train.training.engine import model_output_kind, pitfalls, resolve_device
 
 ROOT = Path(__file__).parent.parent
 
@@ -98,7 +98,7 @@ def test_runs_started_together_get_their_own_folders(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from mlcl_train.runs import Run
+    from mlcl_train.runs.store import Run
 
     start = Barrier(4)
 
@@ -201,7 +201,7 @@ def test_nan_loss_stops_the_run_as_diverged(tmp_path: Path, make_config) -> None
 
 
 def test_a_failure_mid_run_is_recorded(tmp_path: Path, make_config, monkeypatch) -> None:
-    import mlcl_train.train as training
+    import mlcl_train.training.loop as training
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -240,6 +240,7 @@ def start_training(tmp_path: Path, cfg: Path, runs: Path) -> tuple[subprocess.Po
     raise AssertionError("the run never finished two epochs")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_writes_a_consistent_folder_and_resume_matches_an_uninterrupted_run(
     tmp_path: Path, make_config, sig: signal.Signals, code: int
@@ -268,6 +269,7 @@ def test_interrupt_writes_a_consistent_folder_and_resume_matches_an_uninterrupte
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_hard_kill_leaves_every_file_complete(tmp_path: Path, make_config) -> None:
     proc, run = start_training(tmp_path, make_config(), tmp_path / "runs")
     proc.kill()

@@ -12,11 +12,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mlcl_train.cli import app
-from mlcl_train.config import resolve
-from mlcl_train.data import load_splits, val_indices
-from mlcl_train.errors import UserError
-from mlcl_train.runs import Epoch, read_csv, read_run, results
+from mlcl_train.cli.app import app
+from mlcl_train.config.loader import resolve
+from mlcl_train.core.errors import UserError
+from mlcl_train.data.loader import load_splits, val_indices
+from mlcl_train.runs.store import Epoch, read_csv, read_run, results
 
 
 def train(*args: str):
@@ -53,7 +53,7 @@ def test_held_out_images_are_not_trained_on(tiny_root: Path) -> None:
 
 
 def test_a_val_split_as_large_as_the_data_is_refused(tiny_root: Path) -> None:
-    from mlcl_train.errors import DataError
+    from mlcl_train.core.errors import DataError
 
     with pytest.raises(DataError, match="val_split"):
         load_splits("mnist", str(tiny_root), torch.device("cpu"), None, 512, seed=1)
@@ -172,7 +172,7 @@ def test_compare_shows_val_and_test_side_by_side(tmp_path: Path, make_config, tr
 
 
 def test_a_run_from_before_the_val_columns_keeps_its_columns(tmp_path: Path) -> None:
-    from mlcl_train.runs import METRICS, Run
+    from mlcl_train.runs.store import METRICS, Run
 
     run = Run(tmp_path)
     old = "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n1,0.5,80.0,0.4,85.0,0.1,1.0\n"
@@ -186,7 +186,7 @@ def test_a_run_from_before_the_val_columns_keeps_its_columns(tmp_path: Path) -> 
 
 
 def test_load_model_and_predict_take_the_best_weights(trained_runs, tmp_path: Path) -> None:
-    from mlcl_train.predict import load_model
+    from mlcl_train.serve.predict import load_model
 
     run = shutil.copytree(sorted(p for p in trained_runs[0].iterdir() if p.is_dir())[0], tmp_path / "run")
     state = torch.load(run / "best.pt", weights_only=True)

@@ -14,7 +14,11 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from mlcl_train import shipped
+import pytest
+
+from mlcl_train.core import shipped
+
+pytestmark = pytest.mark.slow  # builds a wheel and installs it in a new venv
 
 ROOT = Path(__file__).parents[1]
 SOURCES = ["pyproject.toml", "setup.py", "README.md", "mlcl_train", *shipped.FOLDERS]
@@ -53,8 +57,8 @@ def test_the_wheel_installs_trains_and_copies_its_configs(tmp_path: Path) -> Non
     env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", XDG_CACHE_HOME=str(tmp_path / "cache"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    code = ("import mlcl_train, mlcl_train.data, mlcl_train.shipped as s; "
-            "print(mlcl_train.__file__, mlcl_train.data.BUNDLED, s.folder('configs'), sep='\\n')")
+    code = ("import mlcl_train, mlcl_train.data.loader, mlcl_train.core.shipped as s; "
+            "print(mlcl_train.__file__, mlcl_train.data.loader.BUNDLED, s.folder('configs'), sep='\\n')")
     where = sh(python, "-c", code, cwd=empty, env=env)
     for path in where.stdout.split():
         assert Path(path).is_relative_to(site), where.stdout  # the package, MNIST and configs of the wheel

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from mlcl_train.errors import UserError
-from mlcl_train.schema import coerce, quote, type_name, unknown_key
+from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import coerce, quote, type_name, unknown_key
 
 _MODELS: dict[str, Callable[..., Any]] = {}
 _NOTES: dict[str, Callable[[], list[str]]] = {}  # more lines for `mlcl-train models`, by model name

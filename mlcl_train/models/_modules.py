@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mlcl_train.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
+from mlcl_train.core.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
 from mlcl_train.models.layers import named_sequential
 
 

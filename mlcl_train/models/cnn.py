@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mlcl_train.errors import UserError
+from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import NonEmpty, PositiveInt, Probability
 from mlcl_train.models import register_model
 from mlcl_train.models.layers import Activation, Output, make_activation, make_output, named_sequential
-from mlcl_train.schema import NonEmpty, PositiveInt, Probability
 
 
 @register_model
@@ -24,7 +24,7 @@ def cnn(
     """Conv net: per channel count Conv(same padding) -> [BatchNorm] -> activation -> [2x2 pool]; then FC layers."""
     from torch import nn
 
-    from mlcl_train.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
+    from mlcl_train.core.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
 
     layers: list[tuple[str, Any]] = []
     in_channels, size = CHANNELS, IMAGE_SIZE  # input (N, 1, 28, 28)

@@ -42,8 +42,8 @@ def named_sequential(layers: list[tuple[str, Any]]) -> Any:
 
 def check_patch(patch: int | None) -> None:
     """model.patch must tile the 28x28 image exactly."""
-    from mlcl_train.datasets import IMAGE_SIZE as SIZE
-    from mlcl_train.errors import UserError
+    from mlcl_train.core.datasets import IMAGE_SIZE as SIZE
+    from mlcl_train.core.errors import UserError
 
     if patch is not None and SIZE % patch:
         valid = ", ".join(str(p) for p in range(1, SIZE + 1) if SIZE % p == 0)

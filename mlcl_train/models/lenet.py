@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from mlcl_train.core.values import Probability
 from mlcl_train.models import register_model
 from mlcl_train.models.layers import Activation, Output, make_activation, make_output, named_sequential
-from mlcl_train.schema import Probability
 
 
 @register_model
@@ -19,7 +19,7 @@ def lenet5(
     """LeNet-5: Conv 6@5x5 (pad 2) -> pool -> Conv 16@5x5 -> pool -> FC 120 -> FC 84 -> 10; tanh + avg pool as in 1998."""  # noqa: E501 (the models list shows this line whole)
     from torch import nn
 
-    from mlcl_train.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
+    from mlcl_train.core.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
 
     side = (IMAGE_SIZE // 2 - 4) // 2  # 5: after conv1, pool1, conv2 (5x5, no padding) and pool2
 

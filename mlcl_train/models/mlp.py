@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
+from mlcl_train.core.values import NonEmpty, PositiveInt, Probability
 from mlcl_train.models import register_model
 from mlcl_train.models.layers import Activation, Output, make_activation, make_output, named_sequential
-from mlcl_train.schema import NonEmpty, PositiveInt, Probability
 
 
 @register_model
@@ -21,7 +21,7 @@ def mlp(
     """Fully connected net: per hidden width Linear -> [BatchNorm] -> activation -> [Dropout]."""
     from torch import nn
 
-    from mlcl_train.datasets import INPUT_SHAPE, NUM_CLASSES
+    from mlcl_train.core.datasets import INPUT_SHAPE, NUM_CLASSES
 
     layers: list[tuple[str, Any]] = [("flatten", nn.Flatten())]  # (N, 1, 28, 28) -> (N, 784)
     width = math.prod(INPUT_SHAPE)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from mlcl_train.core.values import PositiveInt, Probability
 from mlcl_train.models import register_model
 from mlcl_train.models.layers import Output, check_patch, make_output, named_sequential
-from mlcl_train.schema import PositiveInt, Probability
 
 Cell = Literal["rnn", "lstm", "gru"]  # rnn: the plain tanh cell
 
@@ -60,7 +60,7 @@ def _classifier(cell: str, hidden: int, layers: int, bidirectional: bool, patch:
     """The RNN over the sequence, the pooling, then dropout and a linear layer to 10 scores."""
     from torch import nn
 
-    from mlcl_train.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
+    from mlcl_train.core.datasets import CHANNELS, IMAGE_SIZE, NUM_CLASSES
     from mlcl_train.models._modules import RecurrentClassifier
 
     rnn_class = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]

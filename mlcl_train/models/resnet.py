@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mlcl_train.errors import UserError
+from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import NonEmpty, PositiveInt
 from mlcl_train.models import register_model
 from mlcl_train.models.layers import Activation, Output, make_activation, make_output, named_sequential
-from mlcl_train.schema import NonEmpty, PositiveInt
 
 
 @register_model
@@ -26,7 +26,7 @@ def resnet(
         )
     from torch import nn
 
-    from mlcl_train.datasets import CHANNELS, NUM_CLASSES
+    from mlcl_train.core.datasets import CHANNELS, NUM_CLASSES
 
     layers: list[tuple[str, Any]] = [
         (

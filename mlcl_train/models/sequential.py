@@ -33,10 +33,10 @@ import inspect
 import typing
 from typing import Annotated, Any
 
-from mlcl_train.errors import UserError, first_line
+from mlcl_train.core.errors import UserError, first_line
+from mlcl_train.core.values import NonEmpty, NonNegative, PositiveInt, Probability, coerce, suggest
 from mlcl_train.models import register_model, register_notes
 from mlcl_train.models.layers import ACTIVATIONS, make_activation
-from mlcl_train.schema import NonEmpty, NonNegative, PositiveInt, Probability, coerce, suggest
 
 Shape = tuple[int, ...]
 Size = PositiveInt | list[PositiveInt]
@@ -49,7 +49,7 @@ def sequential(layers: list[Any] = DEFAULT_LAYERS) -> Any:
     """Layers written out in YAML (see `mlcl-train models` for the layer words); sizes inferred."""
     import torch
 
-    from mlcl_train.datasets import INPUT_SHAPE, NUM_CLASSES
+    from mlcl_train.core.datasets import INPUT_SHAPE, NUM_CLASSES
     from mlcl_train.models.layers import named_sequential
 
     with torch.no_grad():

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlcl_train.errors import UserError
+from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import Positive, PositiveInt, Probability
 from mlcl_train.models import register_model
 from mlcl_train.models.layers import Output, check_patch, make_output
-from mlcl_train.schema import Positive, PositiveInt, Probability
 
 
 @register_model

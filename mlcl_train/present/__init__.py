@@ -4,6 +4,6 @@
     slides.py    write_slides(records, "results.pptx")   the PowerPoint deck
     report.py    write_report(records, "report.html")    the same as one self-contained HTML page
 
-Reads run records (mlcl_train.runs) and rebuilds models through mlcl_train.engine; never the
+Reads run records (mlcl_train.runs.store) and rebuilds models through mlcl_train.training.engine; never the
 training loop.
 """

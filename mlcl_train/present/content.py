@@ -3,7 +3,7 @@
     content = gather(read_runs(["runs"]), title="Homework 2: model structure")
     content.rows, content.runs[0].layers, content.images["confusion"]   # table cells, layers, PNG bytes
 
-Takes run records (mlcl_train.runs); builds each model on the CPU for its layer table and
+Takes run records (mlcl_train.runs.store); builds each model on the CPU for its layer table and
 reloads the best run's model.pt for the confusion matrix. Nothing here
 raises for a run that is running, interrupted or incomplete: what is missing becomes a note.
 """
@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import yaml
 
-from mlcl_train.compare import NO_RUNS, cells, filter_runs, is_numeric, sort_runs
-from mlcl_train.datasets import DATASETS
-from mlcl_train.errors import UserError
-from mlcl_train.labels import differing_keys, run_labels
-from mlcl_train.runs import RunRecord
+from mlcl_train.core.datasets import DATASETS
+from mlcl_train.core.errors import UserError
+from mlcl_train.inspect.compare import NO_RUNS, cells, filter_runs, is_numeric, sort_runs
+from mlcl_train.runs.labels import differing_keys, run_labels
+from mlcl_train.runs.store import RunRecord
 
 if TYPE_CHECKING:
-    from mlcl_train.model_summary import Layer
+    from mlcl_train.inspect.summary import Layer
 
 FONT_PT = 14  # figure text at the size it is shown on a 13.3 x 7.5 inch slide
 RUN_CURVES_IN = (6.4, 3.8)  # a run's loss and accuracy panels, beside its layer table
@@ -144,8 +144,8 @@ def sweep_content(plt: Any, name: str, trials: list[RunRecord]) -> SweepContent:
     """A sweep's grouped table (the keys its trials vary) and plot --params's figure."""
     from collections import Counter
 
-    from mlcl_train.groups import group_cells, group_runs
-    from mlcl_train.plot import params_figure, swept_keys
+    from mlcl_train.inspect.groups import group_cells, group_runs
+    from mlcl_train.inspect.plot import params_figure, swept_keys
 
     keys = swept_keys(trials)
     headers, rows = group_cells(group_runs(trials, keys), keys)
@@ -226,9 +226,9 @@ def layer_table(run: RunRecord) -> tuple[list[Layer], str]:
     if run.config is None:
         return [], f"No layer table: {run.path} has no readable config.yaml"
     try:
-        from mlcl_train.config import resolve
-        from mlcl_train.engine import build_model
-        from mlcl_train.model_summary import layer_table as layers_of
+        from mlcl_train.config.loader import resolve
+        from mlcl_train.inspect.summary import layer_table as layers_of
+        from mlcl_train.training.engine import build_model
 
         return layers_of(build_model(resolve(copy.deepcopy(run.config)))), ""
     except (UserError, RuntimeError) as err:  # a config this version cannot build, or a forward pass that fails
@@ -284,7 +284,7 @@ def is_number(text: str) -> bool:
 @contextmanager
 def figure_style() -> Iterator[Any]:
     """pyplot with text at FONT_PT, for figures shown at about their own size."""
-    from mlcl_train.plot import pyplot
+    from mlcl_train.inspect.plot import pyplot
 
     plt = pyplot()
     with plt.rc_context({"font.size": FONT_PT, "legend.fontsize": FONT_PT - 1}):
@@ -295,7 +295,7 @@ def curves_png(
     plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool, size: tuple[float, float]
 ) -> bytes | None:
     """plot's curves of the runs as PNG bytes, or None when none has a finished epoch."""
-    from mlcl_train.plot import curves_figure
+    from mlcl_train.inspect.plot import curves_figure
 
     try:
         fig, _ = curves_figure(plt, runs, labels, acc_only, size)
@@ -319,8 +319,8 @@ def best_run_eval(run: RunRecord, label: str, weights: bytes | None,
     title = f"Confusion matrix: {label}"
     if weights is None:
         return title, [f"No confusion matrix: {run.run} has no saved weights (model.pt) yet"], {}
-    from mlcl_train.engine import resolve_device
-    from mlcl_train.evaluation import evaluate_run
+    from mlcl_train.inspect.evaluation import evaluate_run
+    from mlcl_train.training.engine import resolve_device
 
     resolve_device(device)  # a device this machine lacks is the user's error, not a note in the deck
     with tempfile.TemporaryDirectory() as out, figure_style():

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from mlcl_train import __version__
-from mlcl_train.errors import UserError
-from mlcl_train.labels import shorten as short_label
-from mlcl_train.model_summary import display_rows
+from mlcl_train.core.errors import UserError
+from mlcl_train.inspect.summary import display_rows
 from mlcl_train.present.content import Content, RunContent, gather, is_number, shorten, total_params
-from mlcl_train.runs import RunRecord
+from mlcl_train.runs.labels import shorten as short_label
+from mlcl_train.runs.store import RunRecord
 
 CELL_CHARS = 40  # a longer value in the comparison is cut (the run's section shows its model whole)
 LABEL_CHARS = 48  # a longer run label is cut in the comparison (its section's heading shows it whole)

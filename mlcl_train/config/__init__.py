@@ -1,0 +1,1 @@
+"""The config: its schema, YAML with `extends` and `--set`, the optimizers' and schedulers' fields."""

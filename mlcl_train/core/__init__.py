@@ -1,0 +1,1 @@
+"""Foundations: errors, signals, bounded file reads, safe YAML, value types, tables, data set shapes."""

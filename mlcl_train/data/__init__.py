@@ -1,0 +1,1 @@
+"""Data: the IDX reader, the bundled MNIST, splits as tensors on the device, batches, augmentation."""

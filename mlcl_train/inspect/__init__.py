@@ -1,0 +1,1 @@
+"""Read-only views of runs: compare, groups of seeds, plots, evaluation."""

@@ -1,0 +1,1 @@
+"""The first lecture's worked examples."""

@@ -1,0 +1,102 @@
+"""Export a run's model as one ONNX file that runs without mlcl-train (onnxruntime, OpenCV, ...).
+
+    mlcl-train export runs/20261127-101500-cnn --format onnx -o cnn.onnx
+
+The exported model takes `image`: float32 (N, 1, 28, 28) in [0, 1], white ink on black as
+`predict --save-preprocessed` writes it; the training normalisation is folded in. It returns
+`probabilities`: float32 (N, 10). The ONNX file's metadata names the dataset, the classes, the
+normalisation and the preprocessing.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mlcl_train.core.datasets import DATASETS
+from mlcl_train.core.errors import UserError
+from mlcl_train.data.loader import STATS
+from mlcl_train.serve.predict import load_model, run_dataset
+from mlcl_train.training.engine import output_kind
+
+FORMATS = {"onnx": "model.onnx"}
+PREPROCESSING = ("grayscale; ink white on black (invert a light background); crop to the ink; scale the longer side "
+                 "to {box} px, anti-aliased; paste into 28x28 centred by {centre}; values in [0, 1]")
+
+
+class Deployed(nn.Module):
+    """The run's model with the normalisation before it and probabilities after it."""
+
+    def __init__(self, model: nn.Module, mean: float, std: float, kind: str) -> None:
+        super().__init__()
+        self.model, self.mean, self.std, self.kind = model, mean, std, kind
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:  # (N, 1, 28, 28) in [0, 1] -> (N, 10)
+        out = self.model((image - self.mean) / self.std)
+        if self.kind == "softmax":
+            return out
+        return out.exp() if self.kind == "log_softmax" else out.softmax(1)
+
+
+def deployed(run_path: str | Path) -> tuple[Deployed, dict[str, str]]:
+    """The wrapped model (eval mode, CPU) and the metadata that describes its input and output."""
+    dataset = run_dataset(run_path)
+    model = load_model(run_path)
+    mean, std = STATS[dataset]
+    with torch.no_grad():
+        kind = output_kind(model(torch.randn(4, 1, 28, 28)).float())
+    box, centre = (20, "the centre of mass") if dataset == "mnist" else (28, "the bounding box")
+    meta = {
+        "dataset": dataset,
+        "classes": json.dumps(list(DATASETS[dataset].classes)),
+        "input": "image: float32 (N, 1, 28, 28), values in [0, 1], 0 = background",
+        "output": "probabilities: float32 (N, 10), one column per class",
+        "normalisation": json.dumps({"mean": mean, "std": std, "folded_in": True}),
+        "preprocessing": PREPROCESSING.format(box=box, centre=centre),
+        "run": Path(run_path).resolve().name,
+    }
+    return Deployed(model, mean, std, kind).eval(), meta
+
+
+def export_run(run_path: str | Path, fmt: str = "onnx", output: str | Path | None = None) -> Path:
+    """Write the run's model in `fmt`; returns the file's path."""
+    if fmt == "torchscript":
+        raise UserError("--format torchscript: torch 2.9 and later deprecate TorchScript; use --format onnx")
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    path = Path(output) if output is not None else Path(run_path) / FORMATS[fmt]
+    model, meta = deployed(run_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write_onnx(model, meta, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_onnx(model: Deployed, meta: dict[str, str], path: Path) -> None:
+    """ONNX through torch's exporter (torch.export based), a dynamic batch axis, the metadata as metadata_props."""
+    try:
+        import onnx
+        import onnxscript  # noqa: F401  (the exporter needs it)
+    except ImportError:
+        raise UserError("exporting to ONNX needs the onnx package: pip install 'mlcl-train[export]'") from None
+    example = torch.zeros(2, 1, 28, 28)
+    with warnings.catch_warnings():  # torch's own notices about its tracing internals (LSTM weights, size checks)
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(path), input_names=["image"], output_names=["probabilities"],
+                          dynamic_shapes={"image": {0: torch.export.Dim("batch")}}, dynamo=True,
+                          verbose=False, external_data=False)
+    proto = onnx.load(str(path))
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.doc_string = meta["preprocessing"]
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+

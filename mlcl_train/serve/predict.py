@@ -1,0 +1,296 @@
+"""Use a trained run: rebuild its model, read photos or drawings of digits the way MNIST was made, predict.
+
+    model = load_model("runs/20261127-101500-cnn")
+    results = predict_files("runs/20261127-101500-cnn", ["my_seven.jpg"], top=3)
+
+MNIST's digits are white ink on black, cropped to the ink, scaled so the longer side is 20 px
+(anti-aliased), and pasted into 28x28 with the centre of mass at the centre. `preprocess` does
+the same to any image: grayscale, the paper's shading removed, inverted when the background is
+light, then the training normalisation. Fashion-MNIST's products fill 28 px and are centred by
+their box, so for fashion_mnist runs only those steps apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from mlcl_train.config.loader import load_config
+from mlcl_train.core.datasets import DATASETS
+from mlcl_train.core.errors import UserError, first_line
+from mlcl_train.data.loader import STATS
+from mlcl_train.training.engine import as_probabilities, build_model, load_state, resolve_device
+
+SIDE = 28  # the input is (N, 1, 28, 28)
+WORK = 256  # images are shrunk to at most this many pixels on their longer side before anything else
+THIN, STROKE = 1.5, 2.0  # MNIST's strokes are 1.3-2.3 px wide (5th to 75th percentile); thinner ones are widened to 2
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a dataset's images were made from a picture."""
+
+    box: int  # the longer side of the object, in pixels of the 28x28 image
+    centre_of_mass: bool  # centred by the centre of mass (MNIST) or by the box (Fashion-MNIST)
+    saturate: bool  # strokes of full strength (pen ink) or the picture's own shades (photos of clothes)
+
+
+RECIPES = {"mnist": Recipe(20, True, True), "fashion_mnist": Recipe(28, False, False)}
+
+
+@dataclass
+class Prediction:
+    image: str
+    top: list[tuple[str, float]]  # (class name, probability), most likely first
+    seen: np.ndarray  # (28, 28) in [0, 1]: the image the model saw, before normalisation
+
+    @property
+    def prediction(self) -> str:
+        return self.top[0][0]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"image": self.image, "prediction": self.prediction,
+                "top": [{"class": c, "probability": round(p, 6)} for c, p in self.top]}
+
+
+# ---------------------------------------------------------------- the run's model
+
+
+def load_model(run_path: str | Path, weights: str = "last", device: str = "cpu") -> torch.nn.Module:
+    """A run's model in eval mode with its saved weights ("last": model.pt; "best": best.pt; else a state_dict file)."""
+    run = Path(run_path)
+    file = run / {"last": "model.pt", "best": "best.pt"}[weights] if weights in ("last", "best") else Path(weights)
+    for path in (run / "config.yaml", file):
+        if not path.is_file():
+            raise UserError(f"{path} not found; pass a run folder that finished at least one epoch")
+    cfg = load_config(run / "config.yaml")
+    dev, _ = resolve_device(device)
+    model = build_model(cfg).to(dev)
+    state = load_state(file, "train the run again, or pass another", map_location=dev)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, AttributeError, TypeError) as err:
+        reason = first_line(err)
+        raise UserError(f"{file} does not fit the model of {run}/config.yaml ({reason})") from None
+    return model.eval()
+
+
+def run_dataset(run_path: str | Path) -> str:
+    """The dataset a run was trained on (its config's data.dataset)."""
+    path = Path(run_path) / "config.yaml"
+    if not path.is_file():
+        raise UserError(f"{path} not found; pass a run folder")
+    return load_config(path)["data"]["dataset"]
+
+
+def probabilities(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(N, classes) probabilities for normalised images, whether the model ends in logits, softmax or log-softmax."""
+    with torch.inference_mode():
+        out = model(images.to(next(model.parameters()).device)).float().cpu()
+    return as_probabilities(out)
+
+
+# ---------------------------------------------------------------- pictures -> 28x28
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open a PNG/JPEG (any format Pillow reads); a missing or unreadable file is a UserError."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return ImageOps.exif_transpose(img)  # phone photos: upright as they were taken
+    except FileNotFoundError:
+        raise UserError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise UserError(f"{path} is not an image Pillow can read ({type(err).__name__}); use a PNG or JPEG") from None
+
+
+def preprocess(img: Image.Image, dataset: str = "mnist") -> np.ndarray:
+    """The (28, 28) image in [0, 1] (ink = 1, background = 0) that a model trained on `dataset` expects."""
+    recipe = RECIPES[dataset]
+    gray = _grayscale(img)
+    ink = _drop_specks(_ink(gray, recipe.saturate))
+    rows, cols = np.nonzero(ink > 0)
+    if len(rows) == 0:
+        return np.zeros((SIDE, SIDE), np.float32)  # a blank page reads as a blank image
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    if recipe.saturate:
+        ink = _thicken(ink, recipe.box / max(ink.shape))
+    return _place(_fit(ink, recipe.box), recipe.centre_of_mass)
+
+
+def normalise(seen: np.ndarray, dataset: str) -> torch.Tensor:
+    """(28, 28) in [0, 1] -> (1, 1, 28, 28) with the training normalisation."""
+    mean, std = STATS[dataset]
+    return ((torch.from_numpy(seen).float() - mean) / std).view(1, 1, SIDE, SIDE)
+
+
+def _grayscale(img: Image.Image) -> np.ndarray:
+    """Luminance in [0, 1], at most WORK pixels on the longer side; transparency reads as white paper."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(paper, rgba)
+    gray = img.convert("L")
+    if max(gray.size) > WORK:
+        scale = WORK / max(gray.size)
+        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+        gray = gray.resize(size, Image.Resampling.BOX)
+    return np.asarray(gray, np.float32) / 255.0
+
+
+def _ink(gray: np.ndarray, saturate: bool) -> np.ndarray:
+    """How much ink each pixel holds, in [0, 1]; 0 on the paper.
+
+    The paper is modelled as a smooth surface (a quadratic in x and y) fitted to the pixels that
+    are not ink, so a shadow or uneven light across a photo does not read as ink. The ink is
+    what departs from it, on the side away from the paper's brightness (dark ink on light paper
+    is inverted, light ink on a dark background is not).
+    """
+    paper = _paper(gray)
+    light = float(np.median(paper)) > 0.5
+    ink = (paper - gray) if light else (gray - paper)
+    noise = max(_spread(ink), 1 / 255)  # the paper's grain: most pixels are paper
+    strength = float(np.quantile(ink, 0.999))  # the ink's strength, even where a digit covers few pixels
+    if strength < 8 * noise or strength < 0.08:
+        return np.zeros_like(gray)  # nothing stands out from the paper
+    low = max(6 * noise, 0.03 * strength)  # below this: paper texture and noise
+    core = ink[ink > max(low, 0.5 * strength)]  # the strokes, not faint lines or smudges
+    high = float(np.quantile(core, 0.9)) if saturate else 1.0  # a stroke's core is full ink
+    out = np.clip((ink - low) / max(high - low, 1e-6), 0, 1).astype(np.float32)
+    if saturate:  # faint marks more than 2 px from a stroke (ruled lines, smudges) are not the digit
+        strokes = Image.fromarray(((ink > 0.4 * high) * 255).astype(np.uint8))
+        out *= np.asarray(strokes.filter(ImageFilter.MaxFilter(5))) > 0
+    return out
+
+
+def _drop_specks(ink: np.ndarray, share: float = 0.05) -> np.ndarray:
+    """Erase marks cut off from the rest by empty rows or columns that hold under `share` of the ink (dirt, a dot)."""
+    ink = ink.copy()
+    for axis in (1, 0, 1, 0):  # rows, then columns, twice: a speck may be apart in one direction only
+        profile = ink.sum(axis=axis)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], profile > 0, [0]]).astype(np.int8)))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):  # runs of rows (columns) that hold ink
+            if profile[start:end].sum() < share * profile.sum():
+                (ink[start:end] if axis == 1 else ink[:, start:end])[...] = 0
+    return ink
+
+
+def _paper(gray: np.ndarray, rounds: int = 4) -> np.ndarray:
+    """The background's brightness at every pixel: a quadratic surface fitted to the non-ink pixels."""
+    h, w = gray.shape
+    y, x = np.mgrid[0:h, 0:w]
+    y, x = y.ravel() / max(h - 1, 1) - 0.5, x.ravel() / max(w - 1, 1) - 0.5
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], 1)
+    values = gray.ravel()
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    light = float(np.median(border)) > 0.5
+    middle = np.median(values)
+    keep = values >= middle if light else values <= middle  # start from the half on the paper's side
+    for _ in range(rounds):  # fit, drop what lies well on the ink side of the fit, fit again
+        coef, *_ = np.linalg.lstsq(basis[keep], values[keep], rcond=None)
+        fit = basis @ coef
+        away = (fit - values) if light else (values - fit)
+        keep = away < max(3 * _spread(away[keep]), 0.02)
+    return (basis @ coef).reshape(h, w).astype(np.float32)
+
+
+def _spread(values: np.ndarray) -> float:
+    """A robust standard deviation (1.4826 times the median absolute deviation)."""
+    if values.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean width of the strokes in pixels: a stroke of width w and length L covers w*L and has 2L of edge."""
+    mask = ink > 0.5
+    edges = (mask[1:] != mask[:-1]).sum() + (mask[:, 1:] != mask[:, :-1]).sum()
+    return 2 * float(mask.sum()) / max(int(edges), 1)
+
+
+def _thicken(ink: np.ndarray, scale: float) -> np.ndarray:
+    """Widen strokes that would be thinner than THIN px in the 28x28 image (a fine pen, a hairline) to STROKE px."""
+    width = stroke_width(ink)
+    if width * scale >= THIN:
+        return ink
+    size = 2 * round((STROKE / scale - width) / 2) + 1  # a max filter of this size adds size - 1 to the width
+    pad = size // 2
+    return np.asarray(Image.fromarray(np.pad(ink, pad), "F").filter(ImageFilter.MaxFilter(size)))
+
+
+def _fit(ink: np.ndarray, box: int) -> np.ndarray:
+    """Scale so the longer side is `box` pixels, keeping the aspect ratio, anti-aliased."""
+    h, w = ink.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(ink, "F").resize(size, Image.Resampling.LANCZOS)).clip(0, 1)
+
+
+def _place(ink: np.ndarray, centre_of_mass: bool) -> np.ndarray:
+    """Paste into 28x28: the centre of mass at pixel (14, 14), where MNIST has it, or the box in the middle."""
+    h, w = ink.shape
+    if centre_of_mass and ink.sum() > 0:
+        rows, cols = np.indices(ink.shape)
+        top = round(SIDE / 2 - (rows * ink).sum() / ink.sum())
+        left = round(SIDE / 2 - (cols * ink).sum() / ink.sum())
+    else:
+        top, left = (SIDE - h) // 2, (SIDE - w) // 2
+    out = np.zeros((SIDE, SIDE), np.float32)
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + h, SIDE), min(left + w, SIDE)
+    out[y0:y1, x0:x1] = ink[y0 - top : y1 - top, x0 - left : x1 - left]
+    return out
+
+
+def save_seen(seen: np.ndarray, path: Path) -> None:
+    """Write the 28x28 image the model saw as a PNG (white ink on black, as in MNIST)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((seen * 255).round().astype(np.uint8), "L").save(path)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def predict_images(model: torch.nn.Module, dataset: str, images: list[Image.Image], top: int = 3,
+                   names: list[str] | None = None) -> list[Prediction]:
+    """Preprocess each picture, run the model once on all of them, keep the `top` classes of each."""
+    seen = [preprocess(img, dataset) for img in images]
+    probs = probabilities(model, torch.cat([normalise(s, dataset) for s in seen]))
+    classes = list(DATASETS[dataset].classes)
+    results = []
+    for i, (row, s) in enumerate(zip(probs, seen, strict=True)):
+        best = row.argsort(descending=True)[:top].tolist()
+        results.append(Prediction(names[i] if names else str(i), [(classes[c], float(row[c])) for c in best], s))
+    return results
+
+
+def predict_files(run_path: str | Path, paths: list[str | Path], top: int = 3, save_dir: Path | None = None,
+                  device: str = "cpu", weights: str = "last") -> list[Prediction]:
+    """`mlcl-train predict`: the top classes of each image file; the 28x28 inputs written to save_dir."""
+    if top < 1:
+        raise UserError("--top must be >= 1")
+    if weights not in ("last", "best"):
+        raise UserError(f"--weights {weights!r}: unknown; valid: last, best")
+    model = load_model(run_path, weights, device=device)
+    images = [read_image(p) for p in paths]
+    results = predict_images(model, run_dataset(run_path), images, top, [str(p) for p in paths])
+    if save_dir is not None:
+        for path, result in zip(paths, results, strict=True):
+            save_seen(result.seen, Path(save_dir) / f"{Path(path).stem}.png")
+    return results
+
+
+def render_table(results: list[Prediction]) -> str:
+    """One line per image: its path, the prediction, the top classes with probabilities."""
+    width = max(len("image"), *(len(r.image) for r in results))
+    lines = [f"{'image':<{width}}  prediction  top"]
+    for r in results:
+        tops = "  ".join(f"{c} {100 * p:5.1f}%" for c, p in r.top)
+        lines.append(f"{r.image:<{width}}  {r.prediction:<10}  {tops}")
+    return "\n".join(lines) + "\n"

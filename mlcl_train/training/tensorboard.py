@@ -1,0 +1,76 @@
+"""TensorBoard event files in the run folder, for `train.tensorboard: true`.
+
+    mlcl-train --config configs/cnn.yaml --set train.tensorboard=true
+    tensorboard --logdir runs          # each run folder is a run; the HParams tab compares their configs
+
+Per epoch: loss/<split> and acc/<split> (train, val, test), lr, seconds and, with
+train.log_grad_norms, grad_norm/<layer>. When the run ends: its config as HParams, with the
+final and best accuracies as the metrics. The training loop imports this module only when the
+option is on, so a run without it never imports TensorBoard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlcl_train.core.errors import UserError
+from mlcl_train.runs.store import flatten
+
+INSTALL = "pip install 'mlcl-train[tensorboard]'"
+RESULTS = ("final_acc", "best_acc", "best_val_acc", "final_val_acc")  # summary keys shown as HParams metrics
+
+
+def require() -> None:
+    """A UserError when the tensorboard package is missing (checked before a run folder exists)."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise UserError(f"train.tensorboard: true needs the tensorboard package; install it with: {INSTALL} "
+                        "(or set train.tensorboard: false)") from None
+
+
+class Events:
+    """The run's TensorBoard writer: a row of scalars per epoch, the HParams at the end."""
+
+    def __init__(self, folder: Path, cfg: dict[str, Any]) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(folder))
+        self.cfg = cfg
+
+    def epoch(self, row: dict[str, Any], norms: dict[str, float]) -> None:
+        """One metrics.csv row (and the epoch's gradient norms) as scalars at step `epoch`."""
+        step = int(row["epoch"])
+        for split in ("train", "val", "test"):
+            for what in ("loss", "acc"):
+                value = row.get(f"{split}_{what}")
+                if value not in (None, ""):
+                    self.writer.add_scalar(f"{what}/{split}", float(value), step)
+        self.writer.add_scalar("lr", float(row["lr"]), step)
+        self.writer.add_scalar("seconds", float(row["seconds"]), step)
+        for name, norm in norms.items():
+            self.writer.add_scalar(f"grad_norm/{name}", norm, step)
+        self.writer.flush()
+
+    def close(self, summary: dict[str, Any]) -> None:
+        """The config as HParams with the run's results as metrics; then close the files."""
+        from torch.utils.tensorboard.summary import hparams
+
+        metrics = {f"hparam/{key}": float(summary[key]) for key in RESULTS if summary.get(key) is not None}
+        params = {key: hparam_value(v) for key, v in flatten(self.cfg).items()}
+        params["status"] = str(summary.get("status"))
+        experiment, start, end = hparams(params, metrics)
+        writer = self.writer._get_file_writer()  # add_hparams would write into a new subfolder; keep one folder
+        for proto in (experiment, start, end):
+            writer.add_summary(proto)
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value, int(summary.get("epochs_done") or 0))
+        self.writer.close()
+
+
+def hparam_value(value: Any) -> bool | int | float | str:
+    """HParams take numbers, booleans and text: lists and null become their YAML-like text."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return "null" if value is None else str(value)
