@@ -93,7 +93,7 @@ def _resume(run: Path, epochs: int | None, progress: bool) -> RunRecord:
 
 def _training(work: Callable[..., RunRecord], *args: Any) -> tuple[int, RunRecord | None]:
     """Run a training job; map every way it can end to an exit code, with the run's record when there is one."""
-    from mlcl_train.core.errors import Diverged, Stopped
+    from mlcl_train.core.errors import Diverged, Failed, Stopped
 
     try:
         from mlcl_train.core import signals
@@ -111,16 +111,16 @@ def _training(work: Callable[..., RunRecord], *args: Any) -> tuple[int, RunRecor
     except KeyboardInterrupt:  # where the command line's handler is not installed (app() called directly)
         typer.echo("interrupted", err=True)
         return 130, None
+    except Diverged as diverged:  # the run's folder and log say so
+        return 1, diverged.run
     except Exception as err:
-        record = getattr(err, "run", None)
-        if isinstance(err, Diverged):
-            return 1, record
-        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-            typer.echo(f"error: {no_space(err, record)}", err=True)
+        error, record = (err.error, err.run) if isinstance(err, Failed) else (err, None)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            typer.echo(f"error: {no_space(error, record)}", err=True)
             return 1, record
         if os.environ.get("MLCL_DEBUG"):
             raise
-        typer.echo(f"error: {type(err).__name__}: {err} (set MLCL_DEBUG=1 to see the traceback)", err=True)
+        typer.echo(f"error: {type(error).__name__}: {error} (set MLCL_DEBUG=1 to see the traceback)", err=True)
         return 1, record
 
 
