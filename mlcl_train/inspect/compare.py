@@ -22,7 +22,7 @@ import yaml
 
 from mlcl_train.core import table
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import suggest
+from mlcl_train.core.values import shorten, suggest
 from mlcl_train.runs.labels import MISSING, differing_keys, run_labels
 from mlcl_train.runs.store import COLUMNS as MACHINE
 from mlcl_train.runs.store import RunRecord, as_number
@@ -180,10 +180,10 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
         if any(label != r.name for label, r in zip(labels, runs, strict=True)):
             shown = ["run", "label", *result_columns(runs)[1:], *keys]
     headers, rows = cells(runs, keys, shown, labels)
-    rows = [[v if h in ("run", "path") else ellipsis(v, CELL_CHARS) for h, v in zip(headers, row, strict=True)]
+    rows = [[v if h in ("run", "path") else shorten(v, CELL_CHARS) for h, v in zip(headers, row, strict=True)]
             for row in rows]
     if fmt == "table" and width is not None and columns is None:
-        headers, rows, dropped = fit(headers, rows, width)
+        headers, rows, dropped = columns_within(headers, rows, width)
         (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
     return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
@@ -207,7 +207,8 @@ def result_columns(runs: list[RunRecord]) -> list[str]:
     return [*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:]]
 
 
-def fit(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]], list[str]]:
+def columns_within(headers: list[str], rows: list[list[str]],
+                   width: int) -> tuple[list[str], list[list[str]], list[str]]:
     """Leave out columns (the least useful first) until the text table is at most `width` characters wide."""
     need = {h: max(len(x) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)}
     keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS, "label"]]  # the label stays, as run does
@@ -220,11 +221,6 @@ def fit(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str
             kept.remove(name)
     index = [headers.index(h) for h in kept]
     return kept, [[r[i] for i in index] for r in rows], [h for h in headers if h not in kept]
-
-
-def ellipsis(text: str, most: int) -> str:
-    """text cut to `most` characters, ending in an ellipsis when cut."""
-    return text if len(text) <= most else text[: most - 1] + "\u2026"
 
 
 def _column(run: RunRecord, key: str, label: str) -> Any:

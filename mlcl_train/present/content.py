@@ -23,6 +23,7 @@ import yaml
 
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import shorten
 from mlcl_train.inspect.compare import NO_RUNS, cells, filter_runs, is_numeric, sort_runs
 from mlcl_train.runs.labels import differing_keys, run_labels
 from mlcl_train.runs.store import RunRecord
@@ -199,7 +200,7 @@ def run_content(plt: Any, run: RunRecord, label: str) -> RunContent:
     layers, layers_note = layer_table(run)
     note = "" if run.status == "completed" else STATUS_NOTES.get(run.status, "unknown status")
     return RunContent(run, label, model_yaml(run), layers, layers_note, facts(run), note,
-                      curves_png(plt, [run], [shorten(label, 28)], acc_only=False, size=RUN_CURVES_IN))
+                      curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN))
 
 
 def read_weights(run: RunRecord) -> bytes | None:
@@ -267,10 +268,6 @@ def validation_facts(run: RunRecord) -> list[tuple[str, str]]:
 
 def total_params(layers: list[Layer]) -> int:
     return sum(lay.params for lay in layers)
-
-
-def shorten(text: str, most: int) -> str:
-    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def is_number(text: str) -> bool:

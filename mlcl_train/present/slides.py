@@ -2,7 +2,7 @@
 
     mlcl-train slides runs/ -o results.pptx --title "Homework 2: model structure"
 
-16:9 slides in DejaVu Sans. Every text is measured with the font's metrics (present/textfit.py) and
+16:9 slides in DejaVu Sans. Every text is measured with the font's metrics (present/typeset.py) and
 laid out to fit its box: titles shrink, the comparison shows the columns that fit (model keys
 first) and lists the others below, a long layer table gets a smaller font or two columns.
 One function per kind of slide: title_slide, table_slides, run_slide, curves_slide, confusion_slides.
@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from mlcl_train.core.errors import UserError
 from mlcl_train.inspect.summary import Layer, display_rows
-from mlcl_train.present import textfit
+from mlcl_train.present import typeset
 from mlcl_train.present.content import Content, RunContent, gather, is_number, total_params
 from mlcl_train.runs.store import RunRecord
 
@@ -31,7 +31,7 @@ TWO_COLUMNS_IN = 9.0  # the left of a run's slide when its layer table takes two
 CELL_PAD = (0.08, 0.03)  # a table cell's left/right and top/bottom margins, inches
 BOX_PAD = (0.1, 0.05)  # a text box's (python-pptx's defaults)
 SLACK = 0.04  # inches added to every measured width: renderers differ a little
-MONO = textfit.MONO
+MONO = typeset.MONO
 BEST_FILL, HEAD_FILL, ODD_FILL, EVEN_FILL = "D9EAD3", "3B5B7A", "EEF2F6", "FFFFFF"
 WARN = "A61C00"  # text of a run that is not completed
 MODEL_LINES = 9  # of the model's YAML on a run's slide (3 when the layer table needs the room)
@@ -97,15 +97,15 @@ def title_slide(prs: Any, content: Content) -> None:
     lines = list(content.subtitle)
     if content.compared:
         lines[0] = listing("Compared: ", content.compared, 22, inner(width))
-    write(sub.text_frame, [textfit.cut(line, 22, inner(width)) for line in lines], 22)
+    write(sub.text_frame, [typeset.cut(line, 22, inner(width)) for line in lines], 22)
 
 
 def table_slides(prs: Any, content: Content) -> None:
     """The comparison: each run's label, the headline numbers and the differing keys that fit (model keys first),
     as many runs a slide as fit; the keys left out, the values all runs share and the runs not completed below."""
     pt, width = TABLE_PT, WIDTH - 2 * MARGIN
-    rows = [[textfit.cut_middle(row[0], pt, LABEL_IN, bold=True),  # measured bold: the best row is
-             *(textfit.cut(v, pt, CELL_IN, bold=True) for v in row[1:])] for row in content.rows]
+    rows = [[typeset.cut_middle(row[0], pt, LABEL_IN, bold=True),  # measured bold: the best row is
+             *(typeset.cut(v, pt, CELL_IN, bold=True) for v in row[1:])] for row in content.rows]
     cols = pick_columns(content.headers, rows, width, pt)
     headers, rows = [content.headers[c] for c in cols], [[r[c] for c in cols] for r in rows]
     left_out = [h for i, h in enumerate(content.headers) if i not in cols]
@@ -114,10 +114,10 @@ def table_slides(prs: Any, content: Content) -> None:
         *([f"Not shown ({len(left_out)}, see mlcl-train compare): " + ", ".join(left_out)] if left_out else []),
     ]
     below = [clip(line, pt, inner(width), 2) for line in below]
-    notes = [textfit.cut(note, pt, inner(width)) for note in content.notes]
+    notes = [typeset.cut(note, pt, inner(width)) for note in content.notes]
     room = BOTTOM - TOP - header_height(headers, column_widths(headers, rows, width, pt), pt) - 0.1
     full = max(int(room / row_height(pt)), 1)  # rows on a slide without the lines below the table
-    room -= 0.2 + textfit.height_in(below, pt, inner(width)) + textfit.line_in(pt) * min(len(notes), 3) + 2 * BOX_PAD[1]
+    room -= 0.2 + typeset.height_in(below, pt, inner(width)) + typeset.line_in(pt) * min(len(notes), 3) + 2 * BOX_PAD[1]
     chunks = slide_rows(len(rows), full, max(int(room / row_height(pt)), 1))
     right = {i for i, c in enumerate(cols) if content.numeric[c]} if content.numeric is not None else None
     for n, chunk in enumerate(chunks, 1):
@@ -131,10 +131,10 @@ def table_slides(prs: Any, content: Content) -> None:
 def sweep_slides(prs: Any, part: Any) -> None:
     """A sweep: its grouped table (as many points a slide as fit), then its metric against each swept key."""
     pt, width = TABLE_PT, WIDTH - 2 * MARGIN
-    rows = [[textfit.cut(v, pt, CELL_IN, bold=True) for v in row] for row in part.rows]
+    rows = [[typeset.cut(v, pt, CELL_IN, bold=True) for v in row] for row in part.rows]
     line = [clip(part.line, pt, inner(width), 2)]
     room = BOTTOM - TOP - header_height(part.headers, column_widths(part.headers, rows, width, pt), pt) - 0.3
-    room -= textfit.height_in(line, pt, inner(width)) + 2 * BOX_PAD[1]
+    room -= typeset.height_in(line, pt, inner(width)) + 2 * BOX_PAD[1]
     size = max(int(room / row_height(pt)), 1)
     chunks = [range(i, min(i + size, len(rows))) for i in range(0, len(rows), size)] or [range(0)]
     right = {i for i, num in enumerate(part.numeric) if num}
@@ -163,7 +163,7 @@ def slide_rows(count: int, full: int, last: int) -> list[range]:
 def notes_below(slide: Any, same: list[str], notes: list[str], top: float, pt: int) -> None:
     """Under the table: the keys left out and the values all runs share, then (in red) the runs not completed."""
     width = WIDTH - 2 * MARGIN
-    room = int((BOTTOM - top - 2 * BOX_PAD[1] - textfit.height_in(same, pt, inner(width))) / textfit.line_in(pt))
+    room = int((BOTTOM - top - 2 * BOX_PAD[1] - typeset.height_in(same, pt, inner(width))) / typeset.line_in(pt))
     if len(notes) > room:
         notes = [*notes[: max(room - 1, 0)], f"and {len(notes) - max(room - 1, 0)} more runs not completed"]
     if not same and not notes:
@@ -194,13 +194,13 @@ def confusion_slides(prs: Any, content: Content) -> None:
     slide = new_slide(prs, content.confusion_title)
     if "confusion" not in content.images:
         write(textbox(slide, MARGIN, 2.5, WIDTH - 2 * MARGIN, 2.0),
-              [textfit.cut(line, BODY_PT, inner(WIDTH - 2 * MARGIN)) for line in content.confusion_lines], BODY_PT)
+              [typeset.cut(line, BODY_PT, inner(WIDTH - 2 * MARGIN)) for line in content.confusion_lines], BODY_PT)
         return
     picture(slide, content.images["confusion"], MARGIN - 0.2, TOP - 0.1, 6.8, BOTTOM - TOP + 0.2)
     left = MARGIN + 6.9
     width, height = WIDTH - MARGIN - left, BOTTOM - TOP - 0.3
     gap = 12
-    pt = next((p for p in (BODY_PT, 16, 14, 12) if textfit.height_in(content.confusion_lines, p, inner(width))
+    pt = next((p for p in (BODY_PT, 16, 14, 12) if typeset.height_in(content.confusion_lines, p, inner(width))
                + gap / 72 * len(content.confusion_lines) <= height - 2 * BOX_PAD[1]), 12)
     write(textbox(slide, left, TOP + 0.3, width, height), content.confusion_lines, pt, gap=gap)
     if "mistakes" in content.images:
@@ -236,7 +236,7 @@ def layer_plan(run: RunContent) -> dict[str, Any]:
 def structure(slide: Any, run: RunContent, plan: dict[str, Any]) -> None:
     """The config's model section, then the layer table (in two columns, or cut in the middle, if it is long)."""
     pt, width, top = plan["pt"], plan["width"], plan["top"]
-    yaml_lines = [textfit.cut(line, pt, inner(width), font=MONO) for line in plan["yaml"]]
+    yaml_lines = [typeset.cut(line, pt, inner(width), font=MONO) for line in plan["yaml"]]
     write(textbox(slide, MARGIN, TOP, width, top - TOP - 0.1), yaml_lines, pt, font=MONO)
     if not run.layers:
         write(textbox(slide, MARGIN, top, width, BOTTOM - top), [clip(run.layers_note, pt, inner(width), 4)], pt)
@@ -252,7 +252,7 @@ def results(slide: Any, run: RunContent, left: float, width: float) -> None:
     """The run's facts, one a line (status in red unless completed), and its curves below them."""
     pt = BODY_PT if width > 5 else 16 if width > 4 else 14
     facts = [(n, fitted(f"{n}: {v}", pt, inner(width), 2)) for n, v in run.facts if n != "status" or run.status_note]
-    height = textfit.height_in([text for _, text in facts], pt, inner(width)) + 2 * BOX_PAD[1] + 0.05
+    height = typeset.height_in([text for _, text in facts], pt, inner(width)) + 2 * BOX_PAD[1] + 0.05
     box = textbox(slide, left, TOP, width, height)
     for i, (name, text) in enumerate(facts):
         span(box.paragraphs[0] if i == 0 else box.add_paragraph(), text, pt, color=WARN if name == "status" else None)
@@ -279,24 +279,24 @@ def sized(text: str, sizes: Iterable[int], width: float, lines: int = 1, bold: b
     sizes = list(sizes)
     for most in range(1, lines + 1):
         for pt in sizes:
-            if textfit.fits(text, pt, width, bold, lines=most):
+            if typeset.fits(text, pt, width, bold, lines=most):
                 return text, pt
     return clip(text, sizes[-1], width, lines, bold), sizes[-1]
 
 
 def fitted(text: str, pt: float, width: float, lines: int) -> str:
     """The text if it wraps into at most `lines` lines, no word broken; else cut to one line."""
-    return text if textfit.fits(text, pt, width, lines=lines) else textfit.cut(text, pt, width)
+    return text if typeset.fits(text, pt, width, lines=lines) else typeset.cut(text, pt, width)
 
 
 def clip(text: str, pt: float, width: float, lines: int, bold: bool = False) -> str:
     """The text, cut with an ellipsis so that it wraps into at most `lines` lines, no word wider than a line."""
-    if textfit.fits(text, pt, width, bold, lines=lines):
+    if typeset.fits(text, pt, width, bold, lines=lines):
         return text
     lo, hi = 0, len(text)
     while lo < hi:  # the longest start that fits with the ellipsis
         mid = (lo + hi + 1) // 2
-        if textfit.fits(text[:mid].rstrip() + "\u2026", pt, width, bold, lines=lines):
+        if typeset.fits(text[:mid].rstrip() + "\u2026", pt, width, bold, lines=lines):
             lo = mid
         else:
             hi = mid - 1
@@ -308,9 +308,9 @@ def listing(prefix: str, items: list[str], pt: float, width: float) -> str:
     for n in range(len(items), 0, -1):
         more = f" and {len(items) - n} more" if n < len(items) else ""
         text = prefix + ", ".join(items[:n]) + more
-        if textfit.width_in(text, pt) <= width:
+        if typeset.width_in(text, pt) <= width:
             return text
-    return textfit.cut(prefix + ", ".join(items), pt, width)
+    return typeset.cut(prefix + ", ".join(items), pt, width)
 
 
 def pick_columns(headers: list[str], rows: list[list[str]], width: float, pt: int) -> list[int]:
@@ -332,7 +332,7 @@ def pick_columns(headers: list[str], rows: list[list[str]], width: float, pt: in
 def column_need(header: str, values: list[str], pt: float) -> float:
     """Inches a column needs: its longest value, or its longest header piece (headers wrap after _ and .), in bold."""
     pieces = wrap_points(header).split("\u200b")
-    longest = max(textfit.width_in(text, pt, bold=True) for text in [*values, *pieces])  # bold: headers, best, total
+    longest = max(typeset.width_in(text, pt, bold=True) for text in [*values, *pieces])  # bold: headers, best, total
     return longest + 2 * CELL_PAD[0] + SLACK
 
 
@@ -344,13 +344,13 @@ def column_widths(headers: list[str], rows: list[list[str]] | list[tuple[str, ..
 
 
 def header_height(headers: list[str], widths: list[float], pt: float) -> float:
-    lines = max(len(textfit.wrap(wrap_points(h), pt, w - 2 * CELL_PAD[0] - SLACK, bold=True))
+    lines = max(len(typeset.wrap(wrap_points(h), pt, w - 2 * CELL_PAD[0] - SLACK, bold=True))
                 for h, w in zip(headers, widths, strict=True))
-    return lines * textfit.line_in(pt) + 2 * CELL_PAD[1] + 0.02
+    return lines * typeset.line_in(pt) + 2 * CELL_PAD[1] + 0.02
 
 
 def row_height(pt: float) -> float:
-    return textfit.line_in(pt) + 2 * CELL_PAD[1] + 0.02
+    return typeset.line_in(pt) + 2 * CELL_PAD[1] + 0.02
 
 
 def fits_table(headers: list[str], rows: list[tuple[str, ...]], width: float, height: float, pt: float) -> bool:
@@ -365,7 +365,7 @@ def split_rows(rows: list[Any], columns: int) -> list[list[Any]]:
 
 
 def yaml_height(lines: list[str], pt: float) -> float:
-    return textfit.line_in(pt) * len(lines) + 2 * BOX_PAD[1] + 0.05
+    return typeset.line_in(pt) * len(lines) + 2 * BOX_PAD[1] + 0.05
 
 
 def wrap_points(header: str) -> str:
@@ -462,7 +462,7 @@ def write(
     lines: list[str],
     pt: float,
     bold: bool = False,
-    font: str = textfit.FONT,
+    font: str = typeset.FONT,
     color: str | None = None,
     align: str | None = None,
     gap: float = 0,
@@ -482,7 +482,7 @@ def write(
 
 
 def span(
-    para: Any, text: str, pt: float, bold: bool = False, font: str = textfit.FONT, color: str | None = None
+    para: Any, text: str, pt: float, bold: bool = False, font: str = typeset.FONT, color: str | None = None
 ) -> None:
     from pptx.dml.color import RGBColor
     from pptx.util import Pt
@@ -491,7 +491,7 @@ def span(
     run.text = text
     run.font.size = Pt(pt)
     run.font.bold = bold
-    run.font.name = font  # measured with this font's metrics (present/textfit.py)
+    run.font.name = font  # measured with this font's metrics (present/typeset.py)
     if color:
         run.font.color.rgb = RGBColor.from_string(color)
 

@@ -64,6 +64,9 @@ class Sweep:
     space: dict[str, list[Any] | Range]
     raw: dict[str, Any]  # the base config as read, not yet checked
 
+    def folder(self, runs_dir: str | Path) -> Path:
+        """Where the sweep's trials, its journal and its Slurm script go: runs_dir/sweeps/<name>/."""
+        return Path(runs_dir) / "sweeps" / self.name
 
     @property
     def direction(self) -> str:
@@ -273,3 +276,20 @@ def describe(sweep: Sweep) -> str:
             f"= {sweep.total} trials, from {sweep.base}\n")
     rows = [[k, str(v) if isinstance(v, Range) else ", ".join(map(_show, v))] for k, v in sweep.space.items()]
     return head + render(["key", "values"], rows)
+
+
+def status_table(sweep: Sweep, runs_dir: str | Path) -> str:
+    """What --status prints (and a sweep's run, at its end): the table of the sweep's results so far."""
+    from mlcl_train.inspect.groups import sweep_status
+    from mlcl_train.runs.store import read_runs
+
+    folder = sweep.folder(runs_dir)
+    return sweep_status(sweep, read_runs([folder], full=False) if folder.is_dir() else [])
+
+
+def parse_gpus(text: str | None) -> list[str] | None:
+    """--gpus "0,1" as ["0", "1"]; None when not given."""
+    gpu_ids = [g.strip() for g in text.split(",")] if text else None
+    if gpu_ids is not None and not all(g.isdigit() for g in gpu_ids):
+        raise UserError(f"--gpus {text!r}: expected GPU numbers separated by commas, e.g. --gpus 0,1")
+    return gpu_ids

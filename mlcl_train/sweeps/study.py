@@ -42,10 +42,6 @@ SETTLE = 0.5  # seconds a database claim waits for concurrent claims to commit b
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def sweep_folder(sweep: Sweep, runs_dir: str | Path) -> Path:
-    return Path(runs_dir) / "sweeps" / sweep.name
-
-
 # ---------------------------------------------------------------- storage and study
 
 
@@ -324,7 +320,7 @@ def work(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, spread: bo
     import torch
 
     torch.set_num_threads(threads)
-    folder = sweep_folder(sweep, runs_dir)
+    folder = sweep.folder(runs_dir)
     study = open_study(sweep, open_storage(url, folder))
     loader = cached_loader()
     try:
@@ -379,7 +375,8 @@ def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gp
 
 def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus: list[str] | None = None) -> int:
     """Train the sweep with `workers` processes on this machine (worker i on GPU gpus[i % len]); the exit code."""
-    study = open_study(sweep, open_storage(url, sweep_folder(sweep, runs_dir)))  # created before the workers race
+    print(f"sweep {sweep.name}: {sweep.total} trials, {workers} worker{'s' if workers > 1 else ''}", file=sys.stderr)
+    study = open_study(sweep, open_storage(url, sweep.folder(runs_dir)))  # created before the workers race
     free, may_draw = plan(sweep, study.get_trials(deepcopy=False))
     if not free and not may_draw:
         return 0  # all done (or in progress elsewhere): no worker needs to start
