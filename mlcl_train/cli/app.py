@@ -511,6 +511,7 @@ def sweep(
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="trials go to DIR/sweeps/<name>/")] = Path("runs"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the points and the trial count")] = False,
     status: Annotated[bool, typer.Option("--status", help="print the table of results so far")] = False,
+    page: Annotated[int, typer.Option(metavar="N", help="--dry-run, --status: list the Nth page of 100 rows")] = 1,
     slurm: Annotated[bool, typer.Option("--slurm", help="write an sbatch job-array script")] = False,
     partition: Annotated[Optional[str], typer.Option(help="--slurm: the partition")] = None,
     gpus_per_task: Annotated[Optional[int], typer.Option(help="--slurm: GPUs per array task")] = None,
@@ -524,15 +525,17 @@ def sweep(
         fail("--workers must be >= 1")
     if array_parallelism < 1:
         fail("--array-parallelism must be >= 1")
+    if page < 1:
+        fail("--page must be >= 1")
     gpu_ids = [g.strip() for g in gpus.split(",")] if gpus else None
     if gpu_ids is not None and not all(g.isdigit() for g in gpu_ids):
         fail(f"--gpus {gpus!r}: expected GPU numbers separated by commas, e.g. --gpus 0,1")
     spec = load_sweep(sweep_file, check=not status)
     if dry_run:
-        typer.echo(describe(spec), nl=False)
+        typer.echo(describe(spec, page), nl=False)
         return
     if status:
-        typer.echo(_sweep_status(spec, runs_dir), nl=False)
+        typer.echo(_sweep_status(spec, runs_dir, page), nl=False)
         return
     if slurm:
         from mlcl_train.sweeps.slurm import write_script
@@ -551,12 +554,12 @@ def sweep(
     raise typer.Exit(code)
 
 
-def _sweep_status(spec: Any, runs_dir: Path) -> str:
+def _sweep_status(spec: Any, runs_dir: Path, page: int = 1) -> str:
     from mlcl_train.inspect.groups import sweep_status
     from mlcl_train.runs.store import read_runs
 
     folder = runs_dir / "sweeps" / spec.name
-    return sweep_status(spec, read_runs([folder], full=False) if folder.is_dir() else [])
+    return sweep_status(spec, read_runs([folder], full=False) if folder.is_dir() else [], page)
 
 
 @app.command()
