@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -462,3 +463,57 @@ def test_a_changed_categorical_under_random_search_is_refused(tmp_path: Path, ma
     with pytest.raises(UserError, match=r'model.activation: \["relu", "gelu"\] \(this file: \["relu", "tanh"\]\)'):
         check_definition(open_study(second, storage), second)
     check_definition(open_study(first, storage), first)  # the first sweep still opens
+
+
+@pytest.fixture
+def slurm() -> dict[str, str]:
+    """The environment that reaches the test's Slurm cluster (MLCL_TEST_SLURM: its slurm.conf)."""
+    conf = os.environ.get("MLCL_TEST_SLURM")
+    if not conf:
+        if os.environ.get("CI") == "true":
+            pytest.fail("MLCL_TEST_SLURM is not set: .ci/run starts a one-node Slurm cluster and sets it")
+        pytest.skip("no Slurm cluster: start one with `export MLCL_TEST_SLURM=$(.ci/slurm start)`")
+    return {**os.environ, "SLURM_CONF": conf, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def slurm_wait(job: str, env: dict[str, str], until: Callable[[], bool] = lambda: False) -> None:
+    """Wait until the job array has left the queue, or until `until()` holds."""
+    for _ in range(3000):  # a bound, not a timing: a job that never ends fails the test instead of hanging it
+        queued = subprocess.run(["squeue", "-h", "-j", job], env=env, capture_output=True, text=True).stdout
+        if not queued.strip() or until():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"Slurm job {job} did not end")
+
+
+@pytest.mark.slow
+def test_a_real_slurm_array_cancelled_half_way_and_resubmitted_trains_each_pair_once(tmp_path, make_config, slurm):
+    path = write_sweep(tmp_path, make_config(train={"epochs": 4}), space={"model.hidden": [[8], [16], [24]]})
+    runs = tmp_path / "runs"
+    folder = runs / "sweeps" / "tiny"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--slurm", "--runs-dir", str(runs),
+                                      "--array-parallelism", "2"])
+    assert result.exit_code == 0, result.output
+    script = str(folder / "slurm.sh")
+
+    def submit() -> str:
+        done = subprocess.run(["sbatch", "--parsable", script], env=slurm, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().split(";")[0]
+
+    job = submit()
+    slurm_wait(job, slurm, until=lambda: any(s == "completed" for *_, s in pairs(folder)) if folder.exists() else False)
+    subprocess.run(["scancel", job], env=slurm, check=True)
+    slurm_wait(job, slurm)
+    half = pairs(folder)
+    assert 1 <= sum(n for (*_, s), n in half.items() if s == "completed") < 6, half  # cancelled half-way
+    slurm_wait(submit(), slurm)
+    counts = pairs(folder)
+    completed = Counter((p, seed) for p, seed, status in counts.elements() if status == "completed")
+    assert sorted(completed.values()) == [1] * 6, counts  # every (point, seed) trained once
+    assert {s for *_, s in counts} <= {"completed", "interrupted", "killed"}
+    logs = "".join(p.read_text() for p in folder.glob("slurm-*.out"))
+    assert "Traceback" not in logs, logs
+    before = run_folders(runs)
+    slurm_wait(submit(), slurm)  # a finished sweep: the array trains nothing
+    assert run_folders(runs) == before
