@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from mlcl_train.cli.app import app
 from mlcl_train.core.errors import UserError
 from mlcl_train.runs.store import read_runs
+from mlcl_train.sweeps.study import open_storage
 
 ROOT = Path(__file__).parents[1]
 
@@ -178,6 +179,9 @@ def test_a_killed_worker_s_trial_trains_again_and_nothing_else_repeats(tmp_path:
     code, out, err = finish(proc)
     assert victim is not None, err
     assert code == 1 and "was killed (SIGKILL)" in err
+    storage = open_storage(None, folder)  # the dead claim is closed, not RUNNING for good
+    states = Counter(t.state.name for s in storage.get_all_studies() for t in storage.get_all_trials(s._study_id))
+    assert states["RUNNING"] == 0 and states["FAIL"] >= 1, states
     code, out, err = finish(sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs)))
     assert code == 0, err
     counts = pairs(folder)
@@ -517,3 +521,57 @@ def test_a_real_slurm_array_cancelled_half_way_and_resubmitted_trains_each_pair_
     before = run_folders(runs)
     slurm_wait(submit(), slurm)  # a finished sweep: the array trains nothing
     assert run_folders(runs) == before
+
+
+def running(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting for its parent's wait does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; workers follow their parent on Linux")
+def test_workers_die_with_their_parent_killed_as_by_the_oom_killer(tmp_path: Path, make_config) -> None:
+    path = write_sweep(tmp_path, make_config(train={"epochs": 60}), seeds=[1])
+    runs = tmp_path / "runs"
+    folder = runs / "sweeps" / "tiny"
+    proc = sweep_cli(str(path), "--workers", "2", "--runs-dir", str(runs))
+    workers: list[int] = []
+    while proc.poll() is None and len(workers) < 2:
+        started = [json.loads(p.read_text()) for p in folder.glob("*/summary.json")]
+        workers = [s["pid"] for s in started if s["status"] == "running" and s["epochs_done"] >= 1]
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no handler runs in the parent
+    proc.communicate()
+    for _ in range(1500):  # a bound, not a timing
+        if not any(running(pid) for pid in workers):
+            break
+        time.sleep(0.2)
+    assert len(workers) == 2 and not any(running(pid) for pid in workers)
+    assert sorted(r.status for r in read_runs([folder])) == ["interrupted", "interrupted"]  # told to stop, not lost
+
+
+def read_only(runs: Path, *args: str) -> subprocess.Popen:
+    """`mlcl-train sweep ARGS` with the runs folder read-only: a read-only mount for root, else its mode."""
+    if os.geteuid() != 0:
+        for folder, _, _ in os.walk(runs):
+            os.chmod(folder, 0o555)
+        return sweep_cli(*args)
+    mount = f"mount --bind {runs} {runs} && mount -o remount,ro,bind {runs} && exec \"$@\""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(["unshare", "-m", "sh", "-c", mount, "sh", sys.executable, "-m", "mlcl_train", "sweep",
+                             *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("done", [False, True])
+def test_a_read_only_runs_folder_is_one_line(finished_copy, done: bool) -> None:
+    path, runs = finished_copy
+    if not done:
+        runs = runs.parent / "empty"
+        runs.mkdir()
+    code, out, err = finish(read_only(runs, str(path), "--runs-dir", str(runs)))
+    assert code == 2, err
+    assert err.splitlines()[-1].startswith("error: cannot write in the sweep's folder ") and "Traceback" not in err
+    assert "Read-only file system" in err or "Permission denied" in err
