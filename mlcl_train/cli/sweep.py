@@ -27,6 +27,7 @@ def sweep(
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="trials go to DIR/sweeps/<name>/")] = Path("runs"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the points and the trial count")] = False,
     status: Annotated[bool, typer.Option("--status", help="print the table of results so far")] = False,
+    page: Annotated[int, typer.Option(min=1, metavar="N", help="--dry-run, --status: the Nth page of 100 rows")] = 1,
     slurm: Annotated[bool, typer.Option("--slurm", help="write an sbatch job-array script")] = False,
     partition: Annotated[Optional[str], typer.Option(help="--slurm: the partition")] = None,
     gpus_per_task: Annotated[Optional[int], typer.Option(help="--slurm: GPUs per array task")] = None,
@@ -40,7 +41,7 @@ def sweep(
     gpu_ids = parse_gpus(gpus)
     spec = load_sweep(sweep_file, check=not status)
     if dry_run or status:
-        typer.echo(describe(spec) if dry_run else status_table(spec, runs_dir), nl=False)
+        typer.echo(describe(spec, page) if dry_run else status_table(spec, runs_dir, page), nl=False)
         return
     if slurm:
         from mlcl_train.sweeps.slurm import write_script

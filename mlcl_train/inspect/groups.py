@@ -98,7 +98,7 @@ def group_cells(groups: list[Group], keys: list[str], metric: str = "best_acc") 
         spread = "-"
         if scores:
             spread = f"{statistics.fmean(scores):.2f} ± {statistics.stdev(scores) if len(scores) > 1 else 0:.2f}"
-        rows.append([*(show(g.values[k]) for k in keys), spread, str(len(scores)), g.counts()])
+        rows.append([*(show(g.values.get(k, MISSING)) for k in keys), spread, str(len(scores)), g.counts()])
     return [*keys, f"{metric} (mean ± std)", "n", "status"], rows
 
 
@@ -122,11 +122,15 @@ def sweep_groups(sweep: Sweep, records: list[RunRecord]) -> tuple[list[Group], i
     return list(groups.values()), done
 
 
-def sweep_status(sweep: Sweep, records: list[RunRecord]) -> str:
-    """What --status and the end of a sweep print: a line of totals, then the grouped table."""
+def sweep_status(sweep: Sweep, records: list[RunRecord], page: int = 1) -> str:
+    """What --status and the end of a sweep print: a line of totals, then the grouped table (a page of it)."""
+    from mlcl_train.sweeps.spec import page_of
+
     groups, done = sweep_groups(sweep, records)
     counts = Counter(r.status for g in groups for r in g.runs)
     counts["pending"] = sweep.total - sum(counts.values())
     shown = ", ".join(f"{s} {n}" for s, n in counts.most_common() if n > 0)
     head = f"sweep {sweep.name}: {done} of {sweep.total} trials finished ({shown})\n"
-    return head + render_groups(groups, sweep.keys, sweep.metric)
+    headers, rows = group_cells(groups, sweep.keys, sweep.metric)
+    start, stop, note = page_of(len(rows), page)
+    return head + table.render(headers, rows[start:stop], right={len(sweep.keys), len(sweep.keys) + 1}) + note
