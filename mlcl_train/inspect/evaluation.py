@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from mlcl_train.config.loader import resolve
+from mlcl_train.config.schema import resolve
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError, first_line
 from mlcl_train.data.loader import Split, eval_batches, load_test
@@ -58,10 +58,10 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     except (RuntimeError, TypeError, AttributeError) as err:  # other weights, or not a state_dict at all
         reason = first_line(err)
         raise UserError(f"{run}/{weights_file} does not fit the model of its config.yaml ({reason})") from None
-    data = cfg["data"]
-    test = load_test(data["dataset"], data["root"], dev)
-    loss, acc = evaluate(model, test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
-    probs = probabilities(model, test, cfg["eval"]["batch_size"])
+    data = cfg.data
+    test = load_test(data.dataset, data.root, dev)
+    loss, acc = evaluate(model, test, cfg.train.loss, cfg.eval.batch_size)
+    probs = probabilities(model, test, cfg.eval.batch_size)
     conf, pred = probs.max(1)
     classes = list(DATASETS[data["dataset"]].classes)
     matrix = confusion(test.labels, pred, len(classes))

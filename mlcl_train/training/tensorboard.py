@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlcl_train.config.schema import Config, flatten
 from mlcl_train.core.errors import UserError
-from mlcl_train.runs.store import flatten
 
 INSTALL = "pip install 'mlcl-train[tensorboard]'"
 RESULTS = ("final_acc", "best_acc", "best_val_acc", "final_val_acc")  # summary keys shown as HParams metrics
@@ -33,7 +33,7 @@ def require() -> None:
 class Events:
     """The run's TensorBoard writer: a row of scalars per epoch, the HParams at the end."""
 
-    def __init__(self, folder: Path, cfg: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, cfg: Config) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(folder))
