@@ -329,9 +329,10 @@ def _model(value: Any) -> ModelConfig:
         raise UserError(f"model: expected a model name or a mapping with a 'name' key, got {quote(value)}; "
                         "e.g. 'model: mlp' or 'model: {name: mlp, hidden: [128]}'")
     resolved = resolve_model_config(value or {})
-    types = {arg.name: arg.type for arg in model_args(resolved["name"])}
+    name = resolved["name"]
+    types = {arg.name: arg.type for arg in model_args(name)}
     names = tuple(k for k in resolved if k != "name")
-    title = re.sub(r"\W", "", resolved["name"].rpartition(":")[2])  # mlp, TinyNet (a user's class)
+    title = re.sub(r"\W", "", name.rpartition(":")[2])  # mlp, TinyNet (a user's class)
     title = f"{title[:1].upper()}{title[1:]}Model"  # MlpModel, TinyNetModel
     return _record(ModelConfig, title, names, tuple(types.get(k, Any) for k in names))(**resolved)
 

@@ -63,13 +63,13 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     loss, acc = evaluate(model, test, cfg.train.loss, cfg.eval.batch_size)
     probs = probabilities(model, test, cfg.eval.batch_size)
     conf, pred = probs.max(1)
-    classes = list(DATASETS[data["dataset"]].classes)
+    classes = list(DATASETS[data.dataset].classes)
     matrix = confusion(test.labels, pred, len(classes))
     recorded = record.best_acc if which == "best" else record.final_acc
     result = Evaluation(loss, acc, recorded, classes,
                         [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)], matrix=matrix.tolist())
     out = Path(out_dir) if out_dir is not None else run
-    result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data["dataset"], mistakes)
+    result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data.dataset, mistakes)
     return result
 
 
