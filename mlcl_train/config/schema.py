@@ -65,8 +65,8 @@ class Section:
     """A frozen config section, read by attribute: cfg.train.epochs."""
 
     # ---- temporary bridge, to be removed: training/loop.py and training/cuda_graphs.py still read
-    # cfg["train"]["epochs"]; every other module reads attributes. A section's sections come back as
-    # Sections, which answer [] again.
+    # cfg["train"]["epochs"] (nothing else does: every other module reads attributes). A section's
+    # sections come back as Sections, which answer [] again.
     def __getitem__(self, name: str) -> Any:
         if name not in _names(type(self)):
             raise KeyError(name)
