@@ -71,28 +71,28 @@ CAPTURES: list[float] = []  # seconds of each graph capture in ours()
 def ours(cfg: dict) -> float:
     """One epoch through mlcl-train's train_epoch and evaluate."""
     s = setup(cfg)
-    step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
-    if cfg["train"]["compile"]:  # compile outside the timed epoch: it is paid once per run
+    step_model = torch.compile(s.model) if cfg.train.compile else s.model
+    if cfg.train.compile:  # compile outside the timed epoch: it is paid once per run
         train_epoch_warmup(s, step_model)
     if s.graph is not None:  # so is the graph's capture (which leaves the model and optimizer as they were)
         tic = time.perf_counter()
-        bs = cfg["train"]["batch_size"]
+        bs = cfg.train.batch_size
         s.graph.capture(s.train.images[:bs], s.train.labels[:bs])
         sync(s.device)
         CAPTURES.append(time.perf_counter() - tic)
     tic = time.perf_counter()
     train_epoch(s, step_model, epoch=1, progress=False)
-    evaluate(step_model, s.test, cfg["train"]["loss"], cfg["eval"]["batch_size"], amp=cfg["train"]["amp"])
+    evaluate(step_model, s.test, cfg.train.loss, cfg.eval.batch_size, amp=cfg.train.amp)
     sync(s.device)
     return time.perf_counter() - tic
 
 
 def train_epoch_warmup(s, step_model) -> None:
     x, y = s.train.images[:64], s.train.labels[:64]
-    with autocast(s.device, s.cfg["train"]["amp"]):
-        loss = loss_fn(s.cfg["train"]["loss"], step_model(x).float(), y)
+    with autocast(s.device, s.cfg.train.amp):
+        loss = loss_fn(s.cfg.train.loss, step_model(x).float(), y)
     loss.backward()
-    with torch.inference_mode(), autocast(s.device, s.cfg["train"]["amp"]):
+    with torch.inference_mode(), autocast(s.device, s.cfg.train.amp):
         step_model.eval()(s.test.images[:1000])
     step_model.train()
 
@@ -103,12 +103,12 @@ def canonical(cfg: dict, raw_root: Path) -> float:
     from torchvision import datasets, transforms
 
     s = setup(cfg)  # the same model, optimizer and device; its tensors are not used
-    device, model, opt, loss = s.device, s.model, s.optimizer, cfg["train"]["loss"]
+    device, model, opt, loss = s.device, s.model, s.optimizer, cfg.train.loss
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
     train_set = datasets.MNIST(str(raw_root), train=True, download=False, transform=transform)
     test_set = datasets.MNIST(str(raw_root), train=False, download=False, transform=transform)
-    train_loader = DataLoader(train_set, batch_size=cfg["train"]["batch_size"], shuffle=True)
-    test_loader = DataLoader(test_set, batch_size=cfg["eval"]["batch_size"])
+    train_loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True)
+    test_loader = DataLoader(test_set, batch_size=cfg.eval.batch_size)
     tic = time.perf_counter()
     model.train()
     for x, y in train_loader:
@@ -131,13 +131,13 @@ def canonical(cfg: dict, raw_root: Path) -> float:
 def bound(cfg: dict) -> float:
     """The same number of optimizer steps and evaluation forward passes, on pre-made batches."""
     s = setup(cfg)
-    step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
-    if cfg["train"]["compile"]:
+    step_model = torch.compile(s.model) if cfg.train.compile else s.model
+    if cfg.train.compile:
         train_epoch_warmup(s, step_model)
-    bs, loss = cfg["train"]["batch_size"], cfg["train"]["loss"]
+    bs, loss = cfg.train.batch_size, cfg.train.loss
     x, y = s.train.images[:bs].clone(), s.train.labels[:bs].clone()
-    xe, ye = s.test.images[: cfg["eval"]["batch_size"]].clone(), s.test.labels[: cfg["eval"]["batch_size"]].clone()
-    amp = autocast(s.device, cfg["train"]["amp"])
+    xe, ye = s.test.images[: cfg.eval.batch_size].clone(), s.test.labels[: cfg.eval.batch_size].clone()
+    amp = autocast(s.device, cfg.train.amp)
     tic = time.perf_counter()
     step_model.train()
     for _ in range(num_batches(len(s.train), bs)):
@@ -148,7 +148,7 @@ def bound(cfg: dict) -> float:
         s.optimizer.step()
     step_model.eval()
     with torch.inference_mode(), amp:
-        for _ in range(num_batches(len(s.test), cfg["eval"]["batch_size"])):
+        for _ in range(num_batches(len(s.test), cfg.eval.batch_size)):
             loss_fn(loss, step_model(xe).float(), ye)
     sync(s.device)
     return time.perf_counter() - tic

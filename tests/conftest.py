@@ -100,6 +100,7 @@ def sequential(depth: int) -> dict:
 def fake_run(root: Path, n: int, name: str, sets: list[str], model: dict | None = None, acc: float = 90.0) -> None:
     """A finished run folder as training leaves it (config, metrics, summary), without training."""
     from mlcl_train.config.loader import load_config
+    from mlcl_train.config.schema import as_dict
     from mlcl_train.runs.store import Epoch, new_summary, results
 
     base = root.parent / "base.yaml"
@@ -108,7 +109,7 @@ def fake_run(root: Path, n: int, name: str, sets: list[str], model: dict | None 
     cfg = load_config(base, sets)
     folder = root / f"20261127-10{n:04d}-{name}"
     folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (folder / "config.yaml").write_text(yaml.safe_dump(as_dict(cfg), sort_keys=False))
     epochs = [Epoch(e, 0.5 / e, acc - 3 + e, 0.6 / e, acc - 3 + e + n % 7 / 10, 0.01, 1.5) for e in (1, 2, 3)]
     (folder / "metrics.csv").write_text("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n" + "".join(
         f"{e.epoch},{e.train_loss},{e.train_acc},{e.test_loss},{e.test_acc},{e.lr},{e.seconds}\n" for e in epochs))

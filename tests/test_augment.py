@@ -10,11 +10,12 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
+from mlcl_train.config.schema import Augment
 from mlcl_train.data.augment import Augmenter, affine_grid, enabled
 from mlcl_train.runs.store import read_csv
 
 BACKGROUND = -0.4242  # MNIST's blank pixel, normalized
-OFF = {"shift": 0, "rotate": 0, "scale": 0, "elastic": None, "elastic_sigma": 4.0}
+OFF = Augment()  # data.augment's defaults: every distortion off
 
 
 def digit() -> torch.Tensor:
@@ -40,12 +41,12 @@ def test_the_affine_grid_is_torchs() -> None:
 def test_no_distortion_is_the_identity() -> None:
     x = digit()
     assert torch.allclose(Augmenter(OFF, BACKGROUND, x.device, seed=1)(x), x, atol=1e-5)
-    assert not enabled(OFF) and enabled({**OFF, "rotate": 5})
+    assert not enabled(OFF) and enabled(Augment(rotate=5))
 
 
 def test_a_shift_moves_the_ink_by_at_most_n_pixels_and_keeps_it() -> None:
     x = digit().repeat(64, 1, 1, 1)
-    out = Augmenter({**OFF, "shift": 2}, BACKGROUND, x.device, seed=1)(x)
+    out = Augmenter(Augment(shift=2), BACKGROUND, x.device, seed=1)(x)
     moves = [tuple(a - b for a, b in zip(center(o[None]), center(x[:1]), strict=True)) for o in out]
     assert max(max(abs(dr), abs(dc)) for dr, dc in moves) <= 2.0 + 1e-4
     assert max(max(abs(dr), abs(dc)) for dr, dc in moves) > 1.0  # it does move
@@ -56,7 +57,7 @@ def test_a_shift_moves_the_ink_by_at_most_n_pixels_and_keeps_it() -> None:
 
 def test_the_same_seed_gives_the_same_distortions() -> None:
     x = digit().repeat(8, 1, 1, 1)
-    spec = {**OFF, "shift": 2, "rotate": 10, "scale": 0.1, "elastic": 34.0}
+    spec = Augment(shift=2, rotate=10, scale=0.1, elastic=34.0)
     first = Augmenter(spec, BACKGROUND, x.device, seed=5)(x)
     assert torch.equal(first, Augmenter(spec, BACKGROUND, x.device, seed=5)(x))
     assert not torch.allclose(first, Augmenter(spec, BACKGROUND, x.device, seed=6)(x))
@@ -65,7 +66,7 @@ def test_the_same_seed_gives_the_same_distortions() -> None:
 
 def test_elastic_distortion_bends_the_ink_and_leaves_far_corners_blank() -> None:
     x = digit().repeat(16, 1, 1, 1)
-    out = Augmenter({**OFF, "elastic": 34.0}, BACKGROUND, x.device, seed=2)(x)
+    out = Augmenter(Augment(elastic=34.0), BACKGROUND, x.device, seed=2)(x)
     assert torch.isfinite(out).all()
     assert (out - x).abs().amax(dim=(1, 2, 3)).min() > 0.5  # every image changed
     assert torch.allclose(out[:, :, :3, :3], torch.full_like(out[:, :, :3, :3], BACKGROUND), atol=1e-4)

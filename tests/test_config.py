@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -11,7 +12,8 @@ import yaml
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
-from mlcl_train.config.loader import load_config, merge, parse_set, resolve, to_yaml
+from mlcl_train.config.loader import load_config, merge, parse_set, to_yaml
+from mlcl_train.config.schema import MISSING, Config, as_dict, flatten, known_keys, lookup, resolve
 from mlcl_train.core.errors import UserError
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -24,52 +26,90 @@ def write(path: Path, text: str) -> Path:
 
 def test_defaults_fill_every_key() -> None:
     cfg = resolve({"name": "x"})
-    assert cfg["train"]["optimizer"] == {
+    assert as_dict(cfg.train.optimizer) == {
         "name": "sgd",
         "lr": 0.01,
         "momentum": 0.0,
         "weight_decay": 0.0,
         "nesterov": False,
     }
-    assert cfg["model"]["hidden"] == [512, 256]
-    assert cfg["eval"]["batch_size"] == 1000
+    assert cfg.model.hidden == [512, 256]
+    assert cfg.eval.batch_size == 1000
 
 
 def test_name_defaults_to_file_stem(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path / "my_exp.yaml", "seed: 3\n"))["name"] == "my_exp"
+    assert load_config(write(tmp_path / "my_exp.yaml", "seed: 3\n")).name == "my_exp"
 
 
 def test_extends_deep_merges_and_this_file_wins(tmp_path: Path) -> None:
     write(tmp_path / "base.yaml", "train: {epochs: 3, optimizer: {name: sgd, lr: 0.5, momentum: 0.9}}\n")
     cfg = load_config(write(tmp_path / "child.yaml", "extends: base.yaml\ntrain: {optimizer: {lr: 0.1}}\n"))
-    assert cfg["train"]["epochs"] == 3
-    assert cfg["train"]["optimizer"]["lr"] == 0.1
-    assert cfg["train"]["optimizer"]["momentum"] == 0.9
+    assert cfg.train.epochs == 3
+    assert cfg.train.optimizer.lr == 0.1
+    assert cfg.train.optimizer.momentum == 0.9
 
 
 def test_changing_a_sections_name_replaces_it() -> None:
     merged = merge({"optimizer": {"name": "sgd", "momentum": 0.9}}, {"optimizer": {"name": "adam"}})
     assert merged == {"optimizer": {"name": "adam"}}
-    assert resolve({"train": merged})["train"]["optimizer"]["betas"] == [0.9, 0.999]
+    assert resolve({"train": merged}).train.optimizer.betas == [0.9, 0.999]
 
 
 def test_set_overrides_with_yaml_values(tmp_path: Path) -> None:
     path = write(tmp_path / "c.yaml", "model: {name: mlp}\n")
     cfg = load_config(path, ["model.hidden=[1024,512]", "train.optimizer.lr=5e-2", "train.optimizer.name=adam"])
-    assert cfg["model"]["hidden"] == [1024, 512]
-    assert cfg["train"]["optimizer"]["name"] == "adam"
-    assert "momentum" not in cfg["train"]["optimizer"]
+    assert cfg.model.hidden == [1024, 512]
+    assert cfg.train.optimizer.name == "adam"
+    assert not hasattr(cfg.train.optimizer, "momentum")
 
 
 def test_float_written_like_1e_minus_3_is_a_number() -> None:
-    assert resolve({"train": {"optimizer": {"lr": "1e-3"}}})["train"]["optimizer"]["lr"] == 0.001
+    assert resolve({"train": {"optimizer": {"lr": "1e-3"}}}).train.optimizer.lr == 0.001
 
 
 def test_homework_configs_differ_only_in_name_and_model() -> None:
     base = load_config(CONFIGS / "hw2_baseline.yaml")
     deep = load_config(CONFIGS / "mlp_deep.yaml")
-    differ = {key for key in base if base[key] != deep[key]}
+    differ = {key.split(".")[0] for key, value in flatten(base).items() if flatten(deep).get(key) != value}
     assert differ == {"name", "model"}
+
+
+def test_the_resolved_config_is_frozen_and_read_by_attribute() -> None:
+    cfg = resolve({"train": {"optimizer": "adam"}, "model": {"name": "cnn"}})
+    assert cfg.train.optimizer.lr == 0.001 and cfg.model.name == "cnn" and cfg.data.val_split == 0
+    assert cfg.train.early_stop.patience is None and cfg.model.channels == [32, 64]
+    for section, key in [(cfg, "seed"), (cfg.train, "epochs"), (cfg.train.optimizer, "lr"), (cfg.model, "channels")]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(section, key, 1)
+
+
+def test_the_defaults_are_the_schemas_classes() -> None:
+    """Config() is the default config: the dataclasses' defaults are the ones resolve fills in."""
+    assert resolve({}) == Config()
+    assert Config().train.optimizer == resolve({"train": {"optimizer": "sgd"}}).train.optimizer
+    assert Config().model == resolve({"model": "mlp"}).model
+
+
+def test_dotted_keys_list_and_read_a_config_resolved_or_read_back() -> None:
+    """flatten lists a config's dotted keys and lookup reads one, alike for a Config and its config.yaml."""
+    cfg = resolve({"train": {"optimizer": {"name": "adam", "lr": 0.05}}})
+    on_disk = yaml.safe_load(to_yaml(cfg))
+    assert flatten(cfg) == flatten(on_disk)
+    assert flatten(cfg)["train.optimizer.lr"] == 0.05 and flatten(cfg)["train.scheduler"] is None
+    assert list(flatten(cfg))[:4] == ["name", "seed", "device", "data.dataset"]
+    for key in ("train.optimizer.lr", "model.hidden", "data.augment.shift", "train.early_stop.patience"):
+        assert lookup(cfg, key) == lookup(on_disk, key) == flatten(cfg)[key]
+    assert lookup(cfg, "train.optimizer.momentum") is MISSING and lookup(on_disk, "train.nope", None) is None
+    assert {"train.optimizer.betas", "train.scheduler.t_max", "data.augment.elastic"} <= set(known_keys())
+    assert "train.optimizer" not in known_keys() and "train.optimizer" in known_keys(sections=True)
+
+
+def test_the_config_is_read_by_attribute_only() -> None:
+    cfg = resolve({"train": {"optimizer": "adam"}})
+    with pytest.raises(TypeError):
+        cfg["train"]  # noqa: B018
+    with pytest.raises(TypeError):
+        cfg.train["optimizer"]  # noqa: B018
 
 
 @pytest.mark.parametrize("path", sorted(p for p in CONFIGS.rglob("*.yaml")), ids=lambda p: p.name)
@@ -181,7 +221,7 @@ def test_show_config_prints_the_resolved_yaml() -> None:
     assert result.exit_code == 0, result.output
     cfg = yaml.safe_load(result.stdout)
     assert cfg["train"]["epochs"] == 3 and cfg["model"]["batch_norm"] is True
-    assert cfg == load_config(CONFIGS / "mlp_deep.yaml", ["train.epochs=3"])
+    assert resolve(cfg) == load_config(CONFIGS / "mlp_deep.yaml", ["train.epochs=3"])
 
 
 def test_set_of_an_unknown_key_through_the_cli(tmp_path: Path) -> None:
@@ -201,7 +241,7 @@ def test_a_key_in_the_wrong_section_names_where_it_belongs() -> None:
 def test_named_section_shorthand_then_arguments_keeps_the_name(tmp_path: Path) -> None:
     path = write(tmp_path / "c.yaml", "train: {optimizer: {name: sgd, momentum: 0.9}}\n")
     cfg = load_config(path, ["train.optimizer=adam", "train.optimizer.lr=0.003"])
-    assert cfg["train"]["optimizer"]["name"] == "adam" and cfg["train"]["optimizer"]["lr"] == 0.003
+    assert cfg.train.optimizer.name == "adam" and cfg.train.optimizer.lr == 0.003
     with pytest.raises(
         UserError, match=r"unknown key 'train.optimizer.momentum' \(not an argument of adam\); valid: lr, betas"
     ):
@@ -217,8 +257,8 @@ def test_scheduler_arguments_without_a_scheduler(tmp_path: Path) -> None:
 
 def test_model_shorthand_is_a_name_like_optimizer_shorthand(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path / "c.yaml", "model: cnn\n"), ["model.batch_norm=false"])
-    assert cfg["model"]["name"] == "cnn" and cfg["model"]["batch_norm"] is False
-    assert resolve({"model": "mlp"})["model"] == resolve({"model": {"name": "mlp"}})["model"]
+    assert cfg.model.name == "cnn" and cfg.model.batch_norm is False
+    assert resolve({"model": "mlp"}).model == resolve({"model": {"name": "mlp"}}).model
 
 
 def test_seed_and_nesterov_are_checked_before_any_data_loads(tmp_path: Path) -> None:
@@ -269,7 +309,7 @@ def test_hostile_yaml_is_one_short_line(tmp_path: Path, text: str, message: str)
 
 def test_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
     config = write(tmp_path / "c.yaml", "train:\n  <<: {epochs: 2, batch_size: 8}\n  epochs: 3\n")
-    assert load_config(config)["train"]["epochs"] == 3
+    assert load_config(config).train.epochs == 3
 
 
 @pytest.mark.parametrize(
@@ -305,8 +345,8 @@ def test_set_keeps_every_value_whatever_the_order(tmp_path):
     path.write_text("train: {optimizer: {name: sgd, lr: 0.01, momentum: 0.9}}\n")
     lr, adam = "train.optimizer.lr=0.05", "train.optimizer=adam"
     for sets in ([lr, adam], [adam, lr]):
-        optimizer = load_config(path, sets)["train"]["optimizer"]
-        assert optimizer["name"] == "adam" and optimizer["lr"] == 0.05, sets
+        optimizer = load_config(path, sets).train.optimizer
+        assert optimizer.name == "adam" and optimizer.lr == 0.05, sets
 
 
 def test_did_you_mean_knows_case_sections_at_the_top_and_no_far_fetched_names(tmp_path):

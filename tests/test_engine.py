@@ -9,8 +9,8 @@ import torch
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
-from mlcl_train.config.loader import resolve
 from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS
+from mlcl_train.config.schema import as_dict, resolve
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.shipped import expand as expand_configs
 from mlcl_train.runs.store import read_csv
@@ -29,7 +29,7 @@ def test_every_optimizer_is_built_with_its_configured_values(name: str) -> None:
     assert type(optimizer).__name__ == OPTIMIZERS[name].torch_class.rpartition(".")[2]
     group = optimizer.param_groups[0]
     assert group["lr"] == 0.123 and group["weight_decay"] == 0.01
-    for key, value in cfg["train"]["optimizer"].items():
+    for key, value in as_dict(cfg.train.optimizer).items():
         if key != "name":
             assert group[key] == (tuple(value) if isinstance(value, list) else value), key
 

@@ -9,11 +9,10 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-import yaml
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
-from mlcl_train.config.loader import load_config
+from mlcl_train.config.loader import load_config, to_yaml
 from mlcl_train.data.loader import STATS, load_test
 from mlcl_train.serve.predict import load_model, probabilities
 from mlcl_train.training.engine import build_model
@@ -25,7 +24,7 @@ def untrained_run(folder, make_config, model):
     """A run folder holding a config and its freshly drawn weights: all that load_model and export read."""
     cfg = load_config(make_config(model=model))
     folder.mkdir()
-    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (folder / "config.yaml").write_text(to_yaml(cfg))
     torch.save(build_model(cfg).state_dict(), folder / "model.pt")
     return folder
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlcl_train.config.loader import load_config
+from mlcl_train.config.schema import flatten
 
 LESSONS = Path(__file__).parent.parent / "configs" / "lessons"
 CONFIGS = sorted(LESSONS.glob("*.yaml"))
@@ -21,21 +22,14 @@ def test_every_lesson_is_explained_in_the_docs() -> None:
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_lesson_config_resolves(path: Path) -> None:
     cfg = load_config(path)
-    assert cfg["name"] == path.stem
+    assert cfg.name == path.stem
     if not path.name.startswith("_"):
         assert path.read_text().startswith("#"), "a lesson starts with a comment saying what to look for"
 
 
 def differences(a: str, b: str) -> set[str]:
     """Dotted keys whose resolved values differ between two lesson configs (name aside)."""
-
-    def flat(d: dict, prefix: str = "") -> dict:
-        out = {}
-        for key, value in d.items():
-            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-        return out
-
-    x, y = (flat(load_config(LESSONS / f"{n}.yaml")) for n in (a, b))
+    x, y = (flatten(load_config(LESSONS / f"{n}.yaml")) for n in (a, b))
     return {k for k in x.keys() | y.keys() if k != "name" and x.get(k) != y.get(k)}
 
 
@@ -53,5 +47,5 @@ def test_a_lesson_pair_changes_one_thing(a: str, b: str, changed: set[str]) -> N
 
 def test_vanishing_lessons_log_gradient_norms() -> None:
     assert all(
-        load_config(LESSONS / f"{n}.yaml")["train"]["log_grad_norms"] for n in ("vanishing_sigmoid", "vanishing_relu")
+        load_config(LESSONS / f"{n}.yaml").train.log_grad_norms for n in ("vanishing_sigmoid", "vanishing_relu")
     )

@@ -110,3 +110,16 @@ def test_a_class_registered_with_the_decorator_is_checked_from_its_init():
         assert [(a.name, a.type, a.default) for a in model_args("Wide")] == [("width", int, 64), ("scale", float, 1.0)]
     finally:
         del _MODELS["Wide"]
+
+
+def test_a_class_of_my_own_is_read_by_attribute_like_a_registered_model(own_config):
+    """The resolved config's model section is a frozen record of the class's arguments, as for `mlp`."""
+    import dataclasses
+
+    from mlcl_train.config.loader import load_config
+
+    model = load_config(own_config(dropout=0.25)).model
+    assert model.name.endswith("my_models.py:TinyNet") and (model.width, model.dropout) == (3, 0.25)
+    assert [f.name for f in dataclasses.fields(model)] == ["name", "width", "dropout"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.width = 5

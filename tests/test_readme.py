@@ -7,30 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from mlcl_train.config.loader import SCHEMA
 from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS, Field, Named
+from mlcl_train.config.schema import dotted_specs
 from mlcl_train.models import list_models, model_args, yaml_value
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
-
-
-def keys(schema: dict, prefix: str = "") -> list[str]:
-    out = []
-    for key, spec in schema.items():
-        if isinstance(spec, dict):
-            out += keys(spec, f"{prefix}{key}.")
-        else:
-            out.append(f"{prefix}{key}")
-    return out
+SCHEMA = dotted_specs()  # {dotted key: Field, Named or the model marker}, from the config's dataclasses
 
 
 def test_every_config_key_is_in_the_reference() -> None:
-    missing = [k for k in keys(SCHEMA) if f"`{k}`" not in README and k != "model"]
+    missing = [k for k in SCHEMA if f"`{k}`" not in README and k != "model"]
     assert not missing
 
 
 def test_every_optimizer_and_scheduler_is_named() -> None:
-    for section in (SCHEMA["train"]["optimizer"], SCHEMA["train"]["scheduler"]):
+    for section in (SCHEMA["train.optimizer"], SCHEMA["train.scheduler"]):
         assert isinstance(section, Named)
         assert all(f"`{name}`" in README for name in section.choices)
 
@@ -58,21 +49,15 @@ def test_the_optimizer_and_scheduler_rows_match_the_registry(key: str, registry:
 
 
 def test_every_default_in_the_reference_is_the_schemas() -> None:
-    fields = {k: v for k, v in flat_fields(SCHEMA).items() if k != "name"}  # name: "the file's stem"
+    fields = {k: v for k, v in flat_fields().items() if k != "name"}  # name: "the file's stem"
     for key, field in fields.items():
         assert f"| `{key}` | `{yaml_value(field.default)}` |" in README, key
 
 
 def test_every_key_is_described_in_the_reference_by_its_help() -> None:
-    for key, field in flat_fields(SCHEMA).items():
+    for key, field in flat_fields().items():
         assert readme_row(key).endswith(f" | {field.help} |"), key
 
 
-def flat_fields(schema: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, spec in schema.items():
-        if isinstance(spec, dict):
-            out.update(flat_fields(spec, f"{prefix}{key}."))
-        elif isinstance(spec, Field):
-            out[f"{prefix}{key}"] = spec
-    return out
+def flat_fields() -> dict:
+    return {key: spec for key, spec in SCHEMA.items() if isinstance(spec, Field)}

@@ -42,18 +42,18 @@ def test_a_name_finds_the_shipped_config_from_any_folder(elsewhere: Path, name: 
 
 def test_extends_between_shipped_configs_works_from_any_folder(elsewhere: Path) -> None:
     cfg = load_config("mlp_deep")  # extends _homework2.yaml: its recipe, with mlp_deep's model
-    assert cfg["name"] == "mlp_deep" and cfg["model"]["hidden"] == [512, 256]
-    assert cfg["train"]["optimizer"]["lr"] == 0.01 and cfg["train"]["epochs"] == 10
-    assert load_config("vanishing_relu")["train"]["optimizer"]["lr"] == 0.05  # lessons/_recipe.yaml
+    assert cfg.name == "mlp_deep" and cfg.model.hidden == [512, 256]
+    assert cfg.train.optimizer.lr == 0.01 and cfg.train.epochs == 10
+    assert load_config("vanishing_relu").train.optimizer.lr == 0.05  # lessons/_recipe.yaml
 
 
 def test_a_file_in_the_working_folder_comes_first(elsewhere: Path) -> None:
     (elsewhere / "mlp_deep.yaml").write_text("extends: mlp_deep\nmodel: {hidden: [64]}\n")
     cfg = load_config("mlp_deep")  # ./mlp_deep.yaml, which extends the shipped one
-    assert cfg["model"]["hidden"] == [64] and cfg["model"]["batch_norm"] is True
+    assert cfg.model.hidden == [64] and cfg.model.batch_norm is True
     (elsewhere / "configs").mkdir()
     (elsewhere / "configs" / "cnn.yaml").write_text("model: {name: cnn, channels: [4]}\n")
-    assert load_config("cnn")["model"]["channels"] == [4]  # configs/cnn.yaml here, as `init` makes it
+    assert load_config("cnn").model.channels == [4]  # configs/cnn.yaml here, as `init` makes it
 
 
 def test_an_unknown_name_is_one_line_naming_the_closest(elsewhere: Path) -> None:
@@ -88,7 +88,7 @@ def test_init_copies_the_configs_and_keeps_an_edited_file(elsewhere: Path) -> No
     assert result.exit_code == 0 and "copied 0 files" in result.stdout
     assert "kept course/configs/mlp_deep.yaml" in result.stderr and "--force" in result.stderr
     assert yaml.safe_load(edited.read_text())["model"] == {"hidden": [32]}
-    assert load_config(edited)["model"]["hidden"] == [32]  # extends works in the copy
+    assert load_config(edited).model.hidden == [32]  # extends works in the copy
 
     result = run("init", "course", "--force")
     assert result.exit_code == 0 and "copied 1 files" in result.stdout

@@ -48,7 +48,7 @@ def slides(
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """A PowerPoint deck of the runs: comparison table, one slide per run, curves, the best run's confusion matrix."""
-    from mlcl_train.config.loader import check_device
+    from mlcl_train.config.schema import check_device
     from mlcl_train.present.slides import check_output, write_slides
 
     check_output(output)
@@ -70,7 +70,7 @@ def report(
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """The same content as `slides`, as one self-contained HTML page (images inside it)."""
-    from mlcl_train.config.loader import check_device
+    from mlcl_train.config.schema import check_device
     from mlcl_train.present.report import check_output, write_report
 
     check_output(output)

@@ -1,1 +1,2 @@
-"""The config: its schema, YAML with `extends` and `--set`, the optimizers' and schedulers' fields."""
+"""The config: its schema (frozen dataclasses), loading YAML with `extends` and `--set`, the optimizers' and
+schedulers' fields."""

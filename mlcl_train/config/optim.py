@@ -10,6 +10,7 @@ A new optimizer is one entry below and one row in the README's table (a test com
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,9 +101,9 @@ SCHEDULERS = {  # stepped once per epoch
 }
 
 
-def torch_arguments(algorithm: Algorithm, section: dict[str, Any], epochs: int) -> dict[str, Any]:
-    """A resolved config section as the torch class's keyword arguments (lists become tuples)."""
-    args = {k: v for k, v in section.items() if k != "name"}
+def torch_arguments(algorithm: Algorithm, section: Any, epochs: int) -> dict[str, Any]:
+    """A resolved config section (a schema.Choice) as the torch class's keyword arguments (lists become tuples)."""
+    args = {k: v for k, v in dataclasses.asdict(section).items() if k != "name"}
     if algorithm.epochs_if_null and args.get(algorithm.epochs_if_null) is None:
         args[algorithm.epochs_if_null] = epochs
     return {algorithm.renames.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in args.items()}

@@ -1,6 +1,6 @@
 """Data augmentation on the device: random affine distortions and elastic distortions of whole batches.
 
-    distort = Augmenter(cfg["data"]["augment"], background=-mean / std, device=x.device, seed=7)
+    distort = Augmenter(cfg.data.augment, background=-mean / std, device=x.device, seed=7)
     x = distort(x)          # (N, 1, 28, 28) -> (N, 1, 28, 28), each image with its own distortion
 
 Every image of a batch gets its own shift, rotation and scale (one affine grid per image) and,
@@ -14,29 +14,31 @@ a run is repeatable and no batch goes through the CPU.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
+    from mlcl_train.config.schema import Augment
+
 KINDS = ("shift", "rotate", "scale", "elastic")  # the keys of data.augment that switch a distortion on
 
 
-def enabled(spec: dict[str, Any]) -> bool:
+def enabled(spec: Augment) -> bool:
     """Whether data.augment asks for any distortion."""
-    return any(spec.get(kind) for kind in KINDS)
+    return any(getattr(spec, kind) for kind in KINDS)
 
 
 class Augmenter:
     """Distorts batches of normalized images; `background` is the normalized value of a blank pixel."""
 
-    def __init__(self, spec: dict[str, Any], background: float, device: "torch.device", seed: int) -> None:
+    def __init__(self, spec: Augment, background: float, device: "torch.device", seed: int) -> None:
         import torch
 
         self.spec = spec
         self.background = background
         self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.kernel = gaussian_kernel(spec["elastic_sigma"], device) if spec.get("elastic") else None
+        self.kernel = gaussian_kernel(spec.elastic_sigma, device) if spec.elastic else None
 
     def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
         import torch.nn.functional as F
@@ -55,11 +57,11 @@ class Augmenter:
         import torch
 
         u = torch.rand(n, 4, device=device, generator=self.generator) * 2 - 1  # uniform in [-1, 1)
-        angle = u[:, 0] * math.radians(self.spec["rotate"])
-        zoom = 1 + u[:, 1] * self.spec["scale"]
+        angle = u[:, 0] * math.radians(self.spec.rotate)
+        zoom = 1 + u[:, 1] * self.spec.scale
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # sampling 1/zoom as far draws zoom times larger
-        shift_x = u[:, 2] * (2 * self.spec["shift"] / w)  # a pixel is 2/w wide in grid coordinates
-        shift_y = u[:, 3] * (2 * self.spec["shift"] / h)
+        shift_x = u[:, 2] * (2 * self.spec.shift / w)  # a pixel is 2/w wide in grid coordinates
+        shift_y = u[:, 3] * (2 * self.spec.shift / h)
         return torch.stack([torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1)
 
     def elastic(self, n: int, h: int, w: int, device: "torch.device") -> "torch.Tensor":
@@ -72,7 +74,7 @@ class Augmenter:
         pad = k.shape[-1] // 2
         field = F.conv2d(field, k.view(1, 1, 1, -1).expand(2, 1, 1, -1), padding=(0, pad), groups=2)  # along x
         field = F.conv2d(field, k.view(1, 1, -1, 1).expand(2, 1, -1, 1), padding=(pad, 0), groups=2)  # along y
-        alpha = self.spec["elastic"]
+        alpha = self.spec.elastic
         field[:, 0].mul_(alpha * 2 / w)  # pixels -> grid coordinates (scalars: no copy from the host)
         field[:, 1].mul_(alpha * 2 / h)
         return field

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from mlcl_train.config.schema import lookup
 from mlcl_train.core import table
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import shorten, suggest
@@ -91,7 +92,7 @@ def value(run: RunRecord, key: str) -> Any:
     """A column's value, or a config key's (MISSING when the run lacks it)."""
     if key in MACHINE:
         return run.get(key)
-    return (run.settings or {}).get(key, MISSING)
+    return lookup(run.config or {}, key, MISSING)
 
 
 def check_key(runs: list[RunRecord], key: str, option: str) -> None:

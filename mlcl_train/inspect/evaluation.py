@@ -15,7 +15,7 @@ from typing import Iterator
 
 import torch
 
-from mlcl_train.config.loader import resolve
+from mlcl_train.config.schema import resolve
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError, first_line
 from mlcl_train.core.table import render
@@ -61,18 +61,18 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
     except (RuntimeError, TypeError, AttributeError) as err:  # other weights, or not a state_dict at all
         reason = first_line(err)
         raise UserError(f"{run}/{weights_file} does not fit the model of its config.yaml ({reason})") from None
-    data = cfg["data"]
-    test = load_test(data["dataset"], data["root"], dev)
-    loss, acc = evaluate(model, test, cfg["train"]["loss"], cfg["eval"]["batch_size"])
-    probs = probabilities(model, test, cfg["eval"]["batch_size"])
+    data = cfg.data
+    test = load_test(data.dataset, data.root, dev)
+    loss, acc = evaluate(model, test, cfg.train.loss, cfg.eval.batch_size)
+    probs = probabilities(model, test, cfg.eval.batch_size)
     conf, pred = probs.max(1)
-    classes = list(DATASETS[data["dataset"]].classes)
+    classes = list(DATASETS[data.dataset].classes)
     matrix = confusion(test.labels, pred, len(classes))
     recorded = record.best_acc if which == "best" else record.final_acc
     result = Evaluation(loss, acc, recorded, classes,
                         [(int(row.sum()), int(row[i])) for i, row in enumerate(matrix)], matrix=matrix.tolist())
     out = Path(out_dir) if out_dir is not None else run
-    result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data["dataset"], mistakes)
+    result.files = write_figures(run.name, out, test, pred, conf, matrix, classes, data.dataset, mistakes)
     return result
 
 
@@ -123,7 +123,7 @@ def report(runs: list[Path], output: Path | None = None, device: str = "cpu", mi
     """`mlcl-train eval`: evaluate each run in turn; yields its lines as (text, True where it is a note for stderr).
 
     With several runs, output (if given) gets one folder per run."""
-    from mlcl_train.config.loader import check_device
+    from mlcl_train.config.schema import check_device
     from mlcl_train.runs.store import read_run
 
     check_device(device)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from mlcl_train.config.schema import Config, as_dict
 from mlcl_train.core.datasets import INPUT_SHAPE
 from mlcl_train.core.errors import UserError
 from mlcl_train.inspect.compare import run_labels, show, value
@@ -128,7 +129,7 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
     return fig, notes
 
 
-def augment_figure(cfg: dict[str, Any], output: str | Path, images: int = 8, versions: int = 7) -> Path:
+def augment_figure(cfg: Config, output: str | Path, images: int = 8, versions: int = 7) -> Path:
     """A grid of training images as data.augment distorts them: each row one image, first as it is.
 
     The same Augmenter as training (epoch 1's seed), on the CPU."""
@@ -137,16 +138,15 @@ def augment_figure(cfg: dict[str, Any], output: str | Path, images: int = 8, ver
     from mlcl_train.data.augment import Augmenter, enabled
     from mlcl_train.data.loader import STATS, load_data
 
-    spec = cfg["data"]["augment"]
+    spec = cfg.data.augment
     if not enabled(spec):
         raise UserError("the config's data.augment distorts nothing; set e.g. data.augment: {shift: 2, rotate: 10}")
     plt = pyplot()
     output = Path(output)
     check_format(plt, output)
-    data = cfg["data"]
-    train, _ = load_data(data["dataset"], data["root"], torch.device("cpu"), images)
-    mean, std = STATS[data["dataset"]]
-    distort = Augmenter(spec, background=-mean / std, device=torch.device("cpu"), seed=cfg["seed"] * 100_003 + 1)
+    train, _ = load_data(cfg.data.dataset, cfg.data.root, torch.device("cpu"), images)
+    mean, std = STATS[cfg.data.dataset]
+    distort = Augmenter(spec, background=-mean / std, device=torch.device("cpu"), seed=cfg.seed * 100_003 + 1)
     batch = train.images.repeat_interleave(versions, 0)  # (images * versions, 1, 28, 28)
     shown = torch.cat([train.images[:, None], distort(batch).view(len(train), versions, *INPUT_SHAPE)], 1)
     pixels = (shown[:, :, 0] * std + mean).clamp(0, 1).numpy()  # (images, 1 + versions, 28, 28) in [0, 1]
@@ -159,8 +159,9 @@ def augment_figure(cfg: dict[str, Any], output: str | Path, images: int = 8, ver
         ax.set_yticks([])
         if row == 0:
             ax.set_title("original" if col == 0 else f"#{col}", fontsize="small")
-    shown_spec = ", ".join(f"{k} {v}" for k, v in spec.items() if v and (k != "elastic_sigma" or spec["elastic"]))
-    fig.suptitle(f"{cfg['name']}: what the model trains on ({shown_spec})", fontsize=10)
+    shown = as_dict(spec).items()
+    shown_spec = ", ".join(f"{k} {v}" for k, v in shown if v and (k != "elastic_sigma" or spec.elastic))
+    fig.suptitle(f"{cfg.name}: what the model trains on ({shown_spec})", fontsize=10)
     fig.tight_layout()
     save(plt, fig, output)
     return output

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlcl_train.config.schema import Config
 from mlcl_train.core import table
 
 if TYPE_CHECKING:
@@ -73,11 +74,11 @@ def _shape(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else "(" + ", ".join(["N", *map(str, shape[1:])]) + ")"
 
 
-def summarize(cfg: dict[str, Any]) -> str:
+def summarize(cfg: Config) -> str:
     """`mlcl-train summary` of a resolved config: the model's name, its layer table and totals."""
     from mlcl_train.training.engine import build_model
 
     model = build_model(cfg)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return f"model {cfg['model']['name']}\n" + format_table(layer_table(model), total, trainable)
+    return f"model {cfg.model.name}\n" + format_table(layer_table(model), total, trainable)

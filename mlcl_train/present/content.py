@@ -227,7 +227,7 @@ def layer_table(run: RunRecord) -> tuple[list[Layer], str]:
     if run.config is None:
         return [], f"No layer table: {run.path} has no readable config.yaml"
     try:
-        from mlcl_train.config.loader import resolve
+        from mlcl_train.config.schema import resolve
         from mlcl_train.inspect.summary import layer_table as layers_of
         from mlcl_train.training.engine import build_model
 

@@ -15,10 +15,10 @@ import json
 from collections import Counter
 from typing import Any
 
+from mlcl_train.config.schema import MISSING  # a config key the run does not have (momentum in an adam run)
 from mlcl_train.core.values import shorten
 from mlcl_train.runs.store import RunRecord
 
-MISSING = object()  # a config key the run does not have (e.g. momentum in an adam run)
 IGNORED = {"name"}  # differs between almost all runs and is already in the run folder's name
 VALUE_CHARS = 24  # a longer value (a model.layers list) is cut in a label
 SECTIONS = ("model", "train", "data", "eval")  # the order of keys: model keys first

@@ -41,6 +41,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from mlcl_train.config.schema import Config, flatten
 from mlcl_train.core import signals
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.files import CONFIG_LIMIT, read_text
@@ -580,15 +581,15 @@ OPTIONAL_KEYS = ("sweep", "resumed", "stopped_early")  # Summary's keys that sum
 
 
 def new_summary(
-    cfg: dict[str, Any], params: int, device: str, versions: dict[str, str], metrics: Iterable[Epoch] = ()
+    cfg: Config, params: int, device: str, versions: dict[str, str], metrics: Iterable[Epoch] = ()
 ) -> Summary:
     """summary.json of a run starting now (a resumed run passes the epochs it keeps)."""
     summary = Summary(
-        name=cfg["name"],
+        name=cfg.name,
         status="running",
-        model=cfg["model"]["name"],
+        model=cfg.model.name,
         params=params,
-        epochs=cfg["train"]["epochs"],
+        epochs=cfg.train.epochs,
         device=device,
         started=time.strftime("%Y-%m-%dT%H:%M:%S"),
         host=socket.gethostname(),
@@ -624,17 +625,6 @@ def run_state(summary: dict[str, Any], folder: str | Path) -> str:
     """The summary's status, with `killed` for a run marked running that no process trains any more."""
     status = str(summary.get("status", "unknown"))
     return "killed" if status == "running" and not alive(summary, folder) else status
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'model': {'hidden': [512]}} -> {'model.hidden': [512]}."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _model_name(config: dict[str, Any] | None) -> Any:

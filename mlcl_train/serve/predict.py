@@ -87,7 +87,7 @@ def run_dataset(run_path: str | Path) -> str:
     path = Path(run_path) / "config.yaml"
     if not path.is_file():
         raise UserError(f"{path} not found; pass a run folder")
-    return load_config(path)["data"]["dataset"]
+    return load_config(path).data.dataset
 
 
 def probabilities(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

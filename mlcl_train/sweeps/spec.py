@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlcl_train.config.loader import read_raw, read_yaml, resolve, with_values
+from mlcl_train.config.loader import read_raw, read_yaml, with_values
+from mlcl_train.config.schema import Config, resolve
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import quote, suggest, unknown_key
 
@@ -98,11 +99,11 @@ class Sweep:
         """How many trials the sweep trains in all: points x seeds."""
         return self.point_count * len(self.seeds)
 
-    def config(self, point: dict[str, Any], seed: int, index: int) -> dict[str, Any]:
+    def config(self, point: dict[str, Any], seed: int, index: int) -> Config:
         """The resolved config of one trial (point number `index`, one seed)."""
         return self.resolve({**self.fixed, **point, "seed": seed, "name": f"{self.name}-{index}-s{seed}"})
 
-    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
+    def resolve(self, values: dict[str, Any]) -> Config:
         """The base config with values ({dotted key: value}) merged in, checked against the schema."""
         return resolve(with_values(self.raw, values))
 
@@ -154,7 +155,7 @@ def load_sweep(path: str | Path, check: bool = True) -> Sweep:
         fixed=fixed,
         method=method,
         points_wanted=_trials(data, method, path),
-        seeds=_seeds(data.get("seeds", [base_cfg["seed"]]), path),
+        seeds=_seeds(data.get("seeds", [base_cfg.seed]), path),
         metric=metric,
         pruner=_pruner(data.get("pruner", "none"), path),
         space=space,
@@ -251,7 +252,7 @@ def _pruner(value: Any, path: Path) -> Pruner | None:
     return Pruner(**numbers)
 
 
-def _resolve(path: Path, raw: dict[str, Any], values: dict[str, Any], where: str) -> dict[str, Any]:
+def _resolve(path: Path, raw: dict[str, Any], values: dict[str, Any], where: str) -> Config:
     try:
         return resolve(with_values(raw, values))
     except UserError as err:

@@ -18,8 +18,9 @@ import torch
 import yaml
 
 from mlcl_train.config.loader import to_yaml
+from mlcl_train.config.schema import Config, flatten
 from mlcl_train.core.errors import UserError, first_line
-from mlcl_train.runs.store import Run, flatten
+from mlcl_train.runs.store import Run
 from mlcl_train.training.engine import load_state
 from mlcl_train.training.setup import Setup
 
@@ -47,7 +48,7 @@ def save(run: Run, s: Setup, epoch: int, rows: dict[str, list[Any]], best: bool)
         run.save_torch("best.pt", s.model.state_dict())
 
 
-def read(folder: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+def read(folder: Path, cfg: Config) -> dict[str, Any]:
     """The run's checkpoint, checked against its config.yaml (cfg) and the epochs to train."""
     path = folder / "checkpoint.pt"
     again = f"start it again with: mlcl-train --config {folder / 'config.yaml'}"
@@ -58,8 +59,8 @@ def read(folder: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     if changed:
         raise UserError(f"{path} does not match config.yaml ({', '.join(changed)} changed); "
                         "undo the edit, or train the edited config as a new run with --config")
-    if ckpt["epoch"] >= cfg["train"]["epochs"]:
-        raise UserError(f"{folder} has already trained {ckpt['epoch']} of {cfg['train']['epochs']} epochs; "
+    if ckpt["epoch"] >= cfg.train.epochs:
+        raise UserError(f"{folder} has already trained {ckpt['epoch']} of {cfg.train.epochs} epochs; "
                         "pass --epochs N to extend it")
     return ckpt
 
@@ -74,7 +75,7 @@ def _read(path: Path, again: str) -> dict[str, Any]:
     return ckpt
 
 
-def _changed_keys(ckpt: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+def _changed_keys(ckpt: dict[str, Any], cfg: Config) -> list[str]:
     """Dotted config keys whose value differs between the checkpoint's config and cfg (keys in both)."""
     saved = ckpt.get("config")
     if not isinstance(saved, str):

@@ -37,16 +37,16 @@ FLAGS = ("capturable", "fused", "foreach")  # optimizer flags a capture changes;
 
 def why_not(cfg: dict[str, Any], device: torch.device) -> str | None:
     """Why train.cuda_graphs cannot apply to this run (the log's note), or None when it applies."""
-    t = cfg["train"]
+    t = cfg.train
     if device.type != "cuda":
         return f"train.cuda_graphs applies on CUDA only; training without graphs on {device.type}"
-    if t["optimizer"]["name"] not in CAPTURABLE:
-        return (f"train.cuda_graphs supports the optimizers {', '.join(CAPTURABLE)}, not {t['optimizer']['name']}; "
+    if t.optimizer.name not in CAPTURABLE:
+        return (f"train.cuda_graphs supports the optimizers {', '.join(CAPTURABLE)}, not {t.optimizer.name}; "
                 "training without graphs")
-    if amp_dtype(device, t["amp"]) == torch.float16:
+    if amp_dtype(device, t.amp) == torch.float16:
         return ("train.cuda_graphs does not apply with train.amp fp16 (its loss scaler reads the GPU after every "
                 "step); training without graphs (bf16 works with graphs)")
-    if t["compile"]:
+    if t.compile:
         return "train.cuda_graphs does not apply with train.compile; training the compiled model without graphs"
     return None
 

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlcl_train.config.loader import check_device
 from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS, Algorithm, torch_arguments
+from mlcl_train.config.schema import Choice, Config, as_dict, check_device
 from mlcl_train.core.datasets import NUM_CLASSES
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.files import open_regular
@@ -73,34 +73,34 @@ def load_state(path: Path, then: str, map_location: str | torch.device = "cpu", 
     raise UserError(f"{path} is damaged ({reason}); {then}")
 
 
-def build_model(cfg: dict[str, Any]) -> nn.Module:
+def build_model(cfg: Config) -> nn.Module:
     """The configured model, its weights drawn from the config's seed."""
-    torch.manual_seed(cfg["seed"])
-    args = {k: v for k, v in cfg["model"].items() if k != "name"}
-    model = create_model(cfg["model"]["name"], **args)
+    torch.manual_seed(cfg.seed)
+    args = {k: v for k, v in as_dict(cfg.model).items() if k != "name"}
+    model = create_model(cfg.model.name, **args)
     out = probe(model)
     if tuple(out.shape) != (2, NUM_CLASSES):
         raise UserError(
-            f"model {cfg['model']['name']}: gives shape {tuple(out.shape)} for 2 images; expected (2, {NUM_CLASSES})"
+            f"model {cfg.model.name}: gives shape {tuple(out.shape)} for 2 images; expected (2, {NUM_CLASSES})"
         )
     return model.train()
 
 
-def make_optimizer(cfg: dict[str, Any], model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
     """The configured optimizer over the model's parameters (its class from mlcl_train.config.optim)."""
-    spec = cfg["train"]["optimizer"]
-    return _build(OPTIMIZERS[spec["name"]], model.parameters(), spec, cfg["train"]["epochs"])
+    spec = cfg.train.optimizer
+    return _build(OPTIMIZERS[spec.name], model.parameters(), spec, cfg.train.epochs)
 
 
-def make_scheduler(cfg: dict[str, Any], optimizer: torch.optim.Optimizer) -> Any:
+def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> Any:
     """The configured learning-rate scheduler, or None."""
-    spec = cfg["train"]["scheduler"]
+    spec = cfg.train.scheduler
     if spec is None:
         return None
-    return _build(SCHEDULERS[spec["name"]], optimizer, spec, cfg["train"]["epochs"])
+    return _build(SCHEDULERS[spec.name], optimizer, spec, cfg.train.epochs)
 
 
-def _build(algorithm: Algorithm, first: Any, section: dict[str, Any], epochs: int) -> Any:
+def _build(algorithm: Algorithm, first: Any, section: Choice, epochs: int) -> Any:
     module, _, name = algorithm.torch_class.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
     return cls(first, **torch_arguments(algorithm, section, epochs))

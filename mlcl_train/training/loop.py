@@ -13,6 +13,7 @@ from training/step.py, checkpoints from training/checkpoint.py.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import math
 import platform
@@ -70,18 +71,18 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
     """One pass over the shuffled training split, a step.Step per batch (or its CUDA graph, s.graph)."""
     from tqdm.auto import tqdm  # a widget in a notebook, text on stderr elsewhere
 
-    t = s.cfg["train"]
+    t = s.cfg.train
     model, n, graph = s.model.train(), len(s.train), s.graph
-    weights = logged_weights(model, t["log_grad_norms"])
+    weights = logged_weights(model, t.log_grad_norms)
     sums = Sums.zeros(s.device, len(weights)) if graph is None else graph.begin_epoch()  # the graph adds to its own
-    scaler = torch.amp.GradScaler("cuda") if t["amp"] == "fp16" and s.device.type == "cuda" else None
-    eager = Step(step_model, s.optimizer, t["loss"], autocast(s.device, t["amp"]), list(weights.values()), sums, scaler)
+    scaler = torch.amp.GradScaler("cuda") if t.amp == "fp16" and s.device.type == "cuda" else None
+    eager = Step(step_model, s.optimizer, t.loss, autocast(s.device, t.amp), list(weights.values()), sums, scaler)
     distort = augmenter(s, epoch)
-    bar = tqdm(total=num_batches(n, t["batch_size"]), file=sys.stderr, disable=not progress, mininterval=0.5)
-    for i, (x, y) in enumerate(train_batches(s.train, t["batch_size"], seed=s.cfg["seed"] * 100_003 + epoch), 1):
+    bar = tqdm(total=num_batches(n, t.batch_size), file=sys.stderr, disable=not progress, mininterval=0.5)
+    for i, (x, y) in enumerate(train_batches(s.train, t.batch_size, seed=s.cfg.seed * 100_003 + epoch), 1):
         if distort is not None:
             x = distort(x)
-        step = graph if graph is not None and len(y) == t["batch_size"] else eager  # a last, smaller batch: eager
+        step = graph if graph is not None and len(y) == t.batch_size else eager  # a last, smaller batch: eager
         step(x, y)
         bar.update()
         if i % CHECK_EVERY == 0:
@@ -135,7 +136,7 @@ def train(
 
 def _new_run(s: Setup, runs_dir: str | Path, sweep: dict[str, Any] | None) -> tuple[Run, RunLock, Summary]:
     """A new run folder, locked, with its config and summary; when that fails (a full disk), no folder."""
-    run = Run.create(runs_dir, s.cfg["name"])
+    run = Run.create(runs_dir, s.cfg.name)
     try:
         lock = RunLock(run.path).acquire()
         run.write_text("config.yaml", to_yaml(s.cfg))
@@ -158,8 +159,7 @@ def train_file(
 ) -> RunRecord:
     """Train a config file or a shipped config, with --set overrides: what `mlcl-train train` and the Python API run."""
     cfg = load_config(config, sets, overrides)
-    cfg["name"] = name or cfg["name"]
-    return train(cfg, runs_dir, progress)
+    return train(dataclasses.replace(cfg, name=name or cfg.name), runs_dir, progress)
 
 
 def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False) -> RunRecord:
@@ -206,7 +206,7 @@ def _fit_again(s: Setup, run: Run, summary: Summary, done: int, progress: bool, 
     """fit from epoch done + 1; an error before an epoch ends puts `before`'s files back as they were."""
     try:
         fit(s, run, summary, start_epoch=done + 1, progress=progress,
-            first=f"Resuming {run.path} after epoch {done} of {s.cfg['train']['epochs']}")
+            first=f"Resuming {run.path} after epoch {done} of {s.cfg.train.epochs}")
     except Exception as err:  # an error, not a stop (a BaseException) nor a divergence or pruning (results)
         if isinstance(err, (Diverged, Pruned)) or summary.epochs_done != done:
             raise
@@ -243,7 +243,7 @@ def fit(
 ) -> Summary:
     """The epoch loop. Whatever ends it, summary.json says how it ended (and the exception raised carries the run)."""
     started = time.perf_counter() - summary.wall_seconds
-    if s.cfg["train"]["tensorboard"]:
+    if s.cfg.train.tensorboard:
         from mlcl_train.training.tensorboard import Events
 
         s.events = Events(run.path, s.cfg)
@@ -269,10 +269,10 @@ def _epochs(
     on_epoch: Callable[[Epoch], None] | None, first: str | None, started: float,
 ) -> None:
     """The log's first lines, then each epoch: trained and evaluated, committed to the folder, then printed."""
-    cfg, epochs = s.cfg, s.cfg["train"]["epochs"]
-    step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
+    cfg, epochs = s.cfg, s.cfg.train.epochs
+    step_model = torch.compile(s.model) if cfg.train.compile else s.model
     for line in [*([first] if first else []),
-                 f"Run {run.path} | model {cfg['model']['name']}, {summary.params:,} parameters | device {s.device}",
+                 f"Run {run.path} | model {cfg.model.name}, {summary.params:,} parameters | device {s.device}",
                  *s.notes]:
         run.log(line)
     for epoch in range(start_epoch, epochs + 1):
@@ -299,8 +299,8 @@ def _epoch(s: Setup, step_model: nn.Module, run: Run, epoch: int, progress: bool
     val_loss, val_acc = _validate(s, step_model, run, progress)
     if s.val is not None:
         check_loss("validation", val_loss)
-    t = s.cfg["train"]
-    test_loss, test_acc = evaluate(step_model, s.test, t["loss"], s.cfg["eval"]["batch_size"], progress, t["amp"])
+    t = s.cfg.train
+    test_loss, test_acc = evaluate(step_model, s.test, t.loss, s.cfg.eval.batch_size, progress, t.amp)
     check_loss("test", test_loss)
     if s.scheduler is not None:
         s.scheduler.step()
@@ -353,8 +353,8 @@ def _validate(s: Setup, step_model: nn.Module, run: Run, progress: bool) -> tupl
     """Loss and accuracy on the validation split, logged; NaN without one (and nothing logged)."""
     if s.val is None:
         return math.nan, math.nan
-    t = s.cfg["train"]
-    loss, acc = evaluate(step_model, s.val, t["loss"], s.cfg["eval"]["batch_size"], progress, t["amp"])
+    t = s.cfg.train
+    loss, acc = evaluate(step_model, s.val, t.loss, s.cfg.eval.batch_size, progress, t.amp)
     run.log(f"Val Loss: {loss:.6f}")
     run.log(f"[Val Result] {acc:.3f}%")
     return loss, acc
@@ -364,8 +364,8 @@ def _stop_early(cfg: dict[str, Any], run: Run, summary: Summary, epoch: int) -> 
     """Whether train.early_stop ends the run after this epoch (its metric not better for `patience` epochs).
 
     Decided from metrics.csv alone, so a resumed run decides as the uninterrupted one would."""
-    metric, patience = cfg["train"]["early_stop"]["metric"], cfg["train"]["early_stop"]["patience"]
-    if patience is None or epoch >= cfg["train"]["epochs"]:
+    metric, patience = cfg.train.early_stop.metric, cfg.train.early_stop.patience
+    if patience is None or epoch >= cfg.train.epochs:
         return False
     rows = read_metrics(run.path)
     sign = 1 if metric == "val_acc" else -1
@@ -374,7 +374,7 @@ def _stop_early(cfg: dict[str, Any], run: Run, summary: Summary, epoch: int) -> 
         return False
     summary.stopped_early = epoch
     run.log(f"Early stop: {metric} has not improved for {patience} epochs (best at epoch {best.epoch}); "
-            f"stopped after epoch {epoch} of {cfg['train']['epochs']}")
+            f"stopped after epoch {epoch} of {cfg.train.epochs}")
     return True
 
 

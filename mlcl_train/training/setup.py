@@ -15,6 +15,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from mlcl_train.config.schema import Config
 from mlcl_train.data.augment import Augmenter, enabled
 from mlcl_train.data.loader import STATS, Split, load_splits
 from mlcl_train.training.cuda_graphs import GraphStep, why_not
@@ -34,7 +35,7 @@ from mlcl_train.training.step import logged_weights
 class Setup:
     """Everything a run trains with."""
 
-    cfg: dict[str, Any]
+    cfg: Config
     device: torch.device
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -47,37 +48,37 @@ class Setup:
     events: Any = None  # an events.Events (TensorBoard files) when train.tensorboard is on
 
 
-def setup(cfg: dict[str, Any], data_loader: Callable[..., tuple[Split, Split | None, Split]] = load_splits) -> Setup:
+def setup(cfg: Config, data_loader: Callable[..., tuple[Split, Split | None, Split]] = load_splits) -> Setup:
     """Check the device, build the model and load the data: everything that can fail before a run folder exists.
 
     data_loader(dataset, root, device, train_subset, val_split, seed) gives the train, validation
     (or None) and test splits (a sweep's worker passes a cached one)."""
-    device, note = resolve_device(cfg["device"])
+    device, note = resolve_device(cfg.device)
     notes = [note] if note else []
     model = build_model(cfg)
-    notes += pitfalls(cfg["train"]["loss"], model_output_kind(model))
-    t = cfg["train"]
-    if t["amp"]:
-        notes.append(amp_note(device, t["amp"]))
+    notes += pitfalls(cfg.train.loss, model_output_kind(model))
+    t = cfg.train
+    if t.amp:
+        notes.append(amp_note(device, t.amp))
     graphs = _graphs(cfg, device, notes)
     model = model.to(device)
-    if t["channels_last"]:
+    if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if t["tensorboard"]:
+    if t.tensorboard:
         from mlcl_train.training.tensorboard import require
 
         require()  # before any run folder exists
     train_split, val_split, test_split = _splits(cfg, device, data_loader)
     optimizer = make_optimizer(cfg, model)
-    weights = list(logged_weights(model, t["log_grad_norms"]).values())
-    graph = GraphStep(model, optimizer, t["loss"], t["amp"], weights) if graphs else None
+    weights = list(logged_weights(model, t.log_grad_norms).values())
+    graph = GraphStep(model, optimizer, t.loss, t.amp, weights) if graphs else None
     scheduler = make_scheduler(cfg, optimizer)
     return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split)
 
 
-def _graphs(cfg: dict[str, Any], device: torch.device, notes: list[str]) -> bool:
+def _graphs(cfg: Config, device: torch.device, notes: list[str]) -> bool:
     """Whether train.cuda_graphs applies; when it is on, the log says so, or why not."""
-    if not cfg["train"]["cuda_graphs"]:
+    if not cfg.train.cuda_graphs:
         return False
     no_graphs = why_not(cfg, device)
     notes.append("cuda graphs: each full training batch replays one captured CUDA graph of the whole step"
@@ -86,12 +87,12 @@ def _graphs(cfg: dict[str, Any], device: torch.device, notes: list[str]) -> bool
 
 
 def _splits(
-    cfg: dict[str, Any], device: torch.device, data_loader: Callable[..., tuple[Split, Split | None, Split]]
+    cfg: Config, device: torch.device, data_loader: Callable[..., tuple[Split, Split | None, Split]]
 ) -> tuple[Split, Split | None, Split]:
     """The train, validation (or None) and test splits on the device, channels last where the model is."""
-    data = cfg["data"]
-    splits = data_loader(data["dataset"], data["root"], device, data["train_subset"], data["val_split"], cfg["seed"])
-    if not cfg["train"]["channels_last"]:
+    data = cfg.data
+    splits = data_loader(data.dataset, data.root, device, data.train_subset, data.val_split, cfg.seed)
+    if not cfg.train.channels_last:
         return splits
     return tuple(  # new Splits: the loader's may be shared by the next run
         None if split is None else Split(split.images.contiguous(memory_format=torch.channels_last), split.labels)
@@ -101,8 +102,8 @@ def _splits(
 
 def augmenter(s: Setup, epoch: int) -> Augmenter | None:
     """The epoch's augmentation (data.augment), seeded by the run's seed and the epoch; None when off."""
-    spec = s.cfg["data"]["augment"]
+    spec = s.cfg.data.augment
     if not enabled(spec):
         return None
-    mean, std = STATS[s.cfg["data"]["dataset"]]
-    return Augmenter(spec, background=-mean / std, device=s.device, seed=(s.cfg["seed"] * 100_003 + epoch) ^ 0x5EED)
+    mean, std = STATS[s.cfg.data.dataset]
+    return Augmenter(spec, background=-mean / std, device=s.device, seed=(s.cfg.seed * 100_003 + epoch) ^ 0x5EED)

@@ -15,8 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mlcl_train.config.schema import Config, flatten
 from mlcl_train.core.errors import UserError
-from mlcl_train.runs.store import Epoch, Summary, flatten
+from mlcl_train.runs.store import Epoch, Summary
 
 INSTALL = "pip install 'mlcl-train[tensorboard]'"
 RESULTS = ("final_acc", "best_acc", "best_val_acc", "final_val_acc")  # summary keys shown as HParams metrics
@@ -34,7 +35,7 @@ def require() -> None:
 class Events:
     """The run's TensorBoard writer: a row of scalars per epoch, the HParams at the end."""
 
-    def __init__(self, folder: Path, cfg: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, cfg: Config) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(folder))
