@@ -131,7 +131,10 @@ def train(
         from mlcl_train.inspect.compare import render, sort_runs
 
         echo(f"----- {len(trained)} runs, best first -----")
-        echo(render(sort_runs(trained), width=_width()).rstrip("\n"))  # all columns: mlcl-train compare
+        left_out: list[str] = []
+        echo(render(sort_runs(trained), width=_width(), left_out=left_out).rstrip("\n"))
+        if left_out:
+            echo(f"(left out to fit: {', '.join(left_out)}; all columns: mlcl-train compare --format csv)")
     failed = [str(p) for p, code in zip(paths, codes, strict=False) if code]  # a stopped series has fewer codes
     if codes[-1] in (130, 143):
         raise typer.Exit(codes[-1])
@@ -411,6 +414,19 @@ EvalDeviceOpt = Annotated[
 ]
 
 
+BaselineOpt = Annotated[
+    Optional[str],
+    typer.Option("--baseline", metavar="RUN|NAME", help="the run the others are described against: a run folder or "
+                 "a run's name (default: the oldest run named *baseline*, else the oldest run)"),
+]
+LangOpt = Annotated[str, typer.Option("--lang", metavar="en|ko", help="the language of the deck's own words")]
+ColumnsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--columns", metavar="A,B,...", help="the comparison's columns, in order (as compare's); default: "
+                 "the accuracy, its difference to the baseline, and the keys the accuracy varies most with"),
+]
+
+
 @app.command()
 @command
 def slides(
@@ -422,15 +438,23 @@ def slides(
     filter_: FilterOpt = None,
     device: EvalDeviceOpt = "cpu",
     runs_dir: RunsDirOpt = None,
+    baseline: BaselineOpt = None,
+    appendix: Annotated[
+        bool, typer.Option("--appendix/--no-appendix", help="the per-run slides after the talk")
+    ] = True,
+    lang: LangOpt = "en",
+    columns: ColumnsOpt = None,
 ) -> None:
-    """A PowerPoint deck of the runs: comparison table, one slide per run, curves, the best run's confusion matrix."""
+    """A deck for a 5-10 minute talk: setup, what each change did, curves, the best model's mistakes, findings,
+    takeaways; then an appendix with the comparison and one slide per run. Speaker notes on every slide."""
     from mlcl_train.config.loader import check_device
     from mlcl_train.present.slides import check_output, write_slides
 
     check_output(output)
     check_device(device)
     paths = _run_paths(runs, runs_dir)
-    path, count = write_slides(_records(paths), output, title, filter_ or [], device, _where(paths), _progress)
+    path, count = write_slides(_records(paths), output, title, filter_ or [], device, _where(paths), _progress,
+                               baseline, appendix, lang, columns or [])
     typer.echo(f"wrote {path} ({count} slides)")
 
 
@@ -445,6 +469,9 @@ def report(
     filter_: FilterOpt = None,
     device: EvalDeviceOpt = "cpu",
     runs_dir: RunsDirOpt = None,
+    baseline: BaselineOpt = None,
+    lang: LangOpt = "en",
+    columns: ColumnsOpt = None,
 ) -> None:
     """The same content as `slides`, as one self-contained HTML page (images inside it)."""
     from mlcl_train.config.loader import check_device
@@ -453,7 +480,9 @@ def report(
     check_output(output)
     check_device(device)
     paths = _run_paths(runs, runs_dir)
-    typer.echo(f"wrote {write_report(_records(paths), output, title, filter_ or [], device, _where(paths), _progress)}")
+    path = write_report(_records(paths), output, title, filter_ or [], device, _where(paths), _progress,
+                        baseline, lang, columns or [])
+    typer.echo(f"wrote {path}")
 
 
 @app.command()

@@ -183,7 +183,7 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
     rows = [[v if h in ("run", "path") else ellipsis(v, CELL_CHARS) for h, v in zip(headers, row, strict=True)]
             for row in rows]
     if fmt == "table" and width is not None and columns is None:
-        headers, rows, dropped = fit(headers, rows, width)
+        headers, rows, dropped = fit(headers, rows, width, telling_keys(runs, keys, labels))
         (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
     return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
@@ -207,11 +207,14 @@ def result_columns(runs: list[RunRecord]) -> list[str]:
     return [*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:]]
 
 
-def fit(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]], list[str]]:
-    """Leave out columns (the least useful first) until the text table is at most `width` characters wide."""
+def fit(headers: list[str], rows: list[list[str]], width: int,
+        telling: list[str] | None = None) -> tuple[list[str], list[list[str]], list[str]]:
+    """Leave out columns (the least useful first) until the text table is at most `width` characters wide:
+    the config keys not in `telling` (see telling_keys), then the telling ones from the last."""
     need = {h: max(len(x) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)}
     keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS, "label"]]  # the label stays, as run does
-    order = [*LEAVE_OUT_FIRST, *reversed(keys), *LEAVE_OUT_LAST]
+    telling = [k for k in (keys if telling is None else telling) if k in keys]
+    order = [*LEAVE_OUT_FIRST, *(k for k in reversed(keys) if k not in telling), *reversed(telling), *LEAVE_OUT_LAST]
     kept = list(headers)
     for name in order:
         if sum(need[h] for h in kept) + 2 * (len(kept) - 1) <= width:
@@ -220,6 +223,33 @@ def fit(headers: list[str], rows: list[list[str]], width: int) -> tuple[list[str
             kept.remove(name)
     index = [headers.index(h) for h in kept]
     return kept, [[r[i] for i in index] for r in rows], [h for h in headers if h not in kept]
+
+
+def accuracy_spread(runs: list[RunRecord], key: str) -> float:
+    """How much the best test accuracy varies with a key: the range of its values' mean accuracies, in points."""
+    groups: dict[str, list[float]] = {}
+    for run in runs:
+        if run.best_acc is not None:
+            groups.setdefault(show(value(run, key)), []).append(run.best_acc)
+    means = [sum(accs) / len(accs) for accs in groups.values()]
+    return max(means) - min(means) if len(means) > 1 else 0.0
+
+
+def said_keys(keys: list[str], labels: list[str]) -> list[str]:
+    """The keys the runs' labels already show (`mlp_deep lr=0.05` shows train.optimizer.lr)."""
+    from mlcl_train.runs.labels import abbreviate
+
+    tails = [label.split(" ", 1)[1] for label in labels if " " in label]
+    return [k for k in keys if any(f"{abbreviate(k, keys)}=" in tail for tail in tails)]
+
+
+def telling_keys(runs: list[RunRecord], keys: list[str], labels: list[str] = ()) -> list[str]:
+    """The differing keys that tell the runs' story, the one the accuracy varies most with first; a key the runs'
+    labels already show is left to the label, and so is one the accuracy does not vary with at all."""
+    said = said_keys(keys, list(labels))
+    spread = {k: accuracy_spread(runs, k) for k in keys}
+    return sorted((k for k in keys if k not in said and (spread[k] > 0 or not any(spread.values()))),
+                  key=lambda k: -spread[k])
 
 
 def ellipsis(text: str, most: int) -> str:

@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from mlcl_train.core.errors import UserError
 from mlcl_train.runs.store import RunRecord
 
 MISSING = object()  # a config key the run does not have (e.g. momentum in an adam run)
@@ -126,3 +127,32 @@ def shorten(label: str, most: int) -> str:
     tail = space + keys if keys and len(space + keys) <= most * 0.8 else ""
     head = (name if tail else label)[: most - len(tail) - 1]
     return head + "\u2026" + tail
+
+
+def changes_against(run: RunRecord, baseline: RunRecord, ignore: tuple[str, ...] = ("name",)) -> list[str]:
+    """What a run changed against the baseline, one `key from -> to` each, model keys first:
+    ['activation sigmoid -> relu', 'hidden [128,64] -> [512,256]']."""
+    mine, base = run.settings or {}, baseline.settings or {}
+    keys = [k for k in dict.fromkeys([*base, *mine]) if k not in ignore
+            and identity(mine.get(k, MISSING)) != identity(base.get(k, MISSING))]
+    keys.sort(key=_section_rank)
+    return [f"{abbreviate(k, keys)} {compact(base.get(k, MISSING))} -> {compact(mine.get(k, MISSING))}" for k in keys]
+
+
+def find_baseline(runs: list[RunRecord], labels: list[str], wanted: str | None) -> int | None:
+    """The baseline's index: the run named (folder, name or label) by `wanted`, else the oldest run whose name
+    says baseline, else the oldest run."""
+    if wanted is not None:
+        for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
+            if wanted in (run.run, str(run.path), label) or wanted.rstrip("/").endswith("/" + run.run):
+                return i
+        named = [i for i, run in enumerate(runs) if run.name == wanted]
+        if named:
+            return min(named, key=lambda i: str(runs[i].path))
+        raise UserError(f"--baseline {wanted}: no such run among the {len(runs)} given; "
+                        "name a run folder or a run's name (see mlcl-train compare)")
+    if not runs:
+        return None
+    oldest = sorted(range(len(runs)), key=lambda i: str(runs[i].path))
+    named = [i for i in oldest if "baseline" in str(runs[i].name or runs[i].run)]
+    return (named or oldest)[0]
