@@ -9,6 +9,7 @@ spaces), a line is 1.2 times the font size, and a table row must hold its cell's
 from __future__ import annotations
 
 import shutil
+import unicodedata
 from pathlib import Path
 
 import matplotlib
@@ -36,8 +37,11 @@ def inches(emu: int) -> float:
 
 
 def text_width(text: str, font: str, bold: bool, pt: float) -> float:
+    """Hangul and other wide characters are drawn in the East Asian typeface (<a:ea>), at most 1 em each."""
     face = ImageFont.truetype(str(FONTS[(font, bold)]), round(pt * 20))
-    return face.getlength(text.replace("\u200b", "")) / 20 / 72
+    wide = [ch for ch in text if unicodedata.east_asian_width(ch) in "WF"]
+    rest = "".join(ch for ch in text.replace("\u200b", "") if ch not in wide)
+    return face.getlength(rest) / 20 / 72 + len(wide) * pt / 72
 
 
 def wrapped_lines(text: str, font: str, bold: bool, pt: float, width: float, where: str) -> int:

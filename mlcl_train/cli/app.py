@@ -156,6 +156,19 @@ def resume(
     raise typer.Exit(_training(_resume, run, epochs, show)[0])
 
 
+BaselineOpt = Annotated[
+    Optional[str],
+    typer.Option("--baseline", metavar="RUN|NAME", help="the run the others are described against: a run folder or "
+                 "a run's name (default: the oldest run named *baseline*, else the oldest run)"),
+]
+LangOpt = Annotated[str, typer.Option("--lang", metavar="en|ko", help="the language of the deck's own words")]
+ColumnsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--columns", metavar="A,B,...", help="the comparison's columns, in order (as compare's); default: "
+                 "the accuracy, its difference to the baseline, and the keys the accuracy varies most with"),
+]
+
+
 @app.command()
 @command
 def compare(
@@ -195,6 +208,7 @@ def compare(
     group: Annotated[
         bool, typer.Option("--group", help="one row per setting: runs that differ only by seed, mean ± std")
     ] = False,
+    baseline: BaselineOpt = None,
 ) -> None:
     """One row per run, best first: results, status, and a column per config key that differs between the runs.
 
@@ -225,7 +239,8 @@ def compare(
         typer.echo(text, nl=False)
         return
     width, left_out = _width(), []
-    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt, columns or [], width, left_out), nl=False)
+    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt, columns or [], width, left_out, baseline),
+               nl=False)
     if left_out:
         typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "
                    "choose columns with --columns, or see them all with --format csv", err=True)
@@ -411,19 +426,6 @@ EvalDeviceOpt = Annotated[
     typer.Option(
         "--device", metavar="DEVICE", help="where the best run's weights are evaluated: cpu | auto | cuda | mps"
     ),
-]
-
-
-BaselineOpt = Annotated[
-    Optional[str],
-    typer.Option("--baseline", metavar="RUN|NAME", help="the run the others are described against: a run folder or "
-                 "a run's name (default: the oldest run named *baseline*, else the oldest run)"),
-]
-LangOpt = Annotated[str, typer.Option("--lang", metavar="en|ko", help="the language of the deck's own words")]
-ColumnsOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--columns", metavar="A,B,...", help="the comparison's columns, in order (as compare's); default: "
-                 "the accuracy, its difference to the baseline, and the keys the accuracy varies most with"),
 ]
 
 

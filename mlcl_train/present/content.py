@@ -152,7 +152,8 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
         sweeps = [sweep_content(plt, name, members) for name, members in trials.items()]
     if best is not None:
         say(f"evaluating the weights of the best run, {labels[best]}")
-        confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device)
+        confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device,
+                                                       has_hangul(lang, labels, title))
     else:
         confusion_title, lines, images = "Confusion matrix", ["No run has finished an epoch yet"], {}
     mistakes_title = f"Most confident mistakes: {labels[best]}" if best is not None else ""
@@ -161,10 +162,10 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
         mistakes_title = words(lang)("mistakes", label=labels[best])
     notes = [f"{p.label}: {p.record.status} ({p.status_note})" for p in parts if p.status_note]
     numeric = [is_numeric(runs, h) or h == DELTA for h in headers]
-    lines = subtitle(runs, labels, keys, best)
+    under = subtitle(runs, labels, keys, best, lang)
     if story.baseline is not None and len(runs) > 1 and runs[story.baseline].best_acc is not None:
-        lines.insert(1, words(lang)("baseline_is", label=labels[story.baseline], acc=runs[story.baseline].best_acc))
-    return Content(title or default_title(runs), lines, headers, rows, same, best,
+        under.insert(1, words(lang)("baseline_is", label=labels[story.baseline], acc=runs[story.baseline].best_acc))
+    return Content(title or default_title(runs), under, headers, rows, same, best,
                    notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric, keys, sweeps,
                    story, lang, bars, best_curves, takeaways(story, runs, words(lang)))
 
@@ -244,16 +245,18 @@ def default_title(runs: list[RunRecord]) -> str:
     return f"{names}: comparing {len(runs)} runs" if len(runs) > 1 else f"{names}: {runs[0].run}"
 
 
-def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: int | None) -> list[str]:
+def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: int | None,
+             lang: str = "en") -> list[str]:
     more = len(keys) - SUBTITLE_KEYS
     shown = ", ".join(keys[:SUBTITLE_KEYS]) + (f" and {more} more" if more > 0 else "")
-    compared = f"Compared: {shown}" if keys else "One run" if len(runs) == 1 else "The runs share one config"
+    say = words(lang)
+    compared = f"{say('compared')}{shown}" if keys else say("one_run") if len(runs) == 1 else say("one_config")
     lines = [compared]
     if best is not None:
         run = runs[best]
-        chosen = ", chosen on validation" if run.best_split == "val" else ""
-        lines.append(f"Best: {labels[best]}, {run.best_acc:.2f}% test accuracy (epoch {run.best_epoch}{chosen})")
-    return [*lines, time.strftime("%d %B %Y").lstrip("0")]
+        chosen = say("on_val") if run.best_split == "val" else ""
+        lines.append(say("best_line", label=labels[best], acc=run.best_acc, epoch=run.best_epoch, chosen=chosen))
+    return [*lines, time.strftime(say("date")).lstrip("0")]
 
 
 # ---------------------------------------------------------------- one run
@@ -441,8 +444,8 @@ def png(plt: Any, fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def best_run_eval(run: RunRecord, label: str, weights: bytes | None,
-                  device: str = "cpu") -> tuple[str, list[str], dict[str, bytes]]:
+def best_run_eval(run: RunRecord, label: str, weights: bytes | None, device: str = "cpu",
+                  hangul: bool = False) -> tuple[str, list[str], dict[str, bytes]]:
     """The best run's confusion matrix and mistakes from its saved weights (evaluation's figures)."""
     title = f"Confusion matrix: {label}"
     if weights is None:
@@ -451,7 +454,7 @@ def best_run_eval(run: RunRecord, label: str, weights: bytes | None,
     from mlcl_train.training.engine import resolve_device
 
     resolve_device(device)  # a device this machine lacks is the user's error, not a note in the deck
-    with tempfile.TemporaryDirectory() as out, figure_style():
+    with tempfile.TemporaryDirectory() as out, figure_style(hangul):
         try:
             result = evaluate_run(run, out, device, mistakes=12, weights=weights)
         except (UserError, OSError, RuntimeError) as err:

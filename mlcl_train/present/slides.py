@@ -79,11 +79,14 @@ def build_deck(content: Content, appendix: bool = True) -> Any:
     prs.slide_width, prs.slide_height = Inches(WIDTH), Inches(HEIGHT)
     title_slide(prs, content)
     setup_slide(prs, content)
-    changes_slide(prs, content)
+    several = len(content.runs) > 1  # one run changes nothing against itself
+    if several:
+        changes_slide(prs, content)
     table_slides(prs, content, talk=True)
     curves_slide(prs, content, best=True)
     confusion_slides(prs, content)
-    findings_slide(prs, content)
+    if several:
+        findings_slide(prs, content)
     takeaways_slide(prs, content)
     if appendix:
         divider_slide(prs, content)
@@ -92,7 +95,8 @@ def build_deck(content: Content, appendix: bool = True) -> Any:
             sweep_slides(prs, part, content.lang)
         for run in content.runs:
             run_slide(prs, run)
-        curves_slide(prs, content)
+        if len(content.runs) > len(content.story.best_few) + 1:  # more runs than the talk's curves show
+            curves_slide(prs, content)
     return prs
 
 
@@ -112,7 +116,7 @@ def title_slide(prs: Any, content: Content) -> None:
     place(sub, MARGIN, 3.9, width, 3.0)
     lines = list(content.subtitle)
     if content.compared:
-        lines[0] = listing("Compared: ", content.compared, 22, inner(width))
+        lines[0] = listing(words(content.lang)("compared"), content.compared, 22, inner(width))
     write(sub.text_frame, [textfit.cut(line, 22, inner(width)) for line in lines], 22)
     say = words(content.lang)
     runs = say("run_1") if len(content.runs) == 1 else say("runs_n", n=len(content.runs))
@@ -162,10 +166,10 @@ def changes_slide(prs: Any, content: Content) -> None:
     if content.bars is not None:
         picture(slide, content.bars, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
     base = content.runs[story.baseline].record.best_acc if story.baseline is not None else None
-    top = [c for c in story.changes if c.index != story.baseline][:3]
-    said = "; ".join(f"{c.label}: {', '.join(c.what) or say('no_change')} "
-                     f"({say('points', d=c.delta) if c.delta is not None else '-'})" for c in top)
-    speaker_notes(slide, say("note_changes", acc=base or 0.0, top=said or "-"))
+    told = [f"{c.label}: {', '.join(c.what) or say('no_change')} ({say('points', d=c.delta)})"
+            for c in story.changes if c.index != story.baseline and c.delta is not None]
+    speaker_notes(slide, say("note_changes", acc=base or 0.0, top="; ".join(told[:3]) or "-")
+                  + "".join(f"\n{line}" for line in told))
 
 
 def findings_slide(prs: Any, content: Content) -> None:
