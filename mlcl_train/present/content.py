@@ -90,7 +90,7 @@ class Content:
     numeric: list[bool] | None = None  # per column of rows: numbers, right-aligned (None: guess from the text)
     compared: list[str] = field(default_factory=list)  # the config keys that differ, model keys first
     sweeps: list[SweepContent] = field(default_factory=list)  # each sweep's trials as one grouped table
-    story: Story | None = None  # the baseline, each run's changes, the setup, findings (present/story.py)
+    story: Story = field(default_factory=lambda: Story(None, [], [], [], []))  # the baseline, changes, setup, findings
     lang: str = "en"  # the deck's own words: en or ko (present/words.py)
     bars: bytes | None = None  # PNG: each run's accuracy, sorted, labelled with its change against the baseline
     best_curves: bytes | None = None  # PNG: test accuracy of the baseline and the best few runs
@@ -421,11 +421,12 @@ def bars_png(plt: Any, story: Story, runs: list[RunRecord], colors: list[str], l
                 edgecolor="0.3" if base else "none")
         what = say("baseline") if base else ", ".join(change.what) or say("no_change")
         delta = "" if base or change.delta is None else f"  {say('points', d=change.delta)}"
-        ax.text(acc, y, f" {acc:.2f}%{delta}   {shorten(what, 70)}", va="center", fontsize=pt)
+        ax.text(acc, y, f" {acc:.2f}%{delta}   {shorten(what, 56 if len(shown) <= 10 else 44)}", va="center",
+                fontsize=pt)
     ax.set_yticks(range(len(shown)), [shorten(c.label, 32) for c in shown], fontsize=pt)
     ax.invert_yaxis()
     low = 0.0 if min(accs) < 50 else max(0.0, min(accs) - (max(accs) - min(accs)) - 2)
-    ax.set_xlim(low, 100 + (100 - low) * 0.9)  # room on the right for the labels
+    ax.set_xlim(low, 100 + (100 - low) * 0.8)  # room on the right for the labels
     ax.set_xticks([t for t in ax.get_xticks() if low <= t <= 100])
     ax.set_xlabel(say("accuracy"))
     ax.spines[["top", "right"]].set_visible(False)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from mlcl_train.core.errors import UserError
 from mlcl_train.inspect.summary import Layer, display_rows
 from mlcl_train.present import textfit
-from mlcl_train.present.content import Content, RunContent, gather, is_number, total_params
+from mlcl_train.present.content import DELTA, Content, RunContent, gather, is_number, total_params
 from mlcl_train.present.words import words
 from mlcl_train.runs.store import RunRecord
 
@@ -120,7 +120,7 @@ def title_slide(prs: Any, content: Content) -> None:
     write(sub.text_frame, [textfit.cut(line, 22, inner(width)) for line in lines], 22)
     say = words(content.lang)
     runs = say("run_1") if len(content.runs) == 1 else say("runs_n", n=len(content.runs))
-    best = content.runs[content.best].record.best_acc if content.best is not None else None
+    best = content.runs[content.best].record.best_acc if content.best is not None and content.runs else None
     speaker_notes(slide, say("note_title", runs=runs, acc=f"{best:.2f}%" if best is not None else "-")
                   + "".join(f"\n{line}" for line in story_lines(content)))
 
@@ -146,7 +146,8 @@ def setup_slide(prs: Any, content: Content) -> None:
     slide = new_slide(prs, say("setup"))
     width = WIDTH - 2 * MARGIN
     lines = [f"{say(phrase)}: {value}" for phrase, value in story.setup]
-    warn = say("warn_outside", keys=", ".join(story.outside)) if story.outside else say("same_recipe")
+    keys = ", ".join(story.outside[:4]) + (f" (+{len(story.outside) - 4})" if len(story.outside) > 4 else "")
+    warn = say("warn_outside", keys=keys) if story.outside else say("same_recipe")
     pt = next((p for p in (BODY_PT + 2, BODY_PT, 16, 14) if textfit.height_in([*lines, warn], p, inner(width))
                + 8 / 72 * (len(lines) + 1) <= BOTTOM - TOP - 2 * BOX_PAD[1] - 0.2), 14)
     box = textbox(slide, MARGIN, TOP, width, BOTTOM - TOP)
@@ -460,11 +461,12 @@ def pick_columns(headers: list[str], rows: list[list[str]], width: float, pt: in
     """The comparison's columns that fit `width`, taken in the order they come (content.table puts the run, its
     accuracy and the keys the accuracy varies most with first)."""
     need = [column_need(h, [r[i] for r in rows], pt) for i, h in enumerate(headers)]
+    headline = [headers.index(h) for h in ("best_acc", DELTA) if h in headers]  # always kept
     chosen: list[int] = []
-    for i in range(len(headers)):
+    for i in dict.fromkeys([0, *headline, *range(len(headers))]):
         if sum(need[c] for c in chosen) + need[i] <= width:
             chosen.append(i)
-    return chosen
+    return sorted(chosen)
 
 
 def column_need(header: str, values: list[str], pt: float) -> float:

@@ -86,7 +86,9 @@ def setup(runs: list[RunRecord], say) -> list[tuple[str, str]]:
         if len(counts) == 1:
             out.append((phrase, next(iter(counts))))
         else:
-            out.append((phrase, ", ".join(f"{v} ({n})" for v, n in sorted(counts.items(), key=lambda x: -x[1]))))
+            common = sorted(counts.items(), key=lambda x: -x[1])
+            more = f", +{len(common) - 3}" if len(common) > 3 else ""
+            out.append((phrase, ", ".join(f"{v} ({n})" for v, n in common[:3]) + more))
     return out
 
 
