@@ -119,6 +119,7 @@ def test_every_text_fits_its_box_in_decks_of_many_runs(tmp_path: Path, count: in
     slides = check_deck(out)
     assert slides >= count + 3
     tables = [s for s in Presentation(str(out)).slides if s.shapes.title.text_frame.text.startswith("Comparison")]
+    tables = tables[1:] if len(tables) > 1 else tables  # the talk's slide shows some; the appendix all
     assert len(tables) <= (1 if count <= 12 else 3)
     labels = [row.cells[0].text for t in tables for shape in t.shapes if shape.has_table
               for row in list(shape.table.rows)[1:]]
