@@ -21,14 +21,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
-from mlcl_train.core.errors import Diverged, Stopped, UserError
+from mlcl_train.core.errors import SIGINT_EXIT, Failed, Stopped, UserError, ending
 from mlcl_train.inspect.compare import NO_RUNS, cells, is_numeric, render, select, value
 from mlcl_train.inspect.plot import in_notebook
 from mlcl_train.runs.labels import MISSING, differing_keys, run_labels
 from mlcl_train.runs.store import COLUMNS, RunRecord, is_run, read_run, read_runs
 
 RunLike = Union[str, Path, RunRecord]
-SIGINT_EXIT = 130  # Stopped.exit_code of Ctrl-C
 
 
 def train(
@@ -206,17 +205,20 @@ def show_curves(runs: list[RunRecord], output: str | Path | None, acc_only: bool
 
 
 def _training(work: Any, *args: Any) -> Run:
-    """Run a training job as the command line does, ending as a notebook expects."""
+    """Run a training job; it ends by the command line's policy (errors.ending), as a notebook expects: a run that
+    ran to its end (completed or diverged) is returned, Ctrl-C after the run began is KeyboardInterrupt (the run
+    resumable), anything else is raised."""
     try:
         return Run.of(work(*args))
-    except Stopped as stop:
-        if stop.run is not None and stop.exit_code == SIGINT_EXIT:
-            raise KeyboardInterrupt(f"stopped; continue it with resume({str(stop.run.path)!r})") from stop
+    except (Exception, Stopped) as err:
+        end = ending(err)
+        if end.returns_run:
+            return Run.of(end.run)
+        if end.code == SIGINT_EXIT and end.run is not None:
+            raise KeyboardInterrupt(f"stopped; continue it with resume({str(end.run.path)!r})") from err
+        if isinstance(err, Failed):  # the error itself, as a call without a run folder raises it
+            raise err.error from None
         raise
-    except Diverged as diverged:
-        if diverged.run is None:
-            raise
-        return Run.of(diverged.run)
 
 
 def _progress(progress: bool | None) -> bool:

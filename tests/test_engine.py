@@ -9,10 +9,10 @@ import torch
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
-from mlcl_train.cli.common import expand_configs
 from mlcl_train.config.loader import resolve
 from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.shipped import expand as expand_configs
 from mlcl_train.runs.store import read_csv
 from mlcl_train.training.engine import build_model, make_optimizer, make_scheduler
 

@@ -21,7 +21,7 @@ RUN = ("from typer.testing import CliRunner; from mlcl_train.cli.app import app;
     RUN.format(args=["--help"], expect="compare"),
     RUN.format(args=["sweep", "sweeps/width_depth.yaml", "--dry-run"], expect="trials"),
     "import mlcl_train.cli.app, mlcl_train.inspect.compare, mlcl_train.runs.labels, mlcl_train.inspect.plot, "
-    "mlcl_train.runs.store, mlcl_train.present.slides, mlcl_train.present.textfit, mlcl_train.present.report, "
+    "mlcl_train.runs.store, mlcl_train.present.slides, mlcl_train.present.typeset, mlcl_train.present.report, "
     "mlcl_train.config.loader, mlcl_train.config.optim, mlcl_train.core.datasets, mlcl_train.core.table, "
     "mlcl_train.inspect.groups, mlcl_train.sweeps.spec",
     "import mlcl_train; from mlcl_train import train, resume, compare, load_run, slides",

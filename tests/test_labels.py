@@ -60,7 +60,7 @@ def test_long_values_are_cut_and_key_order_does_not_follow_the_runs_order():
 
 
 def test_a_label_is_shortened_in_its_name_so_that_its_keys_stay():
-    from mlcl_train.runs.labels import shorten
+    from mlcl_train.runs.labels import shorten_label as shorten
 
     long = "sequential_with_a_rather_long_descriptive_name_for_testing optimizer=sgd"
     assert shorten(long, 48) == "sequential_with_a_rather_long_des\u2026 optimizer=sgd" and len(shorten(long, 48)) == 48

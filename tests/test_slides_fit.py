@@ -2,7 +2,7 @@
 
 Decks of 1, 4 and 30 runs: long names, several --set variants of one config (as a sweep makes), a CNN
 and long `sequential` models. The measuring here is written apart from the deck's layout code
-(present/textfit.py): Pillow reads the TTF files of the fonts, text wraps at spaces (and zero-width
+(present/typeset.py): Pillow reads the TTF files of the fonts, text wraps at spaces (and zero-width
 spaces), a line is 1.2 times the font size, and a table row must hold its cell's lines.
 """
 

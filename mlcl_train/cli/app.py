@@ -26,6 +26,7 @@ import typer
 
 from mlcl_train import __version__
 from mlcl_train.cli import course, inspect, present, serve, sweep, train
+from mlcl_train.cli.common import Command
 from mlcl_train.core import shipped
 
 app = typer.Typer(
@@ -49,7 +50,7 @@ COMMANDS = [  # in the order --help lists them
 ]
 NAMES = {inspect.eval_run: "eval"}  # where the command's name is not its function's (show_config: show-config)
 for function in COMMANDS:
-    app.command(NAMES.get(function))(function)
+    app.command(NAMES.get(function), cls=Command)(function)
 
 
 def _version(value: bool) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import functools
-import glob
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NoReturn, Optional, Sequence
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
-from mlcl_train.core import shipped
 from mlcl_train.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -56,6 +56,60 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+class Command(TyperCommand):
+    """A command whose bad option values (out of the range typer states, not one of its choices) are one line on
+    stderr and exit code 2, as every other bad input is, instead of typer's usage text."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given_args = list(args)  # parsing empties args
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as err:
+            if type(err) is not typer.BadParameter or not isinstance(err.param, TyperOption):
+                raise  # a missing value, an argument: typer's own text
+            fail(bad_value(err.param, given(given_args, err.param.opts), err.message))
+
+
+def bad_value(option: TyperOption, value: str | None, message: str) -> str:
+    """The one line for an option's bad value: the range or the choices typer knows from its declaration."""
+    name, low = option.opts[0], getattr(option, "min", None)
+    choices = [c.value for c in Choice.of(option)]
+    if choices:
+        what = "format" if name == "--format" else "value"
+        return f"{name} {value!r}: unknown {what}; valid: {', '.join(choices)}"
+    if low is not None and value is not None and value.lstrip("-").isdigit() and int(value) < low:
+        return f"{name} must be >= {low}"
+    return f"{name} {value!r}: {message}"
+
+
+def given(args: Sequence[str], opts: Sequence[str]) -> str | None:
+    """The value the command line gave an option last (`--top 0` or `--top=0`), or None."""
+    value = None
+    for i, arg in enumerate(args):
+        for opt in opts:
+            if arg == opt and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith(f"{opt}="):
+                value = arg[len(opt) + 1:]
+    return value
+
+
+class Choice(str, enum.Enum):
+    """The base of an option's choices: `Format = Choice("Format", FORMATS)`; typer lists them in --help."""
+
+    @staticmethod
+    def of(option: TyperOption) -> list[Choice]:
+        """The choices of an option declared with a Choice, else []."""
+        kind = getattr(getattr(option, "type_descriptor", None), "annotation", None)
+        return list(kind) if isinstance(kind, type) and issubclass(kind, Choice) else []
+
+
+Weights = Choice("Weights", {"last": "last", "best": "best"})  # evaluation.WEIGHTS
+WeightsOpt = Annotated[
+    Weights, typer.Option(help="the weights: last (model.pt, the last finished epoch) or best (best.pt)")
+]
+
+
 def run_paths(paths: list[Path] | None, runs_dir: Path | None) -> list[Path]:
     """The folders a read-only command looks at: the paths given, --runs-dir, else runs/."""
     return [*(paths or []), *([runs_dir] if runs_dir else [])] or [Path("runs")]
@@ -82,20 +136,3 @@ def progress_line(step: str) -> None:
 
 def where(paths: list[Path]) -> str:
     return ", ".join(map(str, paths))
-
-
-
-def expand_configs(patterns: list[str]) -> list[Path]:
-    """Config paths from --config values; a value with *, ? or [ is a glob (leaving out names that start with _)."""
-    paths: list[Path] = []
-    for pattern in patterns:
-        if any(ch in pattern for ch in "*?["):
-            matches = sorted(p for p in glob.glob(pattern) if not Path(p).name.startswith("_"))
-            matches = matches or shipped.glob(pattern)
-            if not matches:
-                raise UserError(f"--config {pattern!r} matches no file")
-            paths += map(Path, matches)
-        else:
-            paths.append(Path(pattern))
-    return paths
-

@@ -16,16 +16,20 @@ import typer
 
 from mlcl_train.cli.common import (
     BaselineOpt,
+    Choice,
     ConfigOpt,
     RunsDirOpt,
     SetOpt,
+    Weights,
+    WeightsOpt,
     command,
-    expand_configs,
     fail,
     run_paths,
     terminal_width,
 )
 from mlcl_train.core import shipped
+
+RunsFormat = Choice("RunsFormat", {f: f for f in ("table", "csv", "json", "markdown")})  # compare.FORMATS
 
 
 @command
@@ -41,7 +45,7 @@ def compare(
         ),
     ] = "best_acc",
     reverse: Annotated[bool, typer.Option("--reverse", help="reverse the order")] = False,
-    top: Annotated[Optional[int], typer.Option(metavar="N", help="show only the first N runs")] = None,
+    top: Annotated[Optional[int], typer.Option(min=1, metavar="N", help="show only the first N runs")] = None,
     filter_: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -52,7 +56,7 @@ def compare(
             "or a glob on the run name ('mlp*'); repeat to narrow further",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json | markdown")] = "table",
+    fmt: Annotated[RunsFormat, typer.Option("--format", help="how to print the table")] = RunsFormat.table,
     columns: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -73,32 +77,18 @@ def compare(
     Status: completed, running, interrupted, diverged, failed, pruned; incomplete (no summary.json),
     broken (unreadable summary.json), killed (marked running, but its process is gone).
     """
-    from mlcl_train.inspect.compare import FORMATS, NO_RUNS
+    from mlcl_train.inspect.compare import NO_RUNS
     from mlcl_train.inspect.compare import compare as compare_runs
+    from mlcl_train.inspect.groups import compare_groups
     from mlcl_train.runs.store import read_runs
 
-    if top is not None and top < 1:
-        fail("--top must be >= 1")
-    if fmt not in FORMATS:
-        fail(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
     records = read_runs(run_paths(paths, runs_dir), NO_RUNS)
     if group:
-        from mlcl_train.inspect.compare import filter_runs
-        from mlcl_train.inspect.groups import METRICS, best_first, group_runs, render_groups, seedless_keys
-
-        if fmt == "json":
-            fail("--group prints table, markdown or csv")
-        if sort not in METRICS:
-            fail(f"--group sorts by a mean: --sort {' | '.join(METRICS)}")
-        kept = filter_runs(records, filter_ or [])
-        keys = seedless_keys(kept)
-        groups = best_first(group_runs(kept, keys), sort)[:top]
-        text = render_groups(groups, keys, sort, {"table": "text"}.get(fmt, fmt))
-        typer.echo(text, nl=False)
+        typer.echo(compare_groups(records, sort, top, filter_, fmt.value), nl=False)
         return
     width, left_out = terminal_width(), []
-    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt, columns or [], width, left_out, baseline),
-               nl=False)
+    text = compare_runs(records, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out, baseline)
+    typer.echo(text, nl=False)
     if left_out:
         typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "
                    "choose columns with --columns, or see them all with --format csv", err=True)
@@ -129,22 +119,20 @@ def plot(
 ) -> None:
     """Plot loss and test accuracy per epoch of one or more runs in one figure (or, with --augment, a grid of
     augmented training images)."""
+    from mlcl_train.inspect.plot import NO_RUNS, augment_figure, plot_runs
+    from mlcl_train.runs.store import read_runs
+
     if augment is not None:
         from mlcl_train.config.loader import load_config
-        from mlcl_train.inspect.plot import augment_figure
 
         if runs:
             fail("--augment draws from a config; pass no run folders with it")
         typer.echo(f"wrote {augment_figure(load_config(augment, set_ or []), output)}")
         return
-    from mlcl_train.inspect.plot import NO_RUNS, plot_runs
-    from mlcl_train.runs.store import read_runs
-
     if not runs:
         fail("pass run folders to plot (or --augment CONFIG)")
     path, notes = plot_runs(read_runs(runs, NO_RUNS), output, acc_only, grad_norms, params)
-    for note in notes:
-        typer.echo(f"note: {note}", err=True)
+    typer.echo("".join(f"note: {note}\n" for note in notes), err=True, nl=False)
     typer.echo(f"wrote {path}")
 
 
@@ -156,47 +144,16 @@ def eval_run(
         typer.Option("--output", "-o", metavar="DIR", help="folder for the images [default: each run's folder]"),
     ] = None,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="where to evaluate: cpu | auto | cuda | mps")] = "cpu",
-    mistakes: Annotated[int, typer.Option(metavar="N", help="how many wrong test images to show (0: none)")] = 24,
-    weights: Annotated[
-        str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
-    ] = "last",
+    mistakes: Annotated[
+        int, typer.Option(min=0, metavar="N", help="how many wrong test images to show (0: none)")
+    ] = 24,
+    weights: WeightsOpt = Weights.last,
 ) -> None:
     """Evaluate runs' saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
-    if mistakes < 0:
-        fail("--mistakes must be >= 0")
-    from mlcl_train.config.loader import check_device
+    from mlcl_train.inspect.evaluation import report
 
-    check_device(device)
-    from mlcl_train.core.table import render
-    from mlcl_train.inspect.evaluation import WEIGHTS, class_table, evaluate_run
-    from mlcl_train.runs.store import read_run
-
-    for run in runs:
-        if not run.is_dir():
-            fail(f"{run}: no such folder; pass run folders such as runs/20261127-101500-mlp_deep")
-    for i, run in enumerate(runs):
-        out = output / run.name if output is not None and len(runs) > 1 else output  # one folder per run
-        record = read_run(run)
-        result = evaluate_run(record, out, device, mistakes, which=weights)
-        recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
-        images = sum(n for n, _ in result.per_class)
-        shown = "" if weights == "last" else f" | weights best.pt (epoch {record.best_epoch})"
-        typer.echo(("\n" if i else "") + f"Run {run} | {images:,} test images | device {device}{shown}")
-        if weights == "best" and record.best_split != "val":
-            typer.echo(f"note: {run.name}: this best epoch was chosen on the test split itself, so its test "
-                       "accuracy is optimistic; train with data.val_split to choose on validation", err=True)
-        typer.echo(f"Test Loss: {result.loss:.6f}")
-        typer.echo(f"[Test Result] {result.acc:.3f}%{recorded}")
-        if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
-            typer.echo(
-                f"note: {run.name}: this differs from the recorded accuracy: "
-                f"the data or {WEIGHTS[weights]} changed since the run",
-                err=True,
-            )
-        headers, rows, right = class_table(result)
-        typer.echo(render(headers, rows, right=right, rule=False), nl=False)
-        for path in result.files:
-            typer.echo(f"wrote {path}")
+    for text, note in report(runs, output, device, mistakes, weights.value):
+        typer.echo(text, err=note)
 
 
 @command
@@ -205,7 +162,7 @@ def summary(config: ConfigOpt, set_: SetOpt = None) -> None:
     from mlcl_train.config.loader import load_config
     from mlcl_train.inspect.summary import summarize
 
-    for i, path in enumerate(expand_configs(config)):
+    for i, path in enumerate(shipped.expand(config)):
         typer.echo(("\n" if i else "") + f"{path}: " + summarize(load_config(path, set_ or [])), nl=False)
 
 
@@ -231,6 +188,6 @@ def show_config(config: ConfigOpt, set_: SetOpt = None) -> None:
     """Print the fully resolved config (defaults, extends and --set applied) as YAML."""
     from mlcl_train.config.loader import load_config, to_yaml
 
-    for path in expand_configs(config):
+    for path in shipped.expand(config):
         typer.echo(to_yaml(load_config(path, set_ or [])), nl=False)
 

@@ -11,7 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlcl_train.cli.common import command, fail
+from mlcl_train.cli.common import Choice, Weights, WeightsOpt, command
+from mlcl_train.core.datasets import IMAGE_SIZE, INPUT_SHAPE
+
+PredictFormat = Choice("PredictFormat", {"table": "table", "json": "json"})
 
 
 @command
@@ -20,30 +23,18 @@ def predict(
     images: Annotated[
         list[Path], typer.Argument(metavar="IMAGE", help="PNG or JPEG pictures of one digit (or garment) each")
     ],
-    top: Annotated[int, typer.Option(metavar="N", help="how many classes to show per image")] = 3,
+    top: Annotated[int, typer.Option(min=1, metavar="N", help="how many classes to show per image")] = 3,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
-        metavar="DIR", help="write the 28x28 image the model saw, one PNG per image")] = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | json")] = "table",
+        metavar="DIR", help=f"write the {IMAGE_SIZE}x{IMAGE_SIZE} image the model saw, one PNG per image")] = None,
+    fmt: Annotated[PredictFormat, typer.Option("--format", help="how to print the predictions")] = PredictFormat.table,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="cpu | auto | cuda | mps")] = "cpu",
-    weights: Annotated[
-        str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
-    ] = "last",
+    weights: WeightsOpt = Weights.last,
 ) -> None:
     """Read your own images as MNIST was made (crop, scale to 20 px, centre) and print the top classes."""
-    if fmt not in ("table", "json"):
-        fail(f"--format: unknown format {fmt!r}; valid: table, json")
+    from mlcl_train.serve.predict import predict_files, render
 
-    from mlcl_train.serve.predict import predict_files
-
-    results = predict_files(run, images, top, save_preprocessed, device, weights)
-    if fmt == "json":
-        import json
-
-        typer.echo(json.dumps([r.as_json() for r in results], indent=2))
-    else:
-        from mlcl_train.serve.predict import render_table
-
-        typer.echo(render_table(results), nl=False)
+    results = predict_files(run, images, top, save_preprocessed, device, weights.value)
+    typer.echo(render(results, fmt.value), nl=False)
     if save_preprocessed is not None:
         typer.echo(f"wrote {len(results)} images the model saw to {save_preprocessed}", err=True)
 
@@ -67,9 +58,12 @@ def export(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", metavar="FILE", help="the file to write [default: model.onnx in the run folder]")] = None,
 ) -> None:
-    """Write the run's model as one ONNX file: input (N, 1, 28, 28) in [0, 1], output probabilities."""
     from mlcl_train.serve.export import export_run
 
-    path = export_run(run, fmt, output)
-    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {export_run(run, fmt, output)}")
+
+
+export.__doc__ = (  # its --help, with the data set's shape
+    f"Write the run's model as one ONNX file: input (N, {', '.join(map(str, INPUT_SHAPE))}) in [0, 1], "
+    "output probabilities.")
 

@@ -5,19 +5,14 @@
 
 from __future__ import annotations
 
-import errno
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from mlcl_train.cli.common import ConfigOpt, ProgressOpt, SetOpt, command, expand_configs, fail, terminal_width
-from mlcl_train.core.errors import UserError
-
-if TYPE_CHECKING:
-    from mlcl_train.runs.store import RunRecord
+from mlcl_train.cli.common import ConfigOpt, ProgressOpt, SetOpt, command, terminal_width
+from mlcl_train.core import shipped
 
 
 @command
@@ -32,109 +27,25 @@ def train(
     progress: ProgressOpt = None,
 ) -> None:
     """Train and evaluate the model of each config; each run gets a new folder under --runs-dir."""
-    paths = expand_configs(config)
+    from mlcl_train.sweeps.series import train_series
+
+    paths = shipped.expand(config)
     sets = [*(set_ or []), *([f"device={device}"] if device else [])]
     show = sys.stderr.isatty() if progress is None else progress
-    if len(paths) == 1:
-        raise typer.Exit(_train_one(paths[0], sets, runs_dir, show, name)[0])
-    from mlcl_train.runs.store import echo  # a closed stdout (`| head`) does not stop the series
-
-    codes, trained = [], []
-    for path in paths:
-        echo(f"----- {path} -----")
-        code, record = _train_one(path, sets, runs_dir, show, name)
-        codes.append(code)
-        trained += [record] if record is not None else []
-        if code in (130, 143):  # Ctrl-C or SIGTERM stops the whole series
-            break
-    if trained:
-        from mlcl_train.inspect.compare import render, sort_runs
-
-        echo(f"----- {len(trained)} runs, best first -----")
-        left_out: list[str] = []
-        echo(render(sort_runs(trained), width=terminal_width(), left_out=left_out).rstrip("\n"))
-        if left_out:
-            echo(f"(left out to fit: {', '.join(left_out)}; all columns: mlcl-train compare --format csv)")
-    failed = [str(p) for p, code in zip(paths, codes, strict=False) if code]  # a stopped series has fewer codes
-    if codes[-1] in (130, 143):
-        raise typer.Exit(codes[-1])
-    if failed:
-        typer.echo(f"error: {len(failed)} of {len(paths)} configs failed: {', '.join(failed)}", err=True)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(train_series(paths, sets, runs_dir, show, name, terminal_width()))
 
 
 def resume(
     run: Annotated[Path, typer.Argument(help="the run folder to continue")],
-    epochs: Annotated[Optional[int], typer.Option(help="train up to this many epochs in all (extends the run)")] = None,
+    epochs: Annotated[
+        Optional[int], typer.Option(min=1, help="train up to this many epochs in all (extends the run)")
+    ] = None,
     progress: ProgressOpt = None,
 ) -> None:
     """Continue an interrupted run from its last finished epoch, in the same folder."""
-    if epochs is not None and epochs < 1:
-        fail("--epochs must be >= 1")
-    show = sys.stderr.isatty() if progress is None else progress
-    raise typer.Exit(_training(_resume, run, epochs, show)[0])
+    from mlcl_train.training.jobs import resume_job
 
-
-
-def _train_one(
-    path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None
-) -> tuple[int, RunRecord | None]:
-    return _training(_train_config, path, sets, runs_dir, progress, name)
-
-
-def _train_config(path: Path, sets: list[str], runs_dir: Path, progress: bool, name: str | None) -> RunRecord:
-    from mlcl_train.training.loop import train_file
-
-    return train_file(path, sets, runs_dir, progress, name)
-
-
-def _resume(run: Path, epochs: int | None, progress: bool) -> RunRecord:
-    from mlcl_train.training.loop import resume as resume_run
-
-    return resume_run(run, epochs, progress)
-
-
-def _training(work: Callable[..., RunRecord], *args: Any) -> tuple[int, RunRecord | None]:
-    """Run a training job; map every way it can end to an exit code, with the run's record when there is one."""
-    from mlcl_train.core.errors import Diverged, Stopped
-
-    try:
-        from mlcl_train.core import signals
-
-        with signals.deferred():  # a signal in the middle of torch's import waits for its end
-            import torch  # noqa: F401
-        return 0, work(*args)
-    except UserError as err:
-        typer.echo(f"error: {err}", err=True)
-        return err.exit_code, None
-    except Stopped as stop:
-        if stop.run is None:  # the run's folder says so itself when there is one
-            typer.echo(f"interrupted ({stop}) before training began", err=True)
-        return stop.exit_code, stop.run
-    except KeyboardInterrupt:  # where the command line's handler is not installed (app() called directly)
-        typer.echo("interrupted", err=True)
-        return 130, None
-    except Exception as err:
-        record = getattr(err, "run", None)
-        if isinstance(err, Diverged):
-            return 1, record
-        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-            typer.echo(f"error: {no_space(err, record)}", err=True)
-            return 1, record
-        if os.environ.get("MLCL_DEBUG"):
-            raise
-        typer.echo(f"error: {type(err).__name__}: {err} (set MLCL_DEBUG=1 to see the traceback)", err=True)
-        return 1, record
-
-
-def no_space(err: OSError, record: RunRecord | None) -> str:
-    """The one line for a full disk: where, and how to go on."""
-    if record is None:
-        where = Path(err.filename).parent if err.filename else "the runs folder"
-        return f"no space left on device in {where}; free some space and start the run again"
-    if record.epochs:
-        then = f"continue with: mlcl-train resume {record.path}"
-    else:
-        then = f"start it again with: mlcl-train --config {record.path / 'config.yaml'}"
-    return f"no space left on device in {record.path}; the run is marked failed; free some space, then {then}"
-
+    end = resume_job(run, epochs, sys.stderr.isatty() if progress is None else progress)
+    if end.message:
+        typer.echo(end.message, err=True)
+    raise typer.Exit(end.code)

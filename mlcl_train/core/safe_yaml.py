@@ -15,6 +15,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import shorten
 
 MAX_DEPTH = 100  # a config is nested 3 or 4 levels
 MAX_VALUES = 100_000  # values after expanding aliases; a config has a few hundred
@@ -108,6 +109,6 @@ def _check_duplicates(node: MappingNode) -> None:
         line = k.start_mark.line + 1
         name = (k.tag, k.value)
         if name in first:
-            shown = k.value if len(k.value) <= 40 else k.value[:37] + "..."
+            shown = shorten(k.value, 40, "...")
             raise Refused(f"duplicate key '{shown}' (on line {first[name]} and line {line}); keep one", k.start_mark)
         first[name] = line

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import shutil
+from glob import glob as files_glob
 from pathlib import Path, PurePosixPath
 
 from mlcl_train.core.errors import UserError
@@ -75,6 +76,22 @@ def glob(pattern: str) -> list[Path]:
         if not path.name.startswith("_") and any(fnmatch.fnmatchcase(key, p) or fnmatch.fnmatchcase(
             key.rsplit(".", 1)[0], p) for p in patterns)
     ]
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    """Config paths from --config values; a value with *, ? or [ is a glob of files (leaving out names that start
+    with _), else of the shipped configs."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            matches = sorted(p for p in files_glob(pattern) if not Path(p).name.startswith("_"))
+            matches = matches or glob(pattern)
+            if not matches:
+                raise UserError(f"--config {pattern!r} matches no file")
+            paths += map(Path, matches)
+        else:
+            paths.append(Path(pattern))
+    return paths
 
 
 def names() -> list[str]:

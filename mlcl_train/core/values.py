@@ -156,10 +156,14 @@ _SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = QUOTE
 _SHORT.maxlevel = 3
 
 
+def shorten(text: str, most: int, mark: str = "\u2026") -> str:
+    """The one text-shortening helper: text in at most `most` characters, ending in `mark` (an ellipsis) when cut."""
+    return text if len(text) <= most else text[: most - len(mark)] + mark
+
+
 def quote(value: Any) -> str:
     """repr(value) for an error message: at most QUOTE characters, in bounded time whatever its size."""
-    text = _SHORT.repr(value)
-    return text if len(text) <= QUOTE else text[: QUOTE - 3] + "..."
+    return shorten(_SHORT.repr(value), QUOTE, "...")
 
 
 def _bound(bound: float) -> str:

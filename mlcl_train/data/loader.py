@@ -71,10 +71,10 @@ def _read_announced(f: BinaryIO, path: Path) -> bytes:
     if len(head) < 8 or head[:3] != b"\0\0\x08" or len(head) < 4 + 4 * head[3]:
         return head  # parse_idx says what is wrong with it
     shape = struct.unpack(f">{head[3]}I", head[4:])
-    if not (shape[1:] in ((), (28, 28)) and len(shape) in (1, 3) and shape[0] <= MAX_IMAGES):
-        raise DataError(f"{path}: its IDX header announces shape {shape}; expected (N, 28, 28) images "
-                        f"or (N,) labels with N <= {MAX_IMAGES:,}")
-    return head + f.read(shape[0] * (784 if len(shape) == 3 else 1) + 1)
+    if not (shape[1:] in ((), (IMAGE_SIZE, IMAGE_SIZE)) and len(shape) in (1, 3) and shape[0] <= MAX_IMAGES):
+        raise DataError(f"{path}: its IDX header announces shape {shape}; expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}) "
+                        f"images or (N,) labels with N <= {MAX_IMAGES:,}")
+    return head + f.read(shape[0] * (IMAGE_SIZE * IMAGE_SIZE if len(shape) == 3 else 1) + 1)
 
 
 def parse_idx(raw: bytes, path: Path) -> tuple[tuple[int, ...], bytes]:

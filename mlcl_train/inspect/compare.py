@@ -22,7 +22,7 @@ import yaml
 
 from mlcl_train.core import table
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import suggest
+from mlcl_train.core.values import shorten, suggest
 from mlcl_train.runs.labels import MISSING, differing_keys, run_labels
 from mlcl_train.runs.store import COLUMNS as MACHINE
 from mlcl_train.runs.store import RunRecord, as_number
@@ -193,11 +193,11 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
             at = shown.index("best_acc") + 1
             shown = [*shown[:at], *AGAINST, *shown[at:]]
     headers, rows = cells(runs, keys, shown, labels, baseline)
-    rows = [[v if h in ("run", "path") else ellipsis(v, 2 * CELL_CHARS if h == "changes" else CELL_CHARS)
+    rows = [[v if h in ("run", "path") else shorten(v, 2 * CELL_CHARS if h == "changes" else CELL_CHARS)
              for h, v in zip(headers, row, strict=True)]
             for row in rows]
     if fmt == "table" and width is not None and columns is None:
-        headers, rows, dropped = fit(headers, rows, width, telling_keys(runs, keys, labels))
+        headers, rows, dropped = columns_within(headers, rows, width, telling_keys(runs, keys, labels))
         (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
     return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
@@ -221,8 +221,8 @@ def result_columns(runs: list[RunRecord]) -> list[str]:
     return [*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:]]
 
 
-def fit(headers: list[str], rows: list[list[str]], width: int,
-        telling: list[str] | None = None) -> tuple[list[str], list[list[str]], list[str]]:
+def columns_within(headers: list[str], rows: list[list[str]], width: int,
+                   telling: list[str] | None = None) -> tuple[list[str], list[list[str]], list[str]]:
     """Leave out columns (the least useful first) until the text table is at most `width` characters wide:
     the config keys not in `telling` (see telling_keys), then the telling ones from the last."""
     need = {h: max(len(x) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)}
@@ -274,11 +274,6 @@ def telling_keys(runs: list[RunRecord], keys: list[str], labels: list[str] = ())
     spread = {k: accuracy_spread(runs, k) for k in keys}
     return sorted((k for k in keys if k not in said and (spread[k] > 0 or not any(spread.values()))),
                   key=lambda k: -spread[k])
-
-
-def ellipsis(text: str, most: int) -> str:
-    """text cut to `most` characters, ending in an ellipsis when cut."""
-    return text if len(text) <= most else text[: most - 1] + "\u2026"
 
 
 def _column(run: RunRecord, key: str, label: str, baseline: RunRecord | None = None) -> Any:

@@ -2,7 +2,8 @@
 
     result = evaluate_run(read_run("runs/20261127-101500-mlp_deep"))   # writes confusion.png and mistakes.png there
     result = evaluate_run(record, which="best")                        # best.pt: the best epoch's weights
-    print(render(*class_table(result)), end="")                         # accuracy per class
+    print(render(*class_table(result)[:2]), end="")                       # accuracy per class
+    for text, note in report([Path("runs/20261127-101500-mlp_deep")]): ...   # what `mlcl-train eval` prints
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from mlcl_train.config.loader import resolve
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError, first_line
+from mlcl_train.core.table import render
 from mlcl_train.data.loader import Split, eval_batches, load_test
 from mlcl_train.runs.store import RunRecord
 from mlcl_train.training.engine import as_probabilities, build_model, evaluate, load_state, resolve_device
@@ -113,6 +116,45 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
         paths[1],
     )
     return paths
+
+
+def report(runs: list[Path], output: Path | None = None, device: str = "cpu", mistakes: int = 24,
+           which: str = "last") -> Iterator[tuple[str, bool]]:
+    """`mlcl-train eval`: evaluate each run in turn; yields its lines as (text, True where it is a note for stderr).
+
+    With several runs, output (if given) gets one folder per run."""
+    from mlcl_train.config.loader import check_device
+    from mlcl_train.runs.store import read_run
+
+    check_device(device)
+    for run in runs:
+        if not run.is_dir():
+            raise UserError(f"{run}: no such folder; pass run folders such as runs/20261127-101500-mlp_deep")
+    for i, run in enumerate(runs):
+        out = output / run.name if output is not None and len(runs) > 1 else output
+        record = read_run(run)
+        yield from run_report(record, evaluate_run(record, out, device, mistakes, which=which), device, which, i == 0)
+
+
+def run_report(record: RunRecord, result: Evaluation, device: str, which: str,
+               first: bool = True) -> Iterator[tuple[str, bool]]:
+    """The lines of one run's evaluation, as (text, is a note for stderr)."""
+    run = record.path
+    recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
+    images = sum(n for n, _ in result.per_class)
+    shown = "" if which == "last" else f" | weights best.pt (epoch {record.best_epoch})"
+    yield ("" if first else "\n") + f"Run {run} | {images:,} test images | device {device}{shown}", False
+    if which == "best" and record.best_split != "val":
+        yield (f"note: {run.name}: this best epoch was chosen on the test split itself, so its test accuracy "
+               "is optimistic; train with data.val_split to choose on validation"), True
+    yield f"Test Loss: {result.loss:.6f}", False
+    yield f"[Test Result] {result.acc:.3f}%{recorded}", False
+    if result.final_acc is not None and abs(result.acc - result.final_acc) > 0.01:
+        yield (f"note: {run.name}: this differs from the recorded accuracy: "
+               f"the data or {WEIGHTS[which]} changed since the run"), True
+    headers, rows, right = class_table(result)
+    yield render(headers, rows, right=right, rule=False).rstrip("\n"), False
+    yield from ((f"wrote {path}", False) for path in result.files)
 
 
 def class_table(result: Evaluation) -> tuple[list[str], list[list[str]], set[int]]:

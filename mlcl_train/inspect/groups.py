@@ -3,6 +3,7 @@
     mlcl-train compare runs/ --group                  # runs that differ only by seed form one row
     mlcl-train sweep sweeps/width_depth.yaml --status  # a sweep's points, with their status counts
 
+    print(compare_groups(records, "best_acc", fmt="markdown"), end="")
     print(render_groups(group_runs(records, keys), keys, "best_acc"), end="")
 
 Reads run records only (no torch, no optuna), so a sweep's status answers at once.
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcl_train.core import table
-from mlcl_train.inspect.compare import MISSING, differing_keys, show, value
+from mlcl_train.core.errors import UserError
+from mlcl_train.inspect.compare import MISSING, differing_keys, filter_runs, show, value
 from mlcl_train.runs.store import RunRecord
 from mlcl_train.sweeps.spec import Sweep
 
@@ -46,6 +48,18 @@ class Group:
         counted = Counter(r.status for r in self.runs)
         counted.update({"pending": self.pending} if self.pending else {})
         return ", ".join(f"{status} {n}" for status, n in counted.most_common())
+
+
+def compare_groups(records: list[RunRecord], sort: str = "best_acc", top: int | None = None,
+                   filters: list[str] | None = None, fmt: str = "table") -> str:
+    """`mlcl-train compare --group`: the runs kept by the filters, one row per setting, best first by sort's mean."""
+    if fmt == "json":
+        raise UserError("--group prints table, markdown or csv")
+    if sort not in METRICS:
+        raise UserError(f"--group sorts by a mean: --sort {' | '.join(METRICS)}")
+    kept = filter_runs(records, filters or [])
+    keys = seedless_keys(kept)
+    return render_groups(best_first(group_runs(kept, keys), sort)[:top], keys, sort, {"table": "text"}.get(fmt, fmt))
 
 
 def seedless_keys(records: list[RunRecord]) -> list[str]:
@@ -84,7 +98,7 @@ def group_cells(groups: list[Group], keys: list[str], metric: str = "best_acc") 
         spread = "-"
         if scores:
             spread = f"{statistics.fmean(scores):.2f} ± {statistics.stdev(scores) if len(scores) > 1 else 0:.2f}"
-        rows.append([*(show(g.values[k]) for k in keys), spread, str(len(scores)), g.counts()])
+        rows.append([*(show(g.values.get(k, MISSING)) for k in keys), spread, str(len(scores)), g.counts()])
     return [*keys, f"{metric} (mean ± std)", "n", "status"], rows
 
 
@@ -108,11 +122,15 @@ def sweep_groups(sweep: Sweep, records: list[RunRecord]) -> tuple[list[Group], i
     return list(groups.values()), done
 
 
-def sweep_status(sweep: Sweep, records: list[RunRecord]) -> str:
-    """What --status and the end of a sweep print: a line of totals, then the grouped table."""
+def sweep_status(sweep: Sweep, records: list[RunRecord], page: int = 1) -> str:
+    """What --status and the end of a sweep print: a line of totals, then the grouped table (a page of it)."""
+    from mlcl_train.sweeps.spec import page_of
+
     groups, done = sweep_groups(sweep, records)
     counts = Counter(r.status for g in groups for r in g.runs)
     counts["pending"] = sweep.total - sum(counts.values())
     shown = ", ".join(f"{s} {n}" for s, n in counts.most_common() if n > 0)
     head = f"sweep {sweep.name}: {done} of {sweep.total} trials finished ({shown})\n"
-    return head + render_groups(groups, sweep.keys, sweep.metric)
+    headers, rows = group_cells(groups, sweep.keys, sweep.metric)
+    start, stop, note = page_of(len(rows), page)
+    return head + table.render(headers, rows[start:stop], right={len(sweep.keys), len(sweep.keys) + 1}) + note

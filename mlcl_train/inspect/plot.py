@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from mlcl_train.core.datasets import INPUT_SHAPE
 from mlcl_train.core.errors import UserError
 from mlcl_train.inspect.compare import run_labels, show, value
 from mlcl_train.runs.store import RunRecord, read_csv
@@ -172,7 +173,7 @@ def augment_figure(cfg: dict[str, Any], output: str | Path, images: int = 8, ver
     mean, std = STATS[data["dataset"]]
     distort = Augmenter(spec, background=-mean / std, device=torch.device("cpu"), seed=cfg["seed"] * 100_003 + 1)
     batch = train.images.repeat_interleave(versions, 0)  # (images * versions, 1, 28, 28)
-    shown = torch.cat([train.images[:, None], distort(batch).view(len(train), versions, 1, 28, 28)], 1)
+    shown = torch.cat([train.images[:, None], distort(batch).view(len(train), versions, *INPUT_SHAPE)], 1)
     pixels = (shown[:, :, 0] * std + mean).clamp(0, 1).numpy()  # (images, 1 + versions, 28, 28) in [0, 1]
     fig, axes = plt.subplots(len(pixels), versions + 1, figsize=(1.1 * (versions + 1), 1.1 * len(pixels) + 0.6),
                              squeeze=False)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlcl_train.core import table
-from mlcl_train.core.datasets import INPUT_SHAPE
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,7 +25,7 @@ class Layer:
 
 def layer_table(model: nn.Module) -> list[Layer]:
     """Leaf modules (and any module holding parameters of its own) in order, after a forward pass of 2 images."""
-    import torch
+    from mlcl_train.models import probe
 
     layers: dict[str, Layer] = {}
     hooks = []
@@ -38,8 +37,7 @@ def layer_table(model: nn.Module) -> list[Layer]:
     if not layers:  # a single-module model
         layers[""] = Layer("(model)", type(model).__name__, None, sum(p.numel() for p in model.parameters()))
     try:
-        with torch.no_grad():
-            out = model.eval()(torch.zeros(2, *INPUT_SHAPE))
+        out = probe(model)
     finally:
         for hook in hooks:
             hook.remove()

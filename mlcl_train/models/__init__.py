@@ -10,7 +10,7 @@ import torch inside their body, so listing and validating models never imports i
         from torch import nn
         ...
 
-Every model takes a batch of images (N, 1, 28, 28) and returns (N, 10) class scores.
+Every model takes a batch of images (N, *INPUT_SHAPE) and returns (N, NUM_CLASSES) class scores (core/datasets.py).
 
 A config may also name a class in a Python file of its own, `model: {name: my_models.py:TinyNet,
 width: 64}` (the path relative to the config); the class's __init__ arguments are checked like
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from mlcl_train.core.datasets import INPUT_SHAPE, NUM_CLASSES
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import coerce, quote, type_name, unknown_key
 
@@ -175,8 +176,23 @@ def _file_class(name: str) -> Any:
     return cls
 
 
+def probe(model: Any, count: int = 2, random: bool = False) -> Any:
+    """The one forward probe of a model: its output for `count` images of INPUT_SHAPE (zeros, or standard normal
+    draws from torch's global generator), in eval mode without gradients; the model is left in the mode it was in.
+    build_model and file models check the output's shape with it, the engine its kind, summary its layers' shapes."""
+    import torch
+
+    was_training = model.training
+    images = torch.randn(count, *INPUT_SHAPE) if random else torch.zeros(count, *INPUT_SHAPE)
+    try:
+        with torch.no_grad():
+            return model.eval()(images)
+    finally:
+        model.train(was_training)
+
+
 def _build_file_model(name: str, kwargs: dict[str, Any]) -> Any:
-    """Instantiate a file's class and check it maps (2, 1, 28, 28) images to (2, 10) scores."""
+    """Instantiate a file's class and check it maps two images (2, *INPUT_SHAPE) to (2, NUM_CLASSES) scores."""
     import torch
 
     short = f"{Path(FILE_MODEL.fullmatch(name)['file']).name}:{FILE_MODEL.fullmatch(name)['cls']}"
@@ -185,14 +201,14 @@ def _build_file_model(name: str, kwargs: dict[str, Any]) -> Any:
     except Exception as err:  # the user's __init__
         raise UserError(f"model {short}: building it fails: {type(err).__name__}: {err}") from None
     try:
-        with torch.no_grad():
-            out = model.eval()(torch.zeros(2, 1, 28, 28))
+        out = probe(model)
     except Exception as err:  # the user's forward
         reason = f"{type(err).__name__}: {err}"
-        raise UserError(f"model {short}: the forward pass on images (2, 1, 28, 28) fails: {reason}") from None
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
+        raise UserError(f"model {short}: the forward pass on images {(2, *INPUT_SHAPE)} fails: {reason}") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, NUM_CLASSES):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise UserError(f"model {short}: returns {got} for images (2, 1, 28, 28); it must return class scores (2, 10)")
+        raise UserError(f"model {short}: returns {got} for images {(2, *INPUT_SHAPE)}; "
+                        f"it must return class scores {(2, NUM_CLASSES)}")
     return model.train()
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import shorten
 from mlcl_train.inspect.compare import (
     NO_RUNS,
     cells,
@@ -271,7 +272,7 @@ def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: s
     note = "" if run.status == "completed" else STATUS_NOTES.get(run.status, "unknown status")
     shown = [(fact_name(name, lang), v) if name != "status" else (name, v) for name, v in facts(run)]
     return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note,
-                      curves_png(plt, [run], [shorten(label, 28)], acc_only=False, size=RUN_CURVES_IN,
+                      curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
                                  colors=[color]))
 
 
@@ -340,10 +341,6 @@ def validation_facts(run: RunRecord) -> list[tuple[str, str]]:
 
 def total_params(layers: list[Layer]) -> int:
     return sum(lay.params for lay in layers)
-
-
-def shorten(text: str, most: int) -> str:
-    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def is_number(text: str) -> bool:

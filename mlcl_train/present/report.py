@@ -15,9 +15,10 @@ from typing import Callable, Iterable
 
 from mlcl_train import __version__
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import shorten
 from mlcl_train.inspect.summary import display_rows
-from mlcl_train.present.content import Content, RunContent, gather, is_number, shorten, total_params
-from mlcl_train.runs.labels import shorten as short_label
+from mlcl_train.present.content import Content, RunContent, gather, is_number, total_params
+from mlcl_train.runs.labels import shorten_label
 from mlcl_train.runs.store import RunRecord
 
 CELL_CHARS = 40  # a longer value in the comparison is cut (the run's section shows its model whole)
@@ -160,7 +161,7 @@ def table(
 
 def cell(text: str, numeric: bool, label: bool = False) -> str:
     """A table cell; a long value (a list of layers) is cut, a run's label before its keys; whole in its tooltip."""
-    short = short_label(text, LABEL_CHARS) if label else shorten(text, CELL_CHARS)
+    short = shorten_label(text, LABEL_CHARS) if label else shorten(text, CELL_CHARS, "...")
     tip = f' title="{html.escape(text)}"' if short != text else ""
     return f"<td{' class=num' if numeric else ''}{tip}>{html.escape(short)}</td>"
 

@@ -9,7 +9,7 @@ sweeps, one slide per run, every run's curves. At most 10 slides before the appe
 number of runs; speaker notes on every slide.
 
 16:9 slides in DejaVu Sans, with Malgun Gothic as the East Asian typeface for Hangul. Every text is
-measured (present/textfit.py) and laid out to fit its box: titles shrink, the comparison shows the
+measured (present/typeset.py) and laid out to fit its box: titles shrink, the comparison shows the
 columns that fit (in the order they matter) and lists the others below, a long layer table gets a
 smaller font or two columns.
 """
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 from mlcl_train.core.errors import UserError
 from mlcl_train.inspect.summary import Layer, display_rows
-from mlcl_train.present import textfit
+from mlcl_train.present import typeset
 from mlcl_train.present.content import DELTA, Content, RunContent, gather, is_number, total_params
 from mlcl_train.present.words import words
 from mlcl_train.runs.store import RunRecord
@@ -38,8 +38,8 @@ TWO_COLUMNS_IN = 9.0  # the left of a run's slide when its layer table takes two
 CELL_PAD = (0.08, 0.03)  # a table cell's left/right and top/bottom margins, inches
 BOX_PAD = (0.1, 0.05)  # a text box's (python-pptx's defaults)
 SLACK = 0.04  # inches added to every measured width: renderers differ a little
-MONO = textfit.MONO
-EAST_ASIAN = textfit.EAST_ASIAN  # Office's Korean font on Windows (macOS substitutes Apple SD Gothic Neo)
+MONO = typeset.MONO
+EAST_ASIAN = typeset.EAST_ASIAN  # Office's Korean font on Windows (macOS substitutes Apple SD Gothic Neo)
 BEST_FILL, HEAD_FILL, ODD_FILL, EVEN_FILL = "D9EAD3", "3B5B7A", "EEF2F6", "FFFFFF"
 WARN = "A61C00"  # text of a run that is not completed
 MODEL_LINES = 9  # of the model's YAML on a run's slide (3 when the layer table needs the room)
@@ -117,7 +117,7 @@ def title_slide(prs: Any, content: Content) -> None:
     lines = list(content.subtitle)
     if content.compared:
         lines[0] = listing(words(content.lang)("compared"), content.compared, 22, inner(width))
-    write(sub.text_frame, [textfit.cut(line, 22, inner(width)) for line in lines], 22)
+    write(sub.text_frame, [typeset.cut(line, 22, inner(width)) for line in lines], 22)
     say = words(content.lang)
     runs = say("run_1") if len(content.runs) == 1 else say("runs_n", n=len(content.runs))
     best = content.runs[content.best].record.best_acc if content.best is not None and content.runs else None
@@ -148,7 +148,7 @@ def setup_slide(prs: Any, content: Content) -> None:
     lines = [f"{say(phrase)}: {value}" for phrase, value in story.setup]
     keys = ", ".join(story.outside[:4]) + (f" (+{len(story.outside) - 4})" if len(story.outside) > 4 else "")
     warn = say("warn_outside", keys=keys) if story.outside else say("same_recipe")
-    pt = next((p for p in (BODY_PT + 2, BODY_PT, 16, 14) if textfit.height_in([*lines, warn], p, inner(width))
+    pt = next((p for p in (BODY_PT + 2, BODY_PT, 16, 14) if typeset.height_in([*lines, warn], p, inner(width))
                + 8 / 72 * (len(lines) + 1) <= BOTTOM - TOP - 2 * BOX_PAD[1] - 0.2), 14)
     box = textbox(slide, MARGIN, TOP, width, BOTTOM - TOP)
     for i, line in enumerate([*lines, warn]):
@@ -194,7 +194,7 @@ def bullets_slide(prs: Any, title: str, lines: list[str], notes: str) -> None:
     width, height = WIDTH - 2 * MARGIN, BOTTOM - TOP - 0.2
     gap = 14
     shown = [f"\u2022 {line}" for line in lines]
-    pt = next((p for p in (24, 22, BODY_PT, 16, 14) if textfit.height_in(shown, p, inner(width))
+    pt = next((p for p in (24, 22, BODY_PT, 16, 14) if typeset.height_in(shown, p, inner(width))
                + gap / 72 * len(shown) <= height - 2 * BOX_PAD[1]), 14)
     box = textbox(slide, MARGIN, TOP + 0.2, width, height)
     for i, line in enumerate(shown):
@@ -221,8 +221,8 @@ def table_slides(prs: Any, content: Content, talk: bool = False) -> None:
     below. In the talk (`talk`), one slide: the runs that fit, the others named as in the appendix."""
     say = words(content.lang)
     pt, width = TABLE_PT, WIDTH - 2 * MARGIN
-    rows = [[textfit.cut_middle(row[0], pt, LABEL_IN, bold=True),  # measured bold: the best row is
-             *(textfit.cut(v, pt, CELL_IN, bold=True) for v in row[1:])] for row in content.rows]
+    rows = [[typeset.cut_middle(row[0], pt, LABEL_IN, bold=True),  # measured bold: the best row is
+             *(typeset.cut(v, pt, CELL_IN, bold=True) for v in row[1:])] for row in content.rows]
     cols = pick_columns(content.headers, rows, width, pt)
     headers, rows = [content.headers[c] for c in cols], [[r[c] for c in cols] for r in rows]
     left_out = [h for i, h in enumerate(content.headers) if i not in cols]
@@ -231,15 +231,15 @@ def table_slides(prs: Any, content: Content, talk: bool = False) -> None:
         *([f"Not shown ({len(left_out)}, see mlcl-train compare): " + ", ".join(left_out)] if left_out else []),
     ]
     below = [clip(line, pt, inner(width), 2) for line in below]
-    notes = [textfit.cut(note, pt, inner(width)) for note in content.notes]
+    notes = [typeset.cut(note, pt, inner(width)) for note in content.notes]
     room = BOTTOM - TOP - header_height(headers, column_widths(headers, rows, width, pt), pt) - 0.1
     full = max(int(room / row_height(pt)), 1)  # rows on a slide without the lines below the table
-    room -= 0.2 + textfit.height_in(below, pt, inner(width)) + textfit.line_in(pt) * min(len(notes), 3) + 2 * BOX_PAD[1]
+    room -= 0.2 + typeset.height_in(below, pt, inner(width)) + typeset.line_in(pt) * min(len(notes), 3) + 2 * BOX_PAD[1]
     last = max(int(room / row_height(pt)), 1)
     chunks = slide_rows(len(rows), full, last)
     if talk and len(chunks) > 1:  # the talk's one slide: the best runs and the baseline; all in the appendix
         below = [clip(say("more_rows", n=len(rows) - (last - 1)), pt, inner(width), 1), *below]
-        last = max(int((room - textfit.line_in(pt)) / row_height(pt)), 1)
+        last = max(int((room - typeset.line_in(pt)) / row_height(pt)), 1)
         base = content.story.baseline if content.story is not None else None
         keep = [r for r in range(len(rows)) if r != base][: last - (base is not None)]
         chunks = [sorted([*keep, *([base] if base is not None else [])])]
@@ -261,10 +261,10 @@ def sweep_slides(prs: Any, part: Any, lang: str = "en") -> None:
     """A sweep: its grouped table (as many points a slide as fit), then its metric against each swept key."""
     say = words(lang)
     pt, width = TABLE_PT, WIDTH - 2 * MARGIN
-    rows = [[textfit.cut(v, pt, CELL_IN, bold=True) for v in row] for row in part.rows]
+    rows = [[typeset.cut(v, pt, CELL_IN, bold=True) for v in row] for row in part.rows]
     line = [clip(part.line, pt, inner(width), 2)]
     room = BOTTOM - TOP - header_height(part.headers, column_widths(part.headers, rows, width, pt), pt) - 0.3
-    room -= textfit.height_in(line, pt, inner(width)) + 2 * BOX_PAD[1]
+    room -= typeset.height_in(line, pt, inner(width)) + 2 * BOX_PAD[1]
     size = max(int(room / row_height(pt)), 1)
     chunks = [range(i, min(i + size, len(rows))) for i in range(0, len(rows), size)] or [range(0)]
     right = {i for i, num in enumerate(part.numeric) if num}
@@ -295,7 +295,7 @@ def slide_rows(count: int, full: int, last: int) -> list[range]:
 def notes_below(slide: Any, same: list[str], notes: list[str], top: float, pt: int) -> None:
     """Under the table: the keys left out and the values all runs share, then (in red) the runs not completed."""
     width = WIDTH - 2 * MARGIN
-    room = int((BOTTOM - top - 2 * BOX_PAD[1] - textfit.height_in(same, pt, inner(width))) / textfit.line_in(pt))
+    room = int((BOTTOM - top - 2 * BOX_PAD[1] - typeset.height_in(same, pt, inner(width))) / typeset.line_in(pt))
     if len(notes) > room:
         notes = [*notes[: max(room - 1, 0)], f"and {len(notes) - max(room - 1, 0)} more runs not completed"]
     if not same and not notes:
@@ -337,13 +337,13 @@ def confusion_slides(prs: Any, content: Content) -> None:
     speaker_notes(slide, say("note_confusion", lines="\n".join(content.confusion_lines)))
     if "confusion" not in content.images:
         write(textbox(slide, MARGIN, 2.5, WIDTH - 2 * MARGIN, 2.0),
-              [textfit.cut(line, BODY_PT, inner(WIDTH - 2 * MARGIN)) for line in content.confusion_lines], BODY_PT)
+              [typeset.cut(line, BODY_PT, inner(WIDTH - 2 * MARGIN)) for line in content.confusion_lines], BODY_PT)
         return
     picture(slide, content.images["confusion"], MARGIN - 0.2, TOP - 0.1, 6.8, BOTTOM - TOP + 0.2)
     left = MARGIN + 6.9
     width, height = WIDTH - MARGIN - left, BOTTOM - TOP - 0.3
     gap = 12
-    pt = next((p for p in (BODY_PT, 16, 14, 12) if textfit.height_in(content.confusion_lines, p, inner(width))
+    pt = next((p for p in (BODY_PT, 16, 14, 12) if typeset.height_in(content.confusion_lines, p, inner(width))
                + gap / 72 * len(content.confusion_lines) <= height - 2 * BOX_PAD[1]), 12)
     write(textbox(slide, left, TOP + 0.3, width, height), content.confusion_lines, pt, gap=gap)
     if "mistakes" in content.images:
@@ -380,7 +380,7 @@ def layer_plan(run: RunContent) -> dict[str, Any]:
 def structure(slide: Any, run: RunContent, plan: dict[str, Any]) -> None:
     """The config's model section, then the layer table (in two columns, or cut in the middle, if it is long)."""
     pt, width, top = plan["pt"], plan["width"], plan["top"]
-    yaml_lines = [textfit.cut(line, pt, inner(width), font=MONO) for line in plan["yaml"]]
+    yaml_lines = [typeset.cut(line, pt, inner(width), font=MONO) for line in plan["yaml"]]
     write(textbox(slide, MARGIN, TOP, width, top - TOP - 0.1), yaml_lines, pt, font=MONO)
     if not run.layers:
         write(textbox(slide, MARGIN, top, width, BOTTOM - top), [clip(run.layers_note, pt, inner(width), 4)], pt)
@@ -396,7 +396,7 @@ def results(slide: Any, run: RunContent, left: float, width: float) -> None:
     """The run's facts, one a line (status in red unless completed), and its curves below them."""
     pt = BODY_PT if width > 5 else 16 if width > 4 else 14
     facts = [(n, fitted(f"{n}: {v}", pt, inner(width), 2)) for n, v in run.facts if n != "status" or run.status_note]
-    height = textfit.height_in([text for _, text in facts], pt, inner(width)) + 2 * BOX_PAD[1] + 0.05
+    height = typeset.height_in([text for _, text in facts], pt, inner(width)) + 2 * BOX_PAD[1] + 0.05
     box = textbox(slide, left, TOP, width, height)
     for i, (name, text) in enumerate(facts):
         span(box.paragraphs[0] if i == 0 else box.add_paragraph(), text, pt, color=WARN if name == "status" else None)
@@ -423,24 +423,24 @@ def sized(text: str, sizes: Iterable[int], width: float, lines: int = 1, bold: b
     sizes = list(sizes)
     for most in range(1, lines + 1):
         for pt in sizes:
-            if textfit.fits(text, pt, width, bold, lines=most):
+            if typeset.fits(text, pt, width, bold, lines=most):
                 return text, pt
     return clip(text, sizes[-1], width, lines, bold), sizes[-1]
 
 
 def fitted(text: str, pt: float, width: float, lines: int) -> str:
     """The text if it wraps into at most `lines` lines, no word broken; else cut to one line."""
-    return text if textfit.fits(text, pt, width, lines=lines) else textfit.cut(text, pt, width)
+    return text if typeset.fits(text, pt, width, lines=lines) else typeset.cut(text, pt, width)
 
 
 def clip(text: str, pt: float, width: float, lines: int, bold: bool = False) -> str:
     """The text, cut with an ellipsis so that it wraps into at most `lines` lines, no word wider than a line."""
-    if textfit.fits(text, pt, width, bold, lines=lines):
+    if typeset.fits(text, pt, width, bold, lines=lines):
         return text
     lo, hi = 0, len(text)
     while lo < hi:  # the longest start that fits with the ellipsis
         mid = (lo + hi + 1) // 2
-        if textfit.fits(text[:mid].rstrip() + "\u2026", pt, width, bold, lines=lines):
+        if typeset.fits(text[:mid].rstrip() + "\u2026", pt, width, bold, lines=lines):
             lo = mid
         else:
             hi = mid - 1
@@ -452,9 +452,9 @@ def listing(prefix: str, items: list[str], pt: float, width: float) -> str:
     for n in range(len(items), 0, -1):
         more = f" and {len(items) - n} more" if n < len(items) else ""
         text = prefix + ", ".join(items[:n]) + more
-        if textfit.width_in(text, pt) <= width:
+        if typeset.width_in(text, pt) <= width:
             return text
-    return textfit.cut(prefix + ", ".join(items), pt, width)
+    return typeset.cut(prefix + ", ".join(items), pt, width)
 
 
 def pick_columns(headers: list[str], rows: list[list[str]], width: float, pt: int) -> list[int]:
@@ -472,7 +472,7 @@ def pick_columns(headers: list[str], rows: list[list[str]], width: float, pt: in
 def column_need(header: str, values: list[str], pt: float) -> float:
     """Inches a column needs: its longest value, or its longest header piece (headers wrap after _ and .), in bold."""
     pieces = wrap_points(header).split("\u200b")
-    longest = max(textfit.width_in(text, pt, bold=True) for text in [*values, *pieces])  # bold: headers, best, total
+    longest = max(typeset.width_in(text, pt, bold=True) for text in [*values, *pieces])  # bold: headers, best, total
     return longest + 2 * CELL_PAD[0] + SLACK
 
 
@@ -484,13 +484,13 @@ def column_widths(headers: list[str], rows: list[list[str]] | list[tuple[str, ..
 
 
 def header_height(headers: list[str], widths: list[float], pt: float) -> float:
-    lines = max(len(textfit.wrap(wrap_points(h), pt, w - 2 * CELL_PAD[0] - SLACK, bold=True))
+    lines = max(len(typeset.wrap(wrap_points(h), pt, w - 2 * CELL_PAD[0] - SLACK, bold=True))
                 for h, w in zip(headers, widths, strict=True))
-    return lines * textfit.line_in(pt) + 2 * CELL_PAD[1] + 0.02
+    return lines * typeset.line_in(pt) + 2 * CELL_PAD[1] + 0.02
 
 
 def row_height(pt: float) -> float:
-    return textfit.line_in(pt) + 2 * CELL_PAD[1] + 0.02
+    return typeset.line_in(pt) + 2 * CELL_PAD[1] + 0.02
 
 
 def fits_table(headers: list[str], rows: list[tuple[str, ...]], width: float, height: float, pt: float) -> bool:
@@ -505,7 +505,7 @@ def split_rows(rows: list[Any], columns: int) -> list[list[Any]]:
 
 
 def yaml_height(lines: list[str], pt: float) -> float:
-    return textfit.line_in(pt) * len(lines) + 2 * BOX_PAD[1] + 0.05
+    return typeset.line_in(pt) * len(lines) + 2 * BOX_PAD[1] + 0.05
 
 
 def wrap_points(header: str) -> str:
@@ -602,7 +602,7 @@ def write(
     lines: list[str],
     pt: float,
     bold: bool = False,
-    font: str = textfit.FONT,
+    font: str = typeset.FONT,
     color: str | None = None,
     align: str | None = None,
     gap: float = 0,
@@ -622,7 +622,7 @@ def write(
 
 
 def span(
-    para: Any, text: str, pt: float, bold: bool = False, font: str = textfit.FONT, color: str | None = None
+    para: Any, text: str, pt: float, bold: bool = False, font: str = typeset.FONT, color: str | None = None
 ) -> None:
     from pptx.dml.color import RGBColor
     from pptx.util import Pt
@@ -631,7 +631,7 @@ def span(
     run.text = text
     run.font.size = Pt(pt)
     run.font.bold = bold
-    run.font.name = font  # measured with this font's metrics (present/textfit.py)
+    run.font.name = font  # measured with this font's metrics (present/typeset.py)
     if color:
         run.font.color.rgb = RGBColor.from_string(color)
     east_asian(run, EAST_ASIAN)

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any
 
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.values import shorten
 from mlcl_train.runs.store import RunRecord
 
 MISSING = object()  # a config key the run does not have (e.g. momentum in an adam run)
@@ -79,7 +80,7 @@ def compact(v: Any, most: int = VALUE_CHARS) -> str:
         text = json.dumps(v, separators=(",", ":"))
     else:
         text = str(v)
-    return text if len(text) <= most else text[: most - 1] + "\u2026"
+    return shorten(text, most)
 
 
 def identity(v: Any) -> str:
@@ -119,14 +120,13 @@ def _section_rank(key: str) -> int:
     return SECTIONS.index(head) if head in SECTIONS else len(SECTIONS)
 
 
-def shorten(label: str, most: int) -> str:
+def shorten_label(label: str, most: int) -> str:
     """A label in at most `most` characters, cut in its name so that the keys after it stay."""
     if len(label) <= most:
         return label
     name, space, keys = label.partition(" ")
     tail = space + keys if keys and len(space + keys) <= most * 0.8 else ""
-    head = (name if tail else label)[: most - len(tail) - 1]
-    return head + "\u2026" + tail
+    return shorten(name, most - len(tail)) + tail if tail else shorten(label, most)
 
 
 def changes_against(run: RunRecord, baseline: RunRecord, ignore: tuple[str, ...] = ("name",)) -> list[str]:

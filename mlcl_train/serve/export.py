@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mlcl_train.core.datasets import DATASETS
+from mlcl_train.core.datasets import DATASETS, INPUT_SHAPE, NUM_CLASSES
 from mlcl_train.core.errors import UserError
 from mlcl_train.data.loader import STATS
-from mlcl_train.serve.predict import load_model, run_dataset
-from mlcl_train.training.engine import output_kind
+from mlcl_train.serve.predict import RECIPES, load_model, run_dataset
+from mlcl_train.training.engine import model_output_kind
 
 FORMATS = {"onnx": "model.onnx"}
 PREPROCESSING = ("grayscale; ink white on black (invert a light background); crop to the ink; scale the longer side "
@@ -47,14 +47,14 @@ def deployed(run_path: str | Path) -> tuple[Deployed, dict[str, str]]:
     dataset = run_dataset(run_path)
     model = load_model(run_path)
     mean, std = STATS[dataset]
-    with torch.no_grad():
-        kind = output_kind(model(torch.randn(4, 1, 28, 28)).float())
-    box, centre = (20, "the centre of mass") if dataset == "mnist" else (28, "the bounding box")
+    kind = model_output_kind(model)
+    recipe = RECIPES[dataset]
+    box, centre = recipe.box, "the centre of mass" if recipe.centre_of_mass else "the bounding box"
     meta = {
         "dataset": dataset,
         "classes": json.dumps(list(DATASETS[dataset].classes)),
-        "input": "image: float32 (N, 1, 28, 28), values in [0, 1], 0 = background",
-        "output": "probabilities: float32 (N, 10), one column per class",
+        "input": f"image: float32 (N, {', '.join(map(str, INPUT_SHAPE))}), values in [0, 1], 0 = background",
+        "output": f"probabilities: float32 (N, {NUM_CLASSES}), one column per class",
         "normalisation": json.dumps({"mean": mean, "std": std, "folded_in": True}),
         "preprocessing": PREPROCESSING.format(box=box, centre=centre),
         "run": Path(run_path).resolve().name,
@@ -87,7 +87,7 @@ def write_onnx(model: Deployed, meta: dict[str, str], path: Path) -> None:
         import onnxscript  # noqa: F401  (the exporter needs it)
     except ImportError:
         raise UserError("exporting to ONNX needs the onnx package: pip install 'mlcl-train[export]'") from None
-    example = torch.zeros(2, 1, 28, 28)
+    example = torch.zeros(2, *INPUT_SHAPE)
     with warnings.catch_warnings():  # torch's own notices about its tracing internals (LSTM weights, size checks)
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (example,), str(path), input_names=["image"], output_names=["probabilities"],

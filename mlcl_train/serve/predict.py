@@ -12,6 +12,7 @@ their box, so for fashion_mnist runs only those steps apply.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ import torch
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from mlcl_train.config.loader import load_config
-from mlcl_train.core.datasets import DATASETS
+from mlcl_train.core import table
+from mlcl_train.core.datasets import DATASETS, IMAGE_SIZE
 from mlcl_train.core.errors import UserError, first_line
 from mlcl_train.data.loader import STATS
 from mlcl_train.training.engine import as_probabilities, build_model, load_state, resolve_device
 
-SIDE = 28  # the input is (N, 1, 28, 28)
+SIDE = IMAGE_SIZE  # pixels per side of the image a model takes
 WORK = 256  # images are shrunk to at most this many pixels on their longer side before anything else
 THIN, STROKE = 1.5, 2.0  # MNIST's strokes are 1.3-2.3 px wide (5th to 75th percentile); thinner ones are widened to 2
 
@@ -40,7 +42,7 @@ class Recipe:
     saturate: bool  # strokes of full strength (pen ink) or the picture's own shades (photos of clothes)
 
 
-RECIPES = {"mnist": Recipe(20, True, True), "fashion_mnist": Recipe(28, False, False)}
+RECIPES = {"mnist": Recipe(20, True, True), "fashion_mnist": Recipe(IMAGE_SIZE, False, False)}
 
 
 @dataclass
@@ -286,11 +288,10 @@ def predict_files(run_path: str | Path, paths: list[str | Path], top: int = 3, s
     return results
 
 
-def render_table(results: list[Prediction]) -> str:
-    """One line per image: its path, the prediction, the top classes with probabilities."""
-    width = max(len("image"), *(len(r.image) for r in results))
-    lines = [f"{'image':<{width}}  prediction  top"]
-    for r in results:
-        tops = "  ".join(f"{c} {100 * p:5.1f}%" for c, p in r.top)
-        lines.append(f"{r.image:<{width}}  {r.prediction:<10}  {tops}")
-    return "\n".join(lines) + "\n"
+def render(results: list[Prediction], fmt: str = "table") -> str:
+    """What `mlcl-train predict` prints: one line per image (its path, the prediction, the top classes with
+    probabilities), or with fmt "json" a list of objects."""
+    if fmt == "json":
+        return json.dumps([r.as_json() for r in results], indent=2) + "\n"
+    rows = [[r.image, r.prediction, "  ".join(f"{c} {100 * p:5.1f}%" for c, p in r.top)] for r in results]
+    return table.render(["image", "prediction", "top"], rows, rule=False)

@@ -28,9 +28,10 @@ def write_script(
     gpus_per_task: int | None,
     tasks: int,
     time_limit: str | None,
-) -> tuple[Path, str, str | None]:
-    """Write runs_dir/sweeps/<name>/slurm.sh; returns (its path, the sbatch line, a warning or None)."""
-    folder = runs_dir / "sweeps" / sweep.name
+) -> tuple[Path, str]:
+    """Write runs_dir/sweeps/<name>/slurm.sh; returns its path and the sbatch line. Without a database URL, a
+    warning on stderr: every node must see the journal file."""
+    folder = sweep.folder(runs_dir)
     folder.mkdir(parents=True, exist_ok=True)
     options = [f"--job-name=mlcl-{sweep.name}", f"--array=0-{tasks - 1}", "--ntasks=1",
                f"--output={folder.resolve()}/slurm-%A_%a.out"]
@@ -53,5 +54,6 @@ def write_script(
     path = folder / "slurm.sh"
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o755)
-    warning = None if storage else NFS_WARNING.format(path=folder.resolve() / "optuna.journal")
-    return path, f"sbatch {shlex.quote(str(path))}", warning
+    if not storage:
+        print(f"warning: {NFS_WARNING.format(path=folder.resolve() / 'optuna.journal')}", file=sys.stderr)
+    return path, f"sbatch {shlex.quote(str(path))}"

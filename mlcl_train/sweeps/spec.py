@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ METHODS = ("grid", "random", "tpe")
 METRICS = {"best_acc": "maximize", "final_acc": "maximize", "test_loss": "minimize"}  # higher or lower is better
 PRUNERS = ("none", "median")
 RANGE_KEYS = ("low", "high", "log", "int")
+MAX_GRID = 10_000  # points in a grid at most: each is checked, listed and trained; more is a typo or a job for random
+PAGE = 100  # rows --dry-run and --status list at a time (--page N for the others)
 NOT_SWEPT = {"seed": "list the seeds under 'seeds:'", "name": "the sweep names its trials"}
 
 
@@ -64,6 +67,9 @@ class Sweep:
     space: dict[str, list[Any] | Range]
     raw: dict[str, Any]  # the base config as read, not yet checked
 
+    def folder(self, runs_dir: str | Path) -> Path:
+        """Where the sweep's trials, its journal and its Slurm script go: runs_dir/sweeps/<name>/."""
+        return Path(runs_dir) / "sweeps" / self.name
 
     @property
     def direction(self) -> str:
@@ -81,10 +87,16 @@ class Sweep:
         return [dict(zip(self.space, combo, strict=True)) for combo in itertools.product(*values)]
 
     @property
+    def point_count(self) -> int:
+        """How many points the sweep trains, counted without building them (a grid: the product of its lists)."""
+        if self.method != "grid":
+            return self.points_wanted
+        return math.prod(len(v) for v in self.space.values() if isinstance(v, list))
+
+    @property
     def total(self) -> int:
         """How many trials the sweep trains in all: points x seeds."""
-        points = len(self.points()) if self.method == "grid" else self.points_wanted
-        return points * len(self.seeds)
+        return self.point_count * len(self.seeds)
 
     def config(self, point: dict[str, Any], seed: int, index: int) -> dict[str, Any]:
         """The resolved config of one trial (point number `index`, one seed)."""
@@ -148,6 +160,10 @@ def load_sweep(path: str | Path, check: bool = True) -> Sweep:
         space=space,
         raw=raw,
     )
+    if sweep.point_count > MAX_GRID:
+        sizes = " x ".join(str(len(v)) for v in space.values())
+        raise UserError(f"{path}: space: a grid of {sizes} = {sweep.point_count:,} points is more than {MAX_GRID:,}; "
+                        "sweep fewer values per key, or use method: random with trials: N")
     if check:
         _check_points(sweep)
     return sweep
@@ -258,18 +274,47 @@ def _show(v: Any) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
 
-def describe(sweep: Sweep) -> str:
-    """What --dry-run prints: the method, the trial count and the points (or the ranges)."""
+def page_of(count: int, page: int) -> tuple[int, int, str]:
+    """Rows [start, stop) of page `page` (from 1) of `count` rows, and a last line saying what is not shown."""
+    start, stop = (page - 1) * PAGE, min(page * PAGE, count)
+    if start == 0 and stop == count:
+        return start, stop, ""
+    if start >= count:
+        return count, count, f"(page {page} is past the last page, {max(1, -(-count // PAGE))})\n"
+    more = f"; --page {page + 1} lists the next" if stop < count else ""
+    return start, stop, f"(rows {start + 1}-{stop} of {count:,}{more})\n"
+
+
+def describe(sweep: Sweep, page: int = 1) -> str:
+    """What --dry-run prints: the method, the trial count and the points (a page of them), or the ranges."""
     from mlcl_train.core.table import render
 
     seeds = ", ".join(map(str, sweep.seeds))
     if sweep.method == "grid":
-        points = sweep.points()
-        head = (f"sweep {sweep.name}: grid of {len(points)} points x {len(sweep.seeds)} seeds ({seeds}) = "
+        head = (f"sweep {sweep.name}: grid of {sweep.point_count} points x {len(sweep.seeds)} seeds ({seeds}) = "
                 f"{sweep.total} trials, from {sweep.base}\n")
-        rows = [[str(i), *(_show(p[k]) for k in sweep.keys)] for i, p in enumerate(points)]
-        return head + render(["#", *sweep.keys], rows, right={0})
+        start, stop, note = page_of(sweep.point_count, page)
+        points = itertools.islice(enumerate(sweep.points()), start, stop)
+        rows = [[str(i), *(_show(p[k]) for k in sweep.keys)] for i, p in points]
+        return head + render(["#", *sweep.keys], rows, right={0}) + note
     head = (f"sweep {sweep.name}: {sweep.method}, {sweep.points_wanted} points x {len(sweep.seeds)} seeds ({seeds}) "
             f"= {sweep.total} trials, from {sweep.base}\n")
     rows = [[k, str(v) if isinstance(v, Range) else ", ".join(map(_show, v))] for k, v in sweep.space.items()]
     return head + render(["key", "values"], rows)
+
+
+def status_table(sweep: Sweep, runs_dir: str | Path, page: int = 1) -> str:
+    """What --status prints (and a sweep's run, at its end): the table of the sweep's results so far."""
+    from mlcl_train.inspect.groups import sweep_status
+    from mlcl_train.runs.store import read_runs
+
+    folder = sweep.folder(runs_dir)
+    return sweep_status(sweep, read_runs([folder], full=False) if folder.is_dir() else [], page)
+
+
+def parse_gpus(text: str | None) -> list[str] | None:
+    """--gpus "0,1" as ["0", "1"]; None when not given."""
+    gpu_ids = [g.strip() for g in text.split(",")] if text else None
+    if gpu_ids is not None and not all(g.isdigit() for g in gpu_ids):
+        raise UserError(f"--gpus {text!r}: expected GPU numbers separated by commas, e.g. --gpus 0,1")
+    return gpu_ids

@@ -7,12 +7,18 @@ Each trial is an ordinary run folder under runs/sweeps/<name>/. A worker claims 
 a RUNNING Optuna trial for it; of the claims on one pair, the lowest trial id that is finished or
 alive wins and the others step back, so each pair trains once across workers and hosts. A claim
 is dead when its process is gone (same host) or its heartbeat stopped (another host); running the
-same command again retrains dead, failed and interrupted pairs and skips finished ones.
+same command again retrains dead, failed and interrupted pairs and skips finished ones. Dead claims are
+closed (FAIL, status "killed") by the next worker that sees them.
+
+The run folders are the truth: a pair whose run folder finished is not trained again, even when the
+storage is new, emptied or another one (its trial is recorded again from the run folder). A storage
+keeps the sweep's method, metric and space; a sweep file of the same name that changes them is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -38,12 +44,11 @@ JOURNAL = "optuna.journal"  # the default storage, in the sweep's folder
 HEARTBEAT = 10.0  # seconds between a running trial's heartbeats
 GRACE = 60.0  # seconds without a heartbeat after which a trial on another host counts as dead
 SETTLE = 0.5  # seconds a database claim waits for concurrent claims to commit before comparing them
+CONNECT_TIMEOUT = 10  # seconds to connect to a database server (one that accepts and never answers included)
+STATEMENT_TIMEOUT = 120  # seconds a database statement may take (waiting for the tables' creation lock included)
+TABLES_LOCK = 0x6D6C636C  # the PostgreSQL advisory lock held while one process creates Optuna's tables
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def sweep_folder(sweep: Sweep, runs_dir: str | Path) -> Path:
-    return Path(runs_dir) / "sweeps" / sweep.name
 
 
 # ---------------------------------------------------------------- storage and study
@@ -52,19 +57,53 @@ def sweep_folder(sweep: Sweep, runs_dir: str | Path) -> Path:
 def open_storage(url: str | None, folder: Path) -> optuna.storages.BaseStorage:
     """The journal file in the sweep's folder, or the database at url; errors are one line."""
     if url is None:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        folder.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(folder / JOURNAL), FlockLock(str(folder / JOURNAL))))
+        return open_journal(folder / JOURNAL)
     if url.split("://")[0] in ("postgresql", "postgres"):  # SQLAlchemy's default driver is psycopg2; ours is psycopg 3
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
-        return optuna.storages.RDBStorage(url)
+        return open_database(url)
     except ModuleNotFoundError as err:
         raise UserError(f"--storage {url.split(':')[0]}: needs the database driver ({err.name}); "
                         "install it with: pip install 'mlcl-train[postgres]'") from None
-    except Exception as err:  # sqlalchemy's errors: bad URL, server down, wrong password
-        raise UserError(f"--storage: cannot open the database: {str(err).splitlines()[0]}") from None
+    except Exception as err:  # sqlalchemy's errors: bad URL, server down, wrong password, timeouts
+        raise UserError(f"--storage: cannot open the database: {str(err).strip().splitlines()[0]}") from None
+
+
+def open_journal(path: Path) -> optuna.storages.BaseStorage:
+    """The journal file at path, read once through; a damaged one is a UserError saying how to go on."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path), FlockLock(str(path))))
+    except IsADirectoryError:
+        raise UserError(f"the sweep's journal {path} is a folder, not a file; move it away and run again") from None
+    except OSError as err:
+        raise UserError(f"cannot open the sweep's journal {path}: {err.strerror}; use a --runs-dir you can write "
+                        "to (--status reads a sweep without writing)") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:  # not JSON, not UTF-8, not Optuna's
+        raise UserError(f"the sweep's journal {path} is damaged ({type(err).__name__}); move it away "
+                        f"(mv {path} {path}.damaged) and run again: what the run folders show finished "
+                        "is not trained again") from None
+
+
+def open_database(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's storage in a database, with connect and statement timeouts; on PostgreSQL, one process at a time
+    creates the tables (an advisory lock), so that hosts starting together on a new database do not collide."""
+    import sqlalchemy
+
+    postgres = url.startswith("postgresql")
+    options = f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}"
+    kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT, "options": options}} if postgres else {}
+    if not postgres:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool, **kwargs)
+    try:
+        with engine.connect() as connection:  # the lock ends with this transaction
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": TABLES_LOCK})
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    finally:
+        engine.dispose()
 
 
 class FlockLock(JournalFileOpenLock):
@@ -108,6 +147,40 @@ def open_study(sweep: Sweep, storage: optuna.storages.BaseStorage) -> optuna.Stu
     raise UserError(f"cannot create or load the study {sweep.name!r} in the storage")
 
 
+def definition(sweep: Sweep) -> dict[str, Any]:
+    """What a storage keeps of a sweep, to refuse another one of the same name: method, metric and space."""
+    space = {k: dataclasses.asdict(v) if isinstance(v, Range) else v for k, v in sweep.space.items()}
+    return json.loads(json.dumps({"method": sweep.method, "metric": sweep.metric, "space": space}, default=str))
+
+
+def check_definition(study: optuna.Study, sweep: Sweep) -> None:
+    """Refuse a sweep whose method, metric or space differ from the one of the same name in the storage."""
+    mine, theirs = definition(sweep), study.user_attrs.get("sweep")
+    if theirs is None:  # a new study, or one from before the storage kept its sweep: its trials' keys tell
+        keys = next((list(t.params) for t in study.get_trials(deepcopy=False) if t.params), list(sweep.space))
+        theirs = {**mine, "space": {k: mine["space"].get(k) for k in keys}}
+    difference = _difference(theirs, mine)
+    if difference:
+        raise UserError(f"sweep {sweep.name}: the storage holds a sweep of this name with {difference}; to keep "
+                        f"both, give this file another name (name: {sweep.name}_2) or another storage (--storage, "
+                        "or another --runs-dir)")
+    if "sweep" not in study.user_attrs:
+        study.set_user_attr("sweep", mine)
+
+
+def _difference(theirs: dict[str, Any], mine: dict[str, Any]) -> str:
+    """The first difference between two sweep definitions, as text ('' when none)."""
+    for field in ("method", "metric"):
+        if theirs[field] != mine[field]:
+            return f"{field} {theirs[field]} (this file: {mine[field]})"
+    if list(theirs["space"]) != list(mine["space"]):
+        return f"the keys {', '.join(theirs['space'])} (this file: {', '.join(mine['space'])})"
+    for key, values in theirs["space"].items():
+        if values is not None and values != mine["space"][key]:
+            return f"{key}: {json.dumps(values)} (this file: {json.dumps(mine['space'][key])})"
+    return ""
+
+
 def distributions(sweep: Sweep) -> dict[str, BaseDistribution]:
     """Optuna's view of the space: a list is a categorical over its values as JSON text."""
     out: dict[str, BaseDistribution] = {}
@@ -129,6 +202,54 @@ def to_point(sweep: Sweep, params: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- what is left to train
+
+
+def close_dead(study: optuna.Study, trials: list[FrozenTrial]) -> None:
+    """Close the claims whose worker is gone (FAIL, status "killed"), so that no trial stays RUNNING for good."""
+    for t in trials:
+        if t.state == TrialState.RUNNING and "unit" in t.user_attrs and not trial_alive(t):
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # another worker closed it first
+                study._storage.set_trial_user_attr(t._trial_id, "status", "killed")
+                study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+
+
+def restore_from_runs(study: optuna.Study, sweep: Sweep, folder: Path) -> int:
+    """Record in the storage the finished pairs that its trials lack but the run folders show; how many."""
+    if not folder.is_dir():
+        return 0
+    trials = study.get_trials(deepcopy=False)
+    known = {unit for unit, ts in claims(trials).items() if ts[0].user_attrs.get("status") in FINISHED}
+    added = 0
+    for r in runs.read_runs([folder], full=False):
+        if r.sweep != sweep.name or r.status not in FINISHED or r.point is None or r.seed is None:
+            continue
+        unit = point_key(r.point, r.seed)
+        if unit in known or not fits(sweep, r.point):
+            continue
+        value = getattr(r, sweep.metric)
+        state = {"completed": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(r.status, TrialState.FAIL)
+        state = TrialState.FAIL if state == TrialState.COMPLETE and value is None else state
+        attrs = {"unit": unit, "point": r.point, "seed": r.seed, "status": r.status, "founder": True, "run": r.run}
+        study.add_trial(optuna.trial.create_trial(state=state, value=value if state == TrialState.COMPLETE else None,
+                                                  params=to_params(sweep, r.point), distributions=distributions(sweep),
+                                                  user_attrs=attrs))
+        known.add(unit)
+        added += 1
+    return added
+
+
+def fits(sweep: Sweep, point: dict[str, Any]) -> bool:
+    """Whether a point (from a run folder) lies in the sweep's space."""
+    if set(point) != set(sweep.space):
+        return False
+    for key, values in sweep.space.items():
+        v = point[key]
+        if isinstance(values, Range):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not values.low <= v <= values.high:
+                return False
+        elif v not in values:
+            return False
+    return True
 
 
 def trial_alive(t: FrozenTrial) -> bool:
@@ -193,6 +314,7 @@ def claim(
     rng = random.Random(os.getpid())
     while True:
         trials = study.get_trials(deepcopy=False)
+        close_dead(study, trials)
         free, may_draw = plan(sweep, trials)
         if free:
             index, point, seed = free[rng.randrange(min(len(free), 4)) if spread else 0]
@@ -262,15 +384,15 @@ class Heartbeat:
 def run_trial(study: optuna.Study, sweep: Sweep, claimed: tuple[int, int, dict[str, Any], int], folder: Path,
               data_loader: Callable[..., Any]) -> str:
     """Train one claimed pair into a run folder; tell Optuna how it ended; returns its status."""
-    from mlcl_train.core.errors import Diverged, Pruned, Stopped
+    from mlcl_train.core.errors import Diverged, Failed, Pruned, Stopped
     from mlcl_train.training.loop import train
 
     trial_id, index, point, seed = claimed
     trial = optuna.trial.Trial(study, trial_id)
     step_metric = "test_loss" if sweep.metric.endswith("_loss") else "test_acc"
 
-    def on_epoch(row: dict[str, Any]) -> None:
-        trial.report(float(row[step_metric]), int(row["epoch"]))
+    def on_epoch(done: runs.Epoch) -> None:  # as metrics.csv has it
+        trial.report(float(getattr(done, step_metric)), done.epoch)
         if sweep.pruner is not None and trial.should_prune():
             raise Pruned
 
@@ -290,13 +412,15 @@ def run_trial(study: optuna.Study, sweep: Sweep, claimed: tuple[int, int, dict[s
     except UserError:
         raise  # the same for every trial (data missing, ...): stop the worker
     except Exception as err:
-        print(f"[{sweep.name}] trial {trial.number} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        error = err.error if isinstance(err, Failed) else err  # Failed: an error once the trial's folder was made
+        print(f"[{sweep.name}] trial {trial.number} failed: {type(error).__name__}: {error}", file=sys.stderr)
     finally:
-        study._storage.set_trial_user_attr(trial_id, "status", status)
-        if status == "completed" and value is not None:
-            study.tell(trial, value)
-        else:
-            study.tell(trial, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL)
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # closed as dead: the run folder tells
+            study._storage.set_trial_user_attr(trial_id, "status", status)
+            if status == "completed" and value is not None:
+                study.tell(trial, value)
+            else:
+                study.tell(trial, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL)
     return status
 
 
@@ -323,7 +447,7 @@ def work(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, spread: bo
     import torch
 
     torch.set_num_threads(threads)
-    folder = sweep_folder(sweep, runs_dir)
+    folder = sweep.folder(runs_dir)
     study = open_study(sweep, open_storage(url, folder))
     loader = cached_loader()
     try:
@@ -360,6 +484,18 @@ def _point_text(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={show(v)}" for k, v in point.items())
 
 
+def check_writable(folder: Path) -> None:
+    """A UserError unless files can be made in the sweep's folder (a read-only runs folder, a full disk)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise UserError(f"cannot write in the sweep's folder {folder}: {err.strerror}; use a --runs-dir you can "
+                        "write to (--status reads a sweep without writing)") from None
+
+
 def thread_count(workers: int) -> int:
     """Threads per worker: OMP_NUM_THREADS when set, else this machine's cores split between workers."""
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():
@@ -368,7 +504,19 @@ def thread_count(workers: int) -> int:
     return max(1, cores // workers)
 
 
-def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gpu: str | None) -> None:
+def die_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux), as when the OOM killer takes the
+    parent: a worker does not train on alone. SIGTERM marks its trial interrupted, as a Ctrl-C would."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gpu: str | None, parent: int) -> None:
+    die_with_parent(parent)
     os.setpgrp()  # Ctrl-C reaches the parent only, which passes one SIGINT on to each worker
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if gpu is not None:
@@ -378,7 +526,16 @@ def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gp
 
 def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus: list[str] | None = None) -> int:
     """Train the sweep with `workers` processes on this machine (worker i on GPU gpus[i % len]); the exit code."""
-    study = open_study(sweep, open_storage(url, sweep_folder(sweep, runs_dir)))  # created before the workers race
+    print(f"sweep {sweep.name}: {sweep.total} trials, {workers} worker{'s' if workers > 1 else ''}", file=sys.stderr)
+    folder = sweep.folder(runs_dir)
+    check_writable(folder)
+    study = open_study(sweep, open_storage(url, folder))  # created before the workers race
+    check_definition(study, sweep)
+    restored = restore_from_runs(study, sweep, folder)
+    if restored:
+        print(f"[{sweep.name}] the storage had no record of {restored} finished trial{'s' if restored > 1 else ''} "
+              f"that the run folders in {folder} show (a new, emptied or other storage); recorded them from the "
+              "run folders: they are not trained again", file=sys.stderr)
     free, may_draw = plan(sweep, study.get_trials(deepcopy=False))
     if not free and not may_draw:
         return 0  # all done (or in progress elsewhere): no worker needs to start
@@ -394,7 +551,8 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
         import torch  # noqa: F401
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
     devices = [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
-    procs = [ctx.Process(target=_worker_main, args=(sweep, url, runs_dir, threads, gpu)) for gpu in devices]
+    procs = [ctx.Process(target=_worker_main, args=(sweep, url, runs_dir, threads, gpu, os.getpid()))
+             for gpu in devices]
     for p in procs:
         p.start()
     stopped: list[int] = []
@@ -421,6 +579,9 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
         signal.signal(signal.SIGTERM, old[0])
         signal.signal(signal.SIGINT, old[1])
     codes = [p.exitcode for p in procs]
+    if any(c is not None and c < 0 for c in codes):
+        with contextlib.suppress(Exception):  # closing is a courtesy: the next worker to claim closes them too
+            close_dead(study, study.get_trials(deepcopy=False))
     for p, code in zip(procs, codes, strict=True):
         if code is not None and code < 0:
             print(f"[{sweep.name}] worker {p.pid} was killed ({signal.Signals(-code).name}); "

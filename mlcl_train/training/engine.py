@@ -24,11 +24,11 @@ from torch import nn
 
 from mlcl_train.config.loader import check_device
 from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS, Algorithm, torch_arguments
-from mlcl_train.core.datasets import INPUT_SHAPE, NUM_CLASSES
+from mlcl_train.core.datasets import NUM_CLASSES
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.files import open_regular
 from mlcl_train.data.loader import Split, eval_batches, num_batches
-from mlcl_train.models import create_model
+from mlcl_train.models import create_model, probe
 
 
 def resolve_device(name: str) -> tuple[torch.device, str | None]:
@@ -78,8 +78,7 @@ def build_model(cfg: dict[str, Any]) -> nn.Module:
     torch.manual_seed(cfg["seed"])
     args = {k: v for k, v in cfg["model"].items() if k != "name"}
     model = create_model(cfg["model"]["name"], **args)
-    with torch.no_grad():
-        out = model.eval()(torch.zeros(2, *INPUT_SHAPE))
+    out = probe(model)
     if tuple(out.shape) != (2, NUM_CLASSES):
         raise UserError(
             f"model {cfg['model']['name']}: gives shape {tuple(out.shape)} for 2 images; expected (2, {NUM_CLASSES})"
@@ -133,11 +132,8 @@ def as_probabilities(out: torch.Tensor) -> torch.Tensor:
 
 
 def model_output_kind(model: nn.Module) -> str:
-    """output_kind of the model's outputs for a few random images."""
-    with torch.no_grad():
-        kind = output_kind(model.eval()(torch.randn(4, *INPUT_SHAPE)).float())
-    model.train()
-    return kind
+    """output_kind of the model's outputs for a few random images (the model is left in the mode it was in)."""
+    return output_kind(probe(model, 4, random=True).float())
 
 
 def pitfalls(loss: str, kind: str) -> list[str]:

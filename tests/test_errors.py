@@ -1,0 +1,53 @@
+"""One exit-code policy (errors.ending) for the command line and the API."""
+
+from __future__ import annotations
+
+import errno
+import signal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from mlcl_train.cli.app import app
+from mlcl_train.core.errors import DataError, Diverged, Stopped, UserError, ending
+
+RUN = SimpleNamespace(path=Path("runs/x"), epochs=[1])
+
+
+def with_run(err: BaseException, run: object = RUN) -> BaseException:
+    err.run = run
+    return err
+
+
+@pytest.mark.parametrize("err,code,message,returned", [
+    (None, 0, None, True),
+    (UserError("bad key"), 2, "error: bad key", False),
+    (DataError("truncated file"), 2, "error: truncated file", False),
+    (with_run(Stopped(signal.SIGINT)), 130, None, False),
+    (Stopped(signal.SIGTERM), 143, "interrupted (SIGTERM) before training began", False),
+    (KeyboardInterrupt(), 130, "interrupted", False),
+    (with_run(Diverged("loss nan")), 1, None, True),
+    (RuntimeError("boom"), 1, "error: RuntimeError: boom (set MLCL_DEBUG=1 to see the traceback)", False),
+    (with_run(OSError(errno.ENOSPC, "No space left on device")), 1,
+     "error: no space left on device in runs/x; the run is marked failed; free some space, then continue with: "
+     "mlcl-train resume runs/x", False),
+], ids=["done", "user", "data", "sigint", "sigterm", "keyboard", "diverged", "other", "disk"])
+def test_every_ending_has_one_code_and_at_most_one_line(err, code, message, returned) -> None:
+    end = ending(err, RUN if err is None else None)
+    assert (end.code, end.message, end.returns_run) == (code, message, returned)
+
+
+@pytest.mark.parametrize("args,line", [
+    (["compare", "--top", "0"], "error: --top must be >= 1"),
+    (["compare", "--format=xml"], "error: --format 'xml': unknown format; valid: table, csv, json, markdown"),
+    (["eval", "run", "--mistakes", "-1"], "error: --mistakes must be >= 0"),
+    (["eval", "run", "--weights", "worst"], "error: --weights 'worst': unknown value; valid: last, best"),
+    (["sweep", "s.yaml", "--workers", "0"], "error: --workers must be >= 1"),
+    (["resume", "run", "--epochs", "0"], "error: --epochs must be >= 1"),
+])
+def test_a_bad_option_value_is_one_line_and_exit_code_2(args: list[str], line: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output == line + "\n"
