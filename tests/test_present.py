@@ -69,27 +69,33 @@ def texts(slide) -> str:
 def test_slides_title_table_one_slide_per_run_curves_and_confusion(deck, three_runs):
     prs, stdout = deck
     best = best_name(three_runs)
-    assert titles(prs)[:2] == ["Hidden width", "Comparison"]
-    assert sorted(titles(prs)[2:5]) == ["hidden16", "hidden32", "stopped"]
-    assert titles(prs)[5:] == [
-        "Test accuracy of all runs",
+    at = titles(prs).index("Appendix")
+    assert titles(prs)[:at] == [
+        "Hidden width",
+        "Setup: what every run shares",
+        "What each change did",
+        "Comparison",
+        "Test accuracy: the baseline and the best runs",
         f"Confusion matrix: {best}",
         f"Most confident mistakes: {best}",
+        "Findings",
+        "Takeaways",
     ]
-    assert stdout.strip().endswith(f"({len(prs.slides)} slides)") and len(prs.slides) == 8
-    table = texts(prs.slides[1])
+    assert sorted(titles(prs)[at + 1:]) == ["hidden16", "hidden32", "stopped"]  # the table fit the talk's slide
+    assert stdout.strip().endswith(f"({len(prs.slides)} slides)") and len(prs.slides) == 13
+    table = texts(prs.slides[3])
     assert all(name in table for name in ("hidden16", "hidden32", "stopped")) and "interrupted" in table
     assert "Compared: model.hidden" in texts(prs.slides[0])
 
 
 def test_slides_show_layers_status_and_embed_images(deck):
     prs, _ = deck
-    runs = {slide.shapes.title.text_frame.text: slide for slide in list(prs.slides)[2:5]}
+    runs = {slide.shapes.title.text_frame.text: slide for slide in list(prs.slides)[-3:]}
     assert "status: interrupted, 1 of 5 epochs done" in texts(runs["stopped"])
     assert "status:" not in texts(runs["hidden32"])  # said only when a run is not completed
     layers = texts(runs["hidden32"])
     assert "fc1" in layers and "Linear" in layers and "hidden: [32]" in layers
-    for slide in list(prs.slides)[2:]:
+    for slide in [*list(prs.slides)[4:7], *list(prs.slides)[-3:]]:  # curves, confusion, mistakes; each run
         pictures = [s for s in slide.shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE]
         assert len(pictures) == 1 and pictures[0].image.blob[:8] == PNG, slide.shapes.title.text_frame.text
 
@@ -111,6 +117,7 @@ def test_slides_are_16_9_and_nothing_leaves_the_slide_or_is_small(deck):
             sizes = [run.font.size.pt for f in frames for p in f.paragraphs for run in p.runs if run.text.strip()]
             small_ok = shape.has_table or (  # the model's YAML, and the notes under the comparison table
                 shape.has_text_frame and shape.text_frame.text.startswith(("model:", "Same for all runs", "Not shown")))
+            small_ok |= slide.shapes.title.text_frame.text in ("Setup: what every run shares", "Findings", "Takeaways")
             assert min(sizes, default=18) >= (14 if small_ok else 18), shape.name
 
 
@@ -132,7 +139,8 @@ def test_long_tables_go_on_few_slides_with_the_columns_that_fit_and_the_others_n
         confusion_lines=["no weights"],
     )
     prs = build_deck(content)
-    tables = [s for s in prs.slides if s.shapes.title.text_frame.text.startswith("Comparison")]
+    appendix = titles(prs).index("Appendix")
+    tables = [s for s in list(prs.slides)[appendix:] if s.shapes.title.text_frame.text.startswith("Comparison")]
     grids = [next(shape for shape in t.shapes if shape.has_table).table for t in tables]
     assert len(tables) <= 3 and sum(len(g.rows) - 1 for g in grids) == 30
     shown = [[c.text.replace("\u200b", "") for c in g.rows[0].cells] for g in grids]

@@ -27,6 +27,11 @@ RunsDirOpt = Annotated[
         "--runs-dir", metavar="DIR", help="a folder of run folders, as given to train (same as passing it as a path)"
     ),
 ]
+BaselineOpt = Annotated[
+    Optional[str],
+    typer.Option("--baseline", metavar="RUN|NAME", help="the run the others are described against: a run folder or "
+                 "a run's name (default: the oldest run named *baseline*, else the oldest run)"),
+]
 ProgressOpt = Annotated[
     Optional[bool],
     typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)"),

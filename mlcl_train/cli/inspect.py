@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlcl_train.cli.common import (
+    BaselineOpt,
     Choice,
     ConfigOpt,
     RunsDirOpt,
@@ -69,6 +70,7 @@ def compare(
     group: Annotated[
         bool, typer.Option("--group", help="one row per setting: runs that differ only by seed, mean ± std")
     ] = False,
+    baseline: BaselineOpt = None,
 ) -> None:
     """One row per run, best first: results, status, and a column per config key that differs between the runs.
 
@@ -85,8 +87,8 @@ def compare(
         typer.echo(compare_groups(records, sort, top, filter_, fmt.value), nl=False)
         return
     width, left_out = terminal_width(), []
-    typer.echo(compare_runs(records, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out),
-               nl=False)
+    text = compare_runs(records, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out, baseline)
+    typer.echo(text, nl=False)
     if left_out:
         typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "
                    "choose columns with --columns, or see them all with --format csv", err=True)

@@ -40,7 +40,9 @@ SHOWN = {
     "test_loss": "{:.4f}",
     "sec_per_epoch": "{:.2f}",
 }
-RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss", "sec_per_epoch", "best_val_acc"}
+RIGHT = {"params", "epochs", "final_acc", "best_acc", "best_epoch", "test_loss", "sec_per_epoch", "best_val_acc",
+         "vs_baseline"}
+AGAINST = ["vs_baseline", "changes"]  # with --baseline, after best_acc: points over the baseline, what the run changed
 HIGH_FIRST = {"final_acc", "best_acc", "best_val_acc", "val_acc"}  # sorted best first; the rest low to high
 FORMATS = ("table", "csv", "json", "markdown")
 CELL_CHARS = 30  # a longer value (a model.layers list) is cut in a table; csv and json give it whole
@@ -60,17 +62,23 @@ def compare(
     columns: Iterable[str] = (),
     width: int | None = None,
     left_out: list[str] | None = None,
+    baseline: str | None = None,
 ) -> str:
     """The compare command: filter, sort, keep the top N and render (the chosen columns; fit to `width`,
-    adding the columns that did not fit to `left_out`)."""
+    adding the columns that did not fit to `left_out`); with `baseline`, each run against that run."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: unknown format; valid: {', '.join(FORMATS)}")
     chosen = [c.strip() for text in columns for c in text.split(",") if c.strip()]
     for column in chosen:
-        if column != "label":
+        if column not in ("label", *AGAINST):
             check_key(records, column, f"--columns {column}")
+    base = None
+    if baseline is not None:
+        from mlcl_train.runs.labels import find_baseline
+
+        base = records[find_baseline(records, run_labels(records), baseline)]
     return render(select(records, sort, reverse, top, filters), fmt, columns=chosen or None, width=width,
-                  left_out=left_out)
+                  left_out=left_out, baseline=base)
 
 
 def select(
@@ -157,7 +165,8 @@ def _order(v: Any) -> tuple[int, Any]:
 
 
 def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = None,
-           columns: list[str] | None = None, width: int | None = None, left_out: list[str] | None = None) -> str:
+           columns: list[str] | None = None, width: int | None = None, left_out: list[str] | None = None,
+           baseline: RunRecord | None = None) -> str:
     """The runs as text: table (aligned columns), markdown (a pipe table), csv or json (raw values).
 
     `columns` chooses the columns and config keys (default: the results and the differing `keys`);
@@ -166,8 +175,8 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
     keys = differing_keys(runs) if keys is None else keys
     labels = run_labels(runs) if columns and "label" in columns else [""] * len(runs)
     if fmt in ("json", "csv"):
-        names = columns or [*MACHINE, *keys]
-        raws = [[_column(r, k, lab) for k in names] for r, lab in zip(runs, labels, strict=True)]
+        names = columns or [*MACHINE, *(AGAINST if baseline is not None else []), *keys]
+        raws = [[_column(r, k, lab, baseline) for k in names] for r, lab in zip(runs, labels, strict=True)]
         if fmt == "json":
             items = [{k: v for k, v in zip(names, raw, strict=True) if v is not MISSING} for raw in raws]
             return json.dumps(_finite(items), indent=2, allow_nan=False) + "\n"
@@ -180,22 +189,27 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
         labels = run_labels(runs)
         if any(label != r.name for label, r in zip(labels, runs, strict=True)):
             shown = ["run", "label", *result_columns(runs)[1:], *keys]
-    headers, rows = cells(runs, keys, shown, labels)
-    rows = [[v if h in ("run", "path") else shorten(v, CELL_CHARS) for h, v in zip(headers, row, strict=True)]
+        if baseline is not None:
+            shown = shown or [*result_columns(runs), *keys]
+            at = shown.index("best_acc") + 1
+            shown = [*shown[:at], *AGAINST, *shown[at:]]
+    headers, rows = cells(runs, keys, shown, labels, baseline)
+    rows = [[v if h in ("run", "path") else shorten(v, 2 * CELL_CHARS if h == "changes" else CELL_CHARS)
+             for h, v in zip(headers, row, strict=True)]
             for row in rows]
     if fmt == "table" and width is not None and columns is None:
-        headers, rows, dropped = columns_within(headers, rows, width)
+        headers, rows, dropped = columns_within(headers, rows, width, telling_keys(runs, keys, labels))
         (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
     return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
 
 
 def cells(runs: list[RunRecord], keys: list[str], columns: list[str] | None = None,
-          labels: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+          labels: list[str] | None = None, baseline: RunRecord | None = None) -> tuple[list[str], list[list[str]]]:
     """Headers and display strings (the table's), e.g. for a slide's table."""
     names = columns or [*result_columns(runs), *keys]
     labels = labels or [""] * len(runs)
-    rows = [[_display(r, k, lab) for k in names] for r, lab in zip(runs, labels, strict=True)]
+    rows = [[_display(r, k, lab, baseline) for k in names] for r, lab in zip(runs, labels, strict=True)]
     return list(names), rows
 
 
@@ -208,29 +222,88 @@ def result_columns(runs: list[RunRecord]) -> list[str]:
     return [*COLUMNS[:at], *VAL_COLUMNS, *COLUMNS[at:]]
 
 
-def columns_within(headers: list[str], rows: list[list[str]],
-                   width: int) -> tuple[list[str], list[list[str]], list[str]]:
-    """Leave out columns (the least useful first) until the text table is at most `width` characters wide."""
+def columns_within(headers: list[str], rows: list[list[str]], width: int,
+                   telling: list[str] | None = None) -> tuple[list[str], list[list[str]], list[str]]:
+    """Leave out columns (the least useful first) until the text table is at most `width` characters wide:
+    the config keys not in `telling` (see telling_keys), then the telling ones from the last."""
     need = {h: max(len(x) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(headers)}
-    keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS, "label"]]  # the label stays, as run does
-    order = [*LEAVE_OUT_FIRST, *reversed(keys), *LEAVE_OUT_LAST]
+    keys = [h for h in headers if h not in [*COLUMNS, *VAL_COLUMNS, *AGAINST, "label"]]  # label stays, as run does
+    telling = [k for k in (keys if telling is None else telling) if k in keys]
+    order = [*LEAVE_OUT_FIRST, *(k for k in reversed(keys) if k not in telling), *reversed(telling), "changes",
+             *LEAVE_OUT_LAST]
     kept = list(headers)
+
+    def fits(names: list[str]) -> bool:
+        return sum(need[h] for h in names) + 2 * (len(names) - 1) <= width
+
+    dropped = []
     for name in order:
-        if sum(need[h] for h in kept) + 2 * (len(kept) - 1) <= width:
+        if fits(kept):
             break
         if name in kept:
             kept.remove(name)
+            dropped.append(name)
+    for name in reversed(dropped):  # a narrower column left out on the way may fit again
+        if fits([*kept, name]):
+            kept = [h for h in headers if h in kept or h == name]
     index = [headers.index(h) for h in kept]
     return kept, [[r[i] for i in index] for r in rows], [h for h in headers if h not in kept]
 
 
-def _column(run: RunRecord, key: str, label: str) -> Any:
+def accuracy_spread(runs: list[RunRecord], key: str) -> float:
+    """How much the best test accuracy varies with a key: the range of its values' mean accuracies, in points."""
+    groups: dict[str, list[float]] = {}
+    for run in runs:
+        if run.best_acc is not None:
+            groups.setdefault(show(value(run, key)), []).append(run.best_acc)
+    means = [sum(accs) / len(accs) for accs in groups.values()]
+    return max(means) - min(means) if len(means) > 1 else 0.0
+
+
+def said_keys(keys: list[str], labels: list[str]) -> list[str]:
+    """The keys the runs' labels already show (`mlp_deep lr=0.05` shows train.optimizer.lr)."""
+    from mlcl_train.runs.labels import abbreviate
+
+    tails = [label.split(" ", 1)[1] for label in labels if " " in label]
+    return [k for k in keys if any(f"{abbreviate(k, keys)}=" in tail for tail in tails)]
+
+
+def telling_keys(runs: list[RunRecord], keys: list[str], labels: list[str] = ()) -> list[str]:
+    """The differing keys that tell the runs' story, the one the accuracy varies most with first; a key the runs'
+    labels already show is left to the label, and so is one the accuracy does not vary with at all."""
+    said = said_keys(keys, list(labels))
+    spread = {k: accuracy_spread(runs, k) for k in keys}
+    return sorted((k for k in keys if k not in said and (spread[k] > 0 or not any(spread.values()))),
+                  key=lambda k: -spread[k])
+
+
+def _column(run: RunRecord, key: str, label: str, baseline: RunRecord | None = None) -> Any:
+    if key in AGAINST:
+        return against(run, key, baseline)
     return label if key == "label" else value(run, key)
 
 
-def _display(run: RunRecord, key: str, label: str) -> str:
+def against(run: RunRecord, key: str, baseline: RunRecord | None) -> Any:
+    """vs_baseline (points of best test accuracy over the baseline's) or changes (what the run changed)."""
+    from mlcl_train.runs.labels import changes_against
+
+    if baseline is None:
+        return None
+    if key == "changes":
+        return changes_against(run, baseline)
+    if run.best_acc is None or baseline.best_acc is None:
+        return None
+    return round(run.best_acc - baseline.best_acc, 2)
+
+
+def _display(run: RunRecord, key: str, label: str, baseline: RunRecord | None = None) -> str:
     if key == "label":
         return label
+    if key == "changes":
+        return "baseline" if run is baseline else ", ".join(against(run, key, baseline)) or "(the same config)"
+    if key == "vs_baseline":
+        points = against(run, key, baseline)
+        return "base" if run is baseline else "-" if points is None else f"{points:+.1f}"
     if key in MACHINE:
         return cell(run, key)
     return show(value(run, key)) if run.config is not None else "?"

@@ -41,7 +41,9 @@ NO_RUNS = "pass run folders such as runs/2026...-mlp_deep"  # read_runs' hint
 
 
 MOST_RUNS = 20  # curves in one figure: 10 colors, each with two line styles and markers
-STYLES = (("-", "o"), (":", "s"))  # (test line, marker) of runs 1-10 and 11-20
+STYLES = (("-", "o"), ("-", "s"))  # (test line, marker) of runs 1-10 and 11-20; solid as the legend's test line
+CJK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic",
+             "AppleGothic", "Apple SD Gothic Neo", "UnDotum")  # the first found draws Hangul
 LABEL_CHARS = 36  # a legend label wraps after this many characters
 
 
@@ -76,13 +78,35 @@ def shown_runs(runs: list[RunRecord], labels: list[str]) -> tuple[list[tuple[str
     return drawn, notes
 
 
+def font_families() -> list[str]:
+    """matplotlib's font list with a Korean font after DejaVu Sans, the first of CJK_FONTS on this machine; says
+    in one line when there is none (Hangul would be drawn as empty boxes)."""
+    from matplotlib import font_manager
+
+    found = {f.name for f in font_manager.fontManager.ttflist}
+    if not any(name in found for name in CJK_FONTS):  # installed after matplotlib's font cache was made
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name for part in ("Nanum", "NotoSansCJK", "NotoSansKR", "malgun")):
+                font_manager.fontManager.addfont(path)
+        found = {f.name for f in font_manager.fontManager.ttflist}
+    korean = next((name for name in CJK_FONTS if name in found), None)
+    if korean is None:
+        print("note: no Korean font found (e.g. apt-get install fonts-nanum); Hangul in figures shows as boxes",
+              file=sys.stderr)
+        return ["DejaVu Sans"]
+    return ["DejaVu Sans", korean]
+
+
 def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool,
-                  size: tuple[float, float] | None = None) -> tuple[Any, list[str]]:
+                  size: tuple[float, float] | None = None, colors: list[str] | None = None) -> tuple[Any, list[str]]:
     """Loss (train dashed, test solid, val dotted) and test (and val) accuracy per epoch, one color and style
     per run; a star marks the best epoch where validation chose it; legend below.
 
-    `size` is the axes' (width, height) in inches; the legend's rows add to the height."""
+    `size` is the axes' (width, height) in inches; the legend's rows add to the height. `colors`, one per run,
+    keeps a run's colour the same in every figure."""
     import textwrap
+
+    color_of = {id(run): color for run, color in zip(runs, colors or [], strict=False)}
 
     series, notes = shown_runs(runs, labels)
     if not series:
@@ -96,7 +120,8 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
     with_val = any(run.best_split == "val" for _, run in series)
     for i, (label, run) in enumerate(series):
         rows = run.metrics
-        color, (line, marker), epochs = f"C{i % 10}", STYLES[i // 10 % 2], [r.epoch for r in rows]
+        color, (line, marker) = color_of.get(id(run), f"C{i % 10}"), STYLES[i // 10 % 2]
+        epochs = [r.epoch for r in rows]
         style = {"marker": marker, "markersize": 3} if len(epochs) <= 30 else {}
         name = "\n".join(textwrap.wrap(label, LABEL_CHARS, break_on_hyphens=False)) or label
         handles += acc_ax.plot(epochs, [r.test_acc for r in rows], color=color, linestyle=line, label=name, **style)

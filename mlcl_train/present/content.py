@@ -24,7 +24,19 @@ import yaml
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import shorten
-from mlcl_train.inspect.compare import NO_RUNS, cells, filter_runs, is_numeric, sort_runs
+from mlcl_train.inspect.compare import (
+    NO_RUNS,
+    cells,
+    check_key,
+    filter_runs,
+    is_numeric,
+    result_columns,
+    said_keys,
+    sort_runs,
+    telling_keys,
+)
+from mlcl_train.present.story import Story, takeaways, tell
+from mlcl_train.present.words import LANGS, words
 from mlcl_train.runs.labels import differing_keys, run_labels
 from mlcl_train.runs.store import RunRecord
 
@@ -79,6 +91,11 @@ class Content:
     numeric: list[bool] | None = None  # per column of rows: numbers, right-aligned (None: guess from the text)
     compared: list[str] = field(default_factory=list)  # the config keys that differ, model keys first
     sweeps: list[SweepContent] = field(default_factory=list)  # each sweep's trials as one grouped table
+    story: Story = field(default_factory=lambda: Story(None, [], [], [], []))  # the baseline, changes, setup, findings
+    lang: str = "en"  # the deck's own words: en or ko (present/words.py)
+    bars: bytes | None = None  # PNG: each run's accuracy, sorted, labelled with its change against the baseline
+    best_curves: bytes | None = None  # PNG: test accuracy of the baseline and the best few runs
+    takeaways: list[str] = field(default_factory=list)  # the closing slide's lines, to edit
 
 
 @dataclass
@@ -94,12 +111,16 @@ class SweepContent:
 
 
 def gather(records: list[RunRecord], title: str | None = None, filters: Iterable[str] = (),
-           device: str = "cpu", where: str = "runs", progress: Callable[[str], None] | None = None) -> Content:
+           device: str = "cpu", where: str = "runs", progress: Callable[[str], None] | None = None,
+           baseline: str | None = None, lang: str = "en", columns: Iterable[str] = ()) -> Content:
     """Everything a deck or report shows about the runs (`where` names their folders in an error).
 
     The records and the best run's weights (read once, here) are the snapshot everything is built from,
-    so a run still training cannot make one slide contradict another. `progress` hears each step."""
+    so a run still training cannot make one slide contradict another. `progress` hears each step.
+    `baseline` names the run the others are described against; `columns` the comparison's columns."""
     say = progress or (lambda _: None)
+    if lang not in LANGS:
+        raise UserError(f"--lang {lang}: unknown language; valid: {', '.join(LANGS)}")
     runs = filter_runs(records, filters)
     if not runs:
         raise UserError(f"no run folders in {where}; {NO_RUNS}")
@@ -108,27 +129,46 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
     weights = read_weights(runs[best]) if best is not None else None
     labels = run_labels(runs)
     keys = differing_keys(runs)
-    headers, rows, same = split_same(*table(runs, labels, keys))
-    with figure_style() as plt:
+    story = tell(runs, labels, baseline, lang)
+    chosen = [c.strip() for text in columns for c in text.split(",") if c.strip()]
+    for column in chosen:
+        if column not in ("label", "run"):
+            check_key(runs, column, f"--columns {column}")
+    headers, rows = table(runs, labels, keys, story, chosen)
+    headers, rows, same = (headers, rows, []) if chosen else split_same(headers, rows)
+    colors = run_colors(len(runs), story.baseline)
+    with figure_style(has_hangul(lang, labels, title)) as plt:
         parts = []
         for i, (run, label) in enumerate(zip(runs, labels, strict=True), 1):
             say(f"run {i} of {len(runs)}: {label}")
-            parts.append(run_content(plt, run, label))
+            parts.append(run_content(plt, run, label, colors[i - 1], lang))
         say("the curves of all runs")
-        all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN)
+        all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN, colors=colors)
+        shown = [i for i in [story.baseline, *story.best_few] if i is not None]
+        best_curves = curves_png(plt, [runs[i] for i in shown], [labels[i] for i in shown], acc_only=True,
+                                 size=ALL_CURVES_IN, colors=[colors[i] for i in shown])
+        bars = bars_png(plt, story, runs, colors, lang)
         for name, members in trials.items():
             say(f"the sweep {name}: {len(members)} trials")
         sweeps = [sweep_content(plt, name, members) for name, members in trials.items()]
     if best is not None:
         say(f"evaluating the weights of the best run, {labels[best]}")
-        confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device)
+        confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device,
+                                                       has_hangul(lang, labels, title))
     else:
         confusion_title, lines, images = "Confusion matrix", ["No run has finished an epoch yet"], {}
     mistakes_title = f"Most confident mistakes: {labels[best]}" if best is not None else ""
+    if best is not None:
+        confusion_title = words(lang)("confusion", label=labels[best])
+        mistakes_title = words(lang)("mistakes", label=labels[best])
     notes = [f"{p.label}: {p.record.status} ({p.status_note})" for p in parts if p.status_note]
-    numeric = [is_numeric(runs, h) for h in headers]
-    return Content(title or default_title(runs), subtitle(runs, labels, keys, best), headers, rows, same, best,
-                   notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric, keys, sweeps)
+    numeric = [is_numeric(runs, h) or h == DELTA for h in headers]
+    under = subtitle(runs, labels, keys, best, lang)
+    if story.baseline is not None and len(runs) > 1 and runs[story.baseline].best_acc is not None:
+        under.insert(1, words(lang)("baseline_is", label=labels[story.baseline], acc=runs[story.baseline].best_acc))
+    return Content(title or default_title(runs), under, headers, rows, same, best,
+                   notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric, keys, sweeps,
+                   story, lang, bars, best_curves, takeaways(story, runs, words(lang)))
 
 
 def fold_sweeps(runs: list[RunRecord]) -> tuple[list[RunRecord], dict[str, list[RunRecord]]]:
@@ -161,10 +201,36 @@ def sweep_content(plt: Any, name: str, trials: list[RunRecord]) -> SweepContent:
     return SweepContent(name, line, headers, rows, [False] * len(keys) + [True, True, False], figure)
 
 
-def table(runs: list[RunRecord], labels: list[str], keys: list[str]) -> tuple[list[str], list[list[str]]]:
-    """compare's cells (results, then the differing config keys), each run named by its label."""
-    headers, rows = cells(runs, keys)
-    return headers, [[label, *row[1:]] for label, row in zip(labels, rows, strict=True)]
+DELTA = "vs baseline"  # the comparison's column of points over the baseline
+TAIL = ("params", "final_acc", "epochs", "status")  # after the keys that tell the story
+LAST = ("test_loss", "sec_per_epoch", "best_epoch", "model")  # after every other key
+
+
+def table(runs: list[RunRecord], labels: list[str], keys: list[str], story: Story | None = None,
+          columns: list[str] = ()) -> tuple[list[str], list[list[str]]]:
+    """The comparison's cells, each run named by its label: the `columns` chosen, else in the order they matter:
+    the run, its accuracy and points over the baseline, the keys the accuracy varies most with (none the label
+    says), the other results, the other keys."""
+    if columns:
+        names = [c for c in columns if c not in ("run", "label")]
+    else:
+        telling = telling_keys(runs, keys, labels)
+        said = said_keys(keys, labels)
+        results = [c for c in result_columns(runs) if c != "run"]
+        first = [c for c in ("best_acc", "best_val_acc", "best_split") if c in results]
+        names = [*first, *telling, *(c for c in TAIL if c in results),
+                 *(k for k in keys if k not in telling and k not in said),
+                 *(c for c in results if c not in first and c not in TAIL)]
+        names = [c for c in names if c not in LAST] + [c for c in LAST if c in names]
+    headers, rows = cells(runs, keys, ["run", *names])
+    rows = [[label, *row[1:]] for label, row in zip(labels, rows, strict=True)]
+    if story is not None and story.baseline is not None and not columns and len(runs) > 1:
+        points = {c.index: f"{c.delta:+.1f}" if c.delta is not None else "-" for c in story.changes}
+        at = headers.index("best_acc") + 1
+        headers.insert(at, DELTA)
+        for i, row in enumerate(rows):
+            row.insert(at, "base" if i == story.baseline else points.get(i, "-"))
+    return headers, rows
 
 
 def split_same(headers: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
@@ -180,27 +246,34 @@ def default_title(runs: list[RunRecord]) -> str:
     return f"{names}: comparing {len(runs)} runs" if len(runs) > 1 else f"{names}: {runs[0].run}"
 
 
-def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: int | None) -> list[str]:
+def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: int | None,
+             lang: str = "en") -> list[str]:
     more = len(keys) - SUBTITLE_KEYS
     shown = ", ".join(keys[:SUBTITLE_KEYS]) + (f" and {more} more" if more > 0 else "")
-    compared = f"Compared: {shown}" if keys else "One run" if len(runs) == 1 else "The runs share one config"
+    say = words(lang)
+    compared = f"{say('compared')}{shown}" if keys else say("one_run") if len(runs) == 1 else say("one_config")
     lines = [compared]
     if best is not None:
         run = runs[best]
-        chosen = ", chosen on validation" if run.best_split == "val" else ""
-        lines.append(f"Best: {labels[best]}, {run.best_acc:.2f}% test accuracy (epoch {run.best_epoch}{chosen})")
-    return [*lines, time.strftime("%d %B %Y").lstrip("0")]
+        chosen = say("on_val") if run.best_split == "val" else ""
+        lines.append(say("best_line", label=labels[best], acc=run.best_acc, epoch=run.best_epoch, chosen=chosen))
+    return [*lines, time.strftime(say("date")).lstrip("0")]
 
 
 # ---------------------------------------------------------------- one run
 
 
-def run_content(plt: Any, run: RunRecord, label: str) -> RunContent:
-    """A run's model section, layer table, facts and curves; notes where something is missing."""
+def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: str = "en") -> RunContent:
+    """A run's model section, layer table, facts and curves (in the run's colour); notes where something is
+    missing."""
+    from mlcl_train.present.words import fact_name
+
     layers, layers_note = layer_table(run)
     note = "" if run.status == "completed" else STATUS_NOTES.get(run.status, "unknown status")
-    return RunContent(run, label, model_yaml(run), layers, layers_note, facts(run), note,
-                      curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN))
+    shown = [(fact_name(name, lang), v) if name != "status" else (name, v) for name, v in facts(run)]
+    return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note,
+                      curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
+                                 colors=[color]))
 
 
 def read_weights(run: RunRecord) -> bytes | None:
@@ -279,25 +352,84 @@ def is_number(text: str) -> bool:
 
 
 @contextmanager
-def figure_style() -> Iterator[Any]:
-    """pyplot with text at FONT_PT, for figures shown at about their own size."""
-    from mlcl_train.inspect.plot import pyplot
+def figure_style(hangul: bool = False) -> Iterator[Any]:
+    """pyplot with text at FONT_PT, for figures shown at about their own size; with a Korean font for Hangul."""
+    from mlcl_train.inspect.plot import font_families, pyplot
 
     plt = pyplot()
-    with plt.rc_context({"font.size": FONT_PT, "legend.fontsize": FONT_PT - 1}):
+    style = {"font.size": FONT_PT, "legend.fontsize": FONT_PT - 1}
+    with plt.rc_context({**style, **({"font.family": font_families()} if hangul else {})}):
         yield plt
 
 
-def curves_png(
-    plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool, size: tuple[float, float]
-) -> bytes | None:
-    """plot's curves of the runs as PNG bytes, or None when none has a finished epoch."""
+def has_hangul(lang: str, labels: list[str], title: str | None) -> bool:
+    """Whether the figures draw Korean: the deck's words, or a run's name or the title in Hangul."""
+    return lang == "ko" or any("\uac00" <= ch <= "\ud7a3" for text in [*labels, title or ""] for ch in text)
+
+
+BASELINE_COLOR = "#8c8c8c"  # grey: the baseline in every figure
+
+
+def run_colors(count: int, baseline: int | None = None) -> list[str]:
+    """One colour per run (in the order of the runs, best first), the same in every figure of a deck; the
+    baseline grey, which no other run gets."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    palette = [to_hex(c) for c in (colormaps["tab10"].colors if count <= 9 else colormaps["tab20"].colors)]
+    palette = [c for c in palette if c not in ("#7f7f7f", "#c7c7c7")]  # tab's greys, kept for the baseline
+    others = iter(palette * (count // len(palette) + 1))
+    return [BASELINE_COLOR if i == baseline else next(others) for i in range(count)]
+
+
+def curves_png(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool, size: tuple[float, float],
+               colors: list[str] | None = None) -> bytes | None:
+    """plot's curves of the runs as PNG bytes (each run in its colour), or None when none has a finished epoch."""
     from mlcl_train.inspect.plot import curves_figure
 
     try:
-        fig, _ = curves_figure(plt, runs, labels, acc_only, size)
+        fig, _ = curves_figure(plt, runs, labels, acc_only, size, colors)
     except UserError:
         return None
+    return png(plt, fig)
+
+
+MOST_BARS = 20  # runs in the "what each change did" chart; the others are in the appendix
+BARS_IN = (12.3, 5.9)  # the chart, a whole slide below the title
+
+
+def bars_png(plt: Any, story: Story, runs: list[RunRecord], colors: list[str], lang: str) -> bytes | None:
+    """Each run's best test accuracy as a horizontal bar, best at the top, in the run's colour; the baseline grey
+    and hatched; each bar labelled with the run, its change against the baseline and its points over it."""
+    from mlcl_train.present.words import words
+
+    say = words(lang)
+    shown = story.changes[:MOST_BARS]
+    if story.baseline is not None and all(c.index != story.baseline for c in shown):
+        shown = [*shown[:-1], next(c for c in story.changes if c.index == story.baseline)]
+    if not shown:
+        return None
+    accs = [runs[c.index].best_acc for c in shown]
+    pt = FONT_PT if len(shown) <= 8 else max(8.0, FONT_PT * 8 / len(shown))
+    fig, ax = plt.subplots(figsize=BARS_IN, layout="constrained")
+    for y, (change, acc) in enumerate(zip(shown, accs, strict=True)):
+        base = change.index == story.baseline
+        ax.barh(y, acc, color=colors[change.index], hatch="//" if base else None,
+                edgecolor="0.3" if base else "none")
+        what = say("baseline") if base else ", ".join(change.what) or say("no_change")
+        delta = "" if base or change.delta is None else f"  {say('points', d=change.delta)}"
+        ax.text(acc, y, f" {acc:.2f}%{delta}   {shorten(what, 56 if len(shown) <= 10 else 44)}", va="center",
+                fontsize=pt)
+    ax.set_yticks(range(len(shown)), [shorten(c.label, 32) for c in shown], fontsize=pt)
+    ax.invert_yaxis()
+    low = 0.0 if min(accs) < 50 else max(0.0, min(accs) - (max(accs) - min(accs)) - 2)
+    ax.set_xlim(low, 100 + (100 - low) * 0.8)  # room on the right for the labels
+    ax.set_xticks([t for t in ax.get_xticks() if low <= t <= 100])
+    ax.set_xlabel(say("accuracy"))
+    ax.spines[["top", "right"]].set_visible(False)
+    more = len(story.changes) - len(shown)
+    if more > 0:
+        ax.set_title(say("more_bars", n=more), fontsize=pt, loc="right")
     return png(plt, fig)
 
 
@@ -310,8 +442,8 @@ def png(plt: Any, fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def best_run_eval(run: RunRecord, label: str, weights: bytes | None,
-                  device: str = "cpu") -> tuple[str, list[str], dict[str, bytes]]:
+def best_run_eval(run: RunRecord, label: str, weights: bytes | None, device: str = "cpu",
+                  hangul: bool = False) -> tuple[str, list[str], dict[str, bytes]]:
     """The best run's confusion matrix and mistakes from its saved weights (evaluation's figures)."""
     title = f"Confusion matrix: {label}"
     if weights is None:
@@ -320,7 +452,7 @@ def best_run_eval(run: RunRecord, label: str, weights: bytes | None,
     from mlcl_train.training.engine import resolve_device
 
     resolve_device(device)  # a device this machine lacks is the user's error, not a note in the deck
-    with tempfile.TemporaryDirectory() as out, figure_style():
+    with tempfile.TemporaryDirectory() as out, figure_style(hangul):
         try:
             result = evaluate_run(run, out, device, mistakes=12, weights=weights)
         except (UserError, OSError, RuntimeError) as err:

@@ -51,10 +51,13 @@ def write_report(
     device: str = "cpu",
     where: str = "runs",
     progress: Callable[[str], None] | None = None,
+    baseline: str | None = None,
+    lang: str = "en",
+    columns: Iterable[str] = (),
 ) -> Path:
     """Gather the runs' content and write the page; returns its path."""
     output = check_output(output)
-    page = render(gather(records, title, filters, device, where, progress))
+    page = render(gather(records, title, filters, device, where, progress, baseline, lang, columns))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")

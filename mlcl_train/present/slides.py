@@ -1,11 +1,17 @@
-"""A PowerPoint deck of runs: title, comparison table, one slide per run, all curves, confusion matrix.
+"""A PowerPoint deck of runs shaped as a 5-10 minute talk, with the per-run slides behind an appendix.
 
-    mlcl-train slides runs/ -o results.pptx --title "Homework 2: model structure"
+    mlcl-train slides runs/ -o results.pptx --baseline hw2_baseline --lang ko
 
-16:9 slides in DejaVu Sans. Every text is measured with the font's metrics (present/typeset.py) and
-laid out to fit its box: titles shrink, the comparison shows the columns that fit (model keys
-first) and lists the others below, a long layer table gets a smaller font or two columns.
-One function per kind of slide: title_slide, table_slides, run_slide, curves_slide, confusion_slides.
+Title; setup (what the runs share, a warning where they differ outside model.*); what each change did
+(a bar per run against the baseline); the comparison; curves of the baseline and the best runs; the best
+model's confusion matrix and mistakes; findings; takeaways. Then "Appendix": the whole comparison,
+sweeps, one slide per run, every run's curves. At most 10 slides before the appendix, whatever the
+number of runs; speaker notes on every slide.
+
+16:9 slides in DejaVu Sans, with Malgun Gothic as the East Asian typeface for Hangul. Every text is
+measured (present/typeset.py) and laid out to fit its box: titles shrink, the comparison shows the
+columns that fit (in the order they matter) and lists the others below, a long layer table gets a
+smaller font or two columns.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Any, Callable, Iterable
 from mlcl_train.core.errors import UserError
 from mlcl_train.inspect.summary import Layer, display_rows
 from mlcl_train.present import typeset
-from mlcl_train.present.content import Content, RunContent, gather, is_number, total_params
+from mlcl_train.present.content import DELTA, Content, RunContent, gather, is_number, total_params
+from mlcl_train.present.words import words
 from mlcl_train.runs.store import RunRecord
 
 WIDTH, HEIGHT, MARGIN = 13.333, 7.5, 0.5  # inches
@@ -32,22 +39,21 @@ CELL_PAD = (0.08, 0.03)  # a table cell's left/right and top/bottom margins, inc
 BOX_PAD = (0.1, 0.05)  # a text box's (python-pptx's defaults)
 SLACK = 0.04  # inches added to every measured width: renderers differ a little
 MONO = typeset.MONO
+EAST_ASIAN = typeset.EAST_ASIAN  # Office's Korean font on Windows (macOS substitutes Apple SD Gothic Neo)
 BEST_FILL, HEAD_FILL, ODD_FILL, EVEN_FILL = "D9EAD3", "3B5B7A", "EEF2F6", "FFFFFF"
 WARN = "A61C00"  # text of a run that is not completed
 MODEL_LINES = 9  # of the model's YAML on a run's slide (3 when the layer table needs the room)
 LABEL_IN = 4.2  # a longer run label is cut before its keys in the comparison (its slide's title shows it whole)
 CELL_IN = 2.6  # a longer table value (a model.layers list) is cut, with its run's slide showing it all
-RESULTS = ("run", "best_acc", "best_val_acc", "best_split", "final_acc", "params")  # shown first; then model keys
-LATER = ("epochs", "status")  # after the model keys
-LAST = ("test_loss", "sec_per_epoch", "best_epoch", "model")  # after every other key
 
 
 def write_slides(records: list[RunRecord], output: str | Path, title: str | None = None,
                  filters: Iterable[str] = (), device: str = "cpu", where: str = "runs",
-                 progress: Callable[[str], None] | None = None) -> tuple[Path, int]:
+                 progress: Callable[[str], None] | None = None, baseline: str | None = None,
+                 appendix: bool = True, lang: str = "en", columns: Iterable[str] = ()) -> tuple[Path, int]:
     """Gather the runs' content and write the deck; returns its path and the number of slides."""
     output = check_output(output)
-    prs = build_deck(gather(records, title, filters, device, where, progress))
+    prs = build_deck(gather(records, title, filters, device, where, progress, baseline, lang, columns), appendix)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         prs.save(output)
@@ -64,25 +70,39 @@ def check_output(output: str | Path) -> Path:
     return output
 
 
-def build_deck(content: Content) -> Any:
-    """The Presentation object, slide by slide."""
+def build_deck(content: Content, appendix: bool = True) -> Any:
+    """The Presentation object, slide by slide: the talk, then (unless `appendix` is False) the appendix."""
     from pptx import Presentation
     from pptx.util import Inches
 
     prs = Presentation()
     prs.slide_width, prs.slide_height = Inches(WIDTH), Inches(HEIGHT)
     title_slide(prs, content)
-    table_slides(prs, content)
-    for part in content.sweeps:
-        sweep_slides(prs, part)
-    for run in content.runs:
-        run_slide(prs, run)
-    curves_slide(prs, content)
+    setup_slide(prs, content)
+    several = len(content.runs) > 1  # one run changes nothing against itself
+    if several:
+        changes_slide(prs, content)
+    table_slides(prs, content, talk=True)
+    curves_slide(prs, content, best=True)
     confusion_slides(prs, content)
+    if several:
+        findings_slide(prs, content)
+    takeaways_slide(prs, content)
+    if appendix:
+        divider_slide(prs, content)
+        table_slides(prs, content)
+        for part in content.sweeps:
+            sweep_slides(prs, part, content.lang)
+        for run in content.runs:
+            run_slide(prs, run)
+        if len(content.runs) > len(content.story.best_few) + 1:  # more runs than the talk's curves show
+            curves_slide(prs, content)
     return prs
 
 
-# ---------------------------------------------------------------- slides
+def speaker_notes(slide: Any, text: str) -> None:
+    """What to say on this slide, with its numbers (PowerPoint's notes pane)."""
+    slide.notes_slide.notes_text_frame.text = text
 
 
 def title_slide(prs: Any, content: Content) -> None:
@@ -96,13 +116,110 @@ def title_slide(prs: Any, content: Content) -> None:
     place(sub, MARGIN, 3.9, width, 3.0)
     lines = list(content.subtitle)
     if content.compared:
-        lines[0] = listing("Compared: ", content.compared, 22, inner(width))
+        lines[0] = listing(words(content.lang)("compared"), content.compared, 22, inner(width))
     write(sub.text_frame, [typeset.cut(line, 22, inner(width)) for line in lines], 22)
+    say = words(content.lang)
+    runs = say("run_1") if len(content.runs) == 1 else say("runs_n", n=len(content.runs))
+    best = content.runs[content.best].record.best_acc if content.best is not None and content.runs else None
+    speaker_notes(slide, say("note_title", runs=runs, acc=f"{best:.2f}%" if best is not None else "-")
+                  + "".join(f"\n{line}" for line in story_lines(content)))
 
 
-def table_slides(prs: Any, content: Content) -> None:
-    """The comparison: each run's label, the headline numbers and the differing keys that fit (model keys first),
-    as many runs a slide as fit; the keys left out, the values all runs share and the runs not completed below."""
+def story_lines(content: Content) -> list[str]:
+    """The baseline and the best run, one line each (the title slide's notes)."""
+    say, story = words(content.lang), content.story
+    if story is None or story.baseline is None:
+        return []
+    base = content.runs[story.baseline].record
+    lines = [say("baseline_is", label=content.runs[story.baseline].label, acc=base.best_acc or 0.0)]
+    best = next((c for c in story.changes if c.index != story.baseline and c.delta is not None), None)
+    if best is not None:
+        lines.append(say("best_is", label=best.label, acc=content.runs[best.index].record.best_acc, d=best.delta))
+    return lines
+
+
+def setup_slide(prs: Any, content: Content) -> None:
+    """What every run shares, one line each; in red, the keys outside model.* in which the runs differ."""
+    from pptx.util import Pt
+
+    say, story = words(content.lang), content.story
+    slide = new_slide(prs, say("setup"))
+    width = WIDTH - 2 * MARGIN
+    lines = [f"{say(phrase)}: {value}" for phrase, value in story.setup]
+    keys = ", ".join(story.outside[:4]) + (f" (+{len(story.outside) - 4})" if len(story.outside) > 4 else "")
+    warn = say("warn_outside", keys=keys) if story.outside else say("same_recipe")
+    pt = next((p for p in (BODY_PT + 2, BODY_PT, 16, 14) if typeset.height_in([*lines, warn], p, inner(width))
+               + 8 / 72 * (len(lines) + 1) <= BOTTOM - TOP - 2 * BOX_PAD[1] - 0.2), 14)
+    box = textbox(slide, MARGIN, TOP, width, BOTTOM - TOP)
+    for i, line in enumerate([*lines, warn]):
+        para = box.paragraphs[0] if i == 0 else box.add_paragraph()
+        para.space_after = Pt(8)
+        span(para, clip(line, pt, inner(width), 3), pt, color=WARN if story.outside and i == len(lines) else None,
+             bold=i == len(lines) and bool(story.outside))
+    recipe = "; ".join(f"{say(phrase)} {value}" for phrase, value in story.setup)
+    speaker_notes(slide, say("note_setup", recipe=recipe, fair=warn))
+
+
+def changes_slide(prs: Any, content: Content) -> None:
+    """Each run's accuracy as a bar, labelled with its change against the baseline and its points over it."""
+    say, story = words(content.lang), content.story
+    slide = new_slide(prs, say("changes"))
+    if content.bars is not None:
+        picture(slide, content.bars, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
+    base = content.runs[story.baseline].record.best_acc if story.baseline is not None else None
+    told = [f"{c.label}: {', '.join(c.what) or say('no_change')} ({say('points', d=c.delta)})"
+            for c in story.changes if c.index != story.baseline and c.delta is not None]
+    speaker_notes(slide, say("note_changes", acc=base or 0.0, top="; ".join(told[:3]) or "-")
+                  + "".join(f"\n{line}" for line in told))
+
+
+def findings_slide(prs: Any, content: Content) -> None:
+    """Sentences computed from pairs of runs that differ in one key."""
+    say = words(content.lang)
+    lines = [line for _, line in content.story.findings] or [say("no_findings")]
+    bullets_slide(prs, say("findings"), lines, say("note_findings") + "\n" + "\n".join(lines))
+
+
+def takeaways_slide(prs: Any, content: Content) -> None:
+    """The closing slide: lines to edit."""
+    say = words(content.lang)
+    bullets_slide(prs, say("takeaways"), content.takeaways, say("note_takeaways") + "\n" + "\n".join(content.takeaways))
+
+
+def bullets_slide(prs: Any, title: str, lines: list[str], notes: str) -> None:
+    """A slide of short paragraphs at the largest size at which they all fit."""
+    from pptx.util import Pt
+
+    slide = new_slide(prs, title)
+    width, height = WIDTH - 2 * MARGIN, BOTTOM - TOP - 0.2
+    gap = 14
+    shown = [f"\u2022 {line}" for line in lines]
+    pt = next((p for p in (24, 22, BODY_PT, 16, 14) if typeset.height_in(shown, p, inner(width))
+               + gap / 72 * len(shown) <= height - 2 * BOX_PAD[1]), 14)
+    box = textbox(slide, MARGIN, TOP + 0.2, width, height)
+    for i, line in enumerate(shown):
+        para = box.paragraphs[0] if i == 0 else box.add_paragraph()
+        para.space_after = Pt(gap)
+        span(para, clip(line, pt, inner(width), 3), pt)
+    speaker_notes(slide, notes)
+
+
+def divider_slide(prs: Any, content: Content) -> None:
+    """"Appendix", large, across the middle of the slide."""
+    say = words(content.lang)
+    slide = prs.slides.add_slide(prs.slide_layouts[5])
+    width = WIDTH - 2 * MARGIN
+    place(slide.shapes.title, MARGIN, 2.4, width, 1.4)
+    write(slide.shapes.title.text_frame, [say("appendix")], 44, bold=True)
+    write(textbox(slide, MARGIN, 4.0, width, 0.8), [say("appendix_sub")], 22, align="center")
+    speaker_notes(slide, say("note_appendix"))
+
+
+def table_slides(prs: Any, content: Content, talk: bool = False) -> None:
+    """The comparison: each run's label, the headline numbers and the differing keys that fit (in the order they
+    matter), as many runs a slide as fit; the keys left out, the values all runs share and the runs not completed
+    below. In the talk (`talk`), one slide: the runs that fit, the others named as in the appendix."""
+    say = words(content.lang)
     pt, width = TABLE_PT, WIDTH - 2 * MARGIN
     rows = [[typeset.cut_middle(row[0], pt, LABEL_IN, bold=True),  # measured bold: the best row is
              *(typeset.cut(v, pt, CELL_IN, bold=True) for v in row[1:])] for row in content.rows]
@@ -118,18 +235,31 @@ def table_slides(prs: Any, content: Content) -> None:
     room = BOTTOM - TOP - header_height(headers, column_widths(headers, rows, width, pt), pt) - 0.1
     full = max(int(room / row_height(pt)), 1)  # rows on a slide without the lines below the table
     room -= 0.2 + typeset.height_in(below, pt, inner(width)) + typeset.line_in(pt) * min(len(notes), 3) + 2 * BOX_PAD[1]
-    chunks = slide_rows(len(rows), full, max(int(room / row_height(pt)), 1))
+    last = max(int(room / row_height(pt)), 1)
+    chunks = slide_rows(len(rows), full, last)
+    if talk and len(chunks) > 1:  # the talk's one slide: the best runs and the baseline; all in the appendix
+        below = [clip(say("more_rows", n=len(rows) - (last - 1)), pt, inner(width), 1), *below]
+        last = max(int((room - typeset.line_in(pt)) / row_height(pt)), 1)
+        base = content.story.baseline if content.story is not None else None
+        keep = [r for r in range(len(rows)) if r != base][: last - (base is not None)]
+        chunks = [sorted([*keep, *([base] if base is not None else [])])]
+    elif not talk and len(chunks) == 1:
+        return  # the whole table fit the talk's slide
     right = {i for i, c in enumerate(cols) if content.numeric[c]} if content.numeric is not None else None
     for n, chunk in enumerate(chunks, 1):
-        slide = new_slide(prs, "Comparison" + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
+        slide = new_slide(prs, say("comparison") + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
         best = chunk.index(content.best) if content.best in chunk else None
         height = table(slide, headers, [rows[r] for r in chunk], MARGIN, TOP, width, pt, best=best, right=right)
         if n == len(chunks):
             notes_below(slide, below, notes, TOP + height + 0.2, pt)
+        speaker_notes(slide, say("note_table", columns=", ".join(headers)) + "".join(
+            f"\n{rows[r][0]}: " + ", ".join(f"{h} {v}" for h, v in zip(headers[1:], rows[r][1:], strict=True))
+            for r in chunk))
 
 
-def sweep_slides(prs: Any, part: Any) -> None:
+def sweep_slides(prs: Any, part: Any, lang: str = "en") -> None:
     """A sweep: its grouped table (as many points a slide as fit), then its metric against each swept key."""
+    say = words(lang)
     pt, width = TABLE_PT, WIDTH - 2 * MARGIN
     rows = [[typeset.cut(v, pt, CELL_IN, bold=True) for v in row] for row in part.rows]
     line = [clip(part.line, pt, inner(width), 2)]
@@ -139,13 +269,15 @@ def sweep_slides(prs: Any, part: Any) -> None:
     chunks = [range(i, min(i + size, len(rows))) for i in range(0, len(rows), size)] or [range(0)]
     right = {i for i, num in enumerate(part.numeric) if num}
     for n, chunk in enumerate(chunks, 1):
-        slide = new_slide(prs, f"Sweep {part.name}" + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
+        slide = new_slide(prs, say("sweep", name=part.name) + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
         height = table(slide, part.headers, [rows[r] for r in chunk], MARGIN, TOP, width, pt,
                        best=0 if n == 1 else None, right=right)
         notes_below(slide, line, [], TOP + height + 0.2, pt)
+        speaker_notes(slide, say("note_sweep", line=part.line))
     if part.figure is not None:
-        slide = new_slide(prs, f"Sweep {part.name}: accuracy against each swept key")
+        slide = new_slide(prs, say("sweep_params", name=part.name))
         picture(slide, part.figure, MARGIN, TOP, width, BOTTOM - TOP)
+        speaker_notes(slide, say("note_sweep", line=part.line))
 
 
 def slide_rows(count: int, full: int, last: int) -> list[range]:
@@ -180,18 +312,29 @@ def run_slide(prs: Any, run: RunContent) -> None:
     structure(slide, run, plan)
     left = MARGIN + plan["width"] + 0.3
     results(slide, run, left, WIDTH - MARGIN - left)
+    speaker_notes(slide, f"{run.label}: " + "; ".join(f"{name} {value}" for name, value in run.facts) + ".")
 
 
-def curves_slide(prs: Any, content: Content) -> None:
-    """Every run's test accuracy in one figure."""
-    if content.all_curves is not None:
-        slide = new_slide(prs, "Test accuracy of all runs")
-        picture(slide, content.all_curves, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
+def curves_slide(prs: Any, content: Content, best: bool = False) -> None:
+    """Every run's test accuracy in one figure; with `best`, the baseline's and the best few runs'."""
+    say = words(content.lang)
+    data = content.best_curves if best else content.all_curves
+    if data is None:
+        return
+    slide = new_slide(prs, say("curves") if best else say("all_curves"))
+    picture(slide, data, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
+    story = content.story
+    shown = [i for i in [story.baseline, *story.best_few] if i is not None] if best else range(len(content.runs))
+    records = [(content.runs[i].label, content.runs[i].record) for i in shown]
+    lines = [f"{label} {r.best_acc:.2f}% (epoch {r.best_epoch})" for label, r in records if r.best_acc is not None]
+    speaker_notes(slide, say("note_curves", lines="; ".join(lines)))
 
 
 def confusion_slides(prs: Any, content: Content) -> None:
     """The best run's confusion matrix with what it says; its most confident mistakes on a slide of their own."""
+    say = words(content.lang)
     slide = new_slide(prs, content.confusion_title)
+    speaker_notes(slide, say("note_confusion", lines="\n".join(content.confusion_lines)))
     if "confusion" not in content.images:
         write(textbox(slide, MARGIN, 2.5, WIDTH - 2 * MARGIN, 2.0),
               [typeset.cut(line, BODY_PT, inner(WIDTH - 2 * MARGIN)) for line in content.confusion_lines], BODY_PT)
@@ -206,6 +349,7 @@ def confusion_slides(prs: Any, content: Content) -> None:
     if "mistakes" in content.images:
         slide = new_slide(prs, content.mistakes_title)
         picture(slide, content.images["mistakes"], MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
+        speaker_notes(slide, say("note_mistakes"))
 
 
 # ---------------------------------------------------------------- a run's slide
@@ -314,16 +458,12 @@ def listing(prefix: str, items: list[str], pt: float, width: float) -> str:
 
 
 def pick_columns(headers: list[str], rows: list[list[str]], width: float, pt: int) -> list[int]:
-    """The comparison's columns that fit `width`: the run, its accuracies, the model keys, then the rest."""
+    """The comparison's columns that fit `width`, taken in the order they come (content.table puts the run, its
+    accuracy and the keys the accuracy varies most with first)."""
     need = [column_need(h, [r[i] for r in rows], pt) for i, h in enumerate(headers)]
-    missing = {i for i in range(len(headers)) if any(r[i] == "-" for r in rows)}  # e.g. adam's betas in sgd runs
-    model = [i for i, h in enumerate(headers) if h.startswith("model.")]
-    keys = [i for i, h in enumerate(headers) if "." in h and i not in model]
-    order = [0, *(headers.index(h) for h in RESULTS if h in headers[1:]), *model,
-             *(headers.index(h) for h in LATER if h in headers), *(k for k in keys if k not in missing),
-             *(k for k in keys if k in missing), *(headers.index(h) for h in LAST if h in headers)]
+    headline = [headers.index(h) for h in ("best_acc", DELTA) if h in headers]  # always kept
     chosen: list[int] = []
-    for i in dict.fromkeys(order):
+    for i in dict.fromkeys([0, *headline, *range(len(headers))]):
         if sum(need[c] for c in chosen) + need[i] <= width:
             chosen.append(i)
     return sorted(chosen)
@@ -494,6 +634,19 @@ def span(
     run.font.name = font  # measured with this font's metrics (present/typeset.py)
     if color:
         run.font.color.rgb = RGBColor.from_string(color)
+    east_asian(run, EAST_ASIAN)
+
+
+def east_asian(run: Any, typeface: str) -> None:
+    """The typeface Office draws Hangul (and other East Asian text) in: <a:ea> after the run's <a:latin>."""
+    from pptx.oxml.ns import qn
+
+    props = run._r.get_or_add_rPr()
+    ea = props.find(qn("a:ea"))
+    if ea is None:
+        ea = props.makeelement(qn("a:ea"), {})
+        props.find(qn("a:latin")).addnext(ea)
+    ea.set("typeface", typeface)
 
 
 def picture(slide: Any, data: bytes, left: float, top: float, width: float, height: float) -> None:

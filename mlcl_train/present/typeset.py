@@ -6,6 +6,8 @@
 
 The deck names DejaVu Sans and DejaVu Sans Mono: matplotlib ships both TTF files, so the metrics
 are the same wherever mlcl-train runs, and a viewer without them substitutes a narrower font.
+Hangul and other wide East Asian characters, which DejaVu lacks, are drawn in the East Asian
+typeface the deck names (Malgun Gothic) and measured as one em each, the widest its glyphs are.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 FONT, MONO = "DejaVu Sans", "DejaVu Sans Mono"
+EAST_ASIAN = "Malgun Gothic"  # <a:ea>: Office's Korean font on Windows; its glyphs are at most 1 em wide
 FILES = {  # (font, bold) -> file in matplotlib's fonts/ttf
     (FONT, False): "DejaVuSans.ttf",
     (FONT, True): "DejaVuSans-Bold.ttf",
@@ -41,8 +44,19 @@ def _face(font: str, bold: bool, pt: float) -> Any:
 
 
 def width_in(text: str, pt: float, bold: bool = False, font: str = FONT) -> float:
-    """Inches the text takes on one line."""
-    return _face(font, bold, pt).getlength(text.replace("\u200b", "")) / SCALE / 72
+    """Inches the text takes on one line (a wide East Asian character: one em)."""
+    text = text.replace("\u200b", "")
+    wide = sum(1 for ch in text if is_wide(ch))
+    if wide:
+        text = "".join(ch for ch in text if not is_wide(ch))
+    return _face(font, bold, pt).getlength(text) / SCALE / 72 + wide * pt / 72
+
+
+def is_wide(ch: str) -> bool:
+    """A character drawn in the East Asian typeface: Hangul, CJK (Unicode's wide and full-width)."""
+    import unicodedata
+
+    return ch > "\u1000" and unicodedata.east_asian_width(ch) in ("W", "F")
 
 
 def line_in(pt: float) -> float:

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any
 
 from mlcl_train.config.schema import MISSING  # a config key the run does not have (momentum in an adam run)
+from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import shorten
 from mlcl_train.runs.store import RunRecord
 
@@ -126,3 +127,32 @@ def shorten_label(label: str, most: int) -> str:
     name, space, keys = label.partition(" ")
     tail = space + keys if keys and len(space + keys) <= most * 0.8 else ""
     return shorten(name, most - len(tail)) + tail if tail else shorten(label, most)
+
+
+def changes_against(run: RunRecord, baseline: RunRecord, ignore: tuple[str, ...] = ("name",)) -> list[str]:
+    """What a run changed against the baseline, one `key from -> to` each, model keys first:
+    ['activation sigmoid -> relu', 'hidden [128,64] -> [512,256]']."""
+    mine, base = run.settings or {}, baseline.settings or {}
+    keys = [k for k in dict.fromkeys([*base, *mine]) if k not in ignore
+            and identity(mine.get(k, MISSING)) != identity(base.get(k, MISSING))]
+    keys.sort(key=_section_rank)
+    return [f"{abbreviate(k, keys)} {compact(base.get(k, MISSING))} -> {compact(mine.get(k, MISSING))}" for k in keys]
+
+
+def find_baseline(runs: list[RunRecord], labels: list[str], wanted: str | None) -> int | None:
+    """The baseline's index: the run named (folder, name or label) by `wanted`, else the oldest run whose name
+    says baseline, else the oldest run."""
+    if wanted is not None:
+        for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
+            if wanted in (run.run, str(run.path), label) or wanted.rstrip("/").endswith("/" + run.run):
+                return i
+        named = [i for i, run in enumerate(runs) if run.name == wanted]
+        if named:
+            return min(named, key=lambda i: str(runs[i].path))
+        raise UserError(f"--baseline {wanted}: no such run among the {len(runs)} given; "
+                        "name a run folder or a run's name (see mlcl-train compare)")
+    if not runs:
+        return None
+    oldest = sorted(range(len(runs)), key=lambda i: str(runs[i].path))
+    named = [i for i in oldest if "baseline" in str(runs[i].name or runs[i].run)]
+    return (named or oldest)[0]

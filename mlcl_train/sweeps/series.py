@@ -37,7 +37,10 @@ def train_series(paths: list[Path], sets: list[str], runs_dir: Path, progress: b
         from mlcl_train.inspect.compare import render, sort_runs
 
         echo(f"----- {len(trained)} runs, best first -----")
-        echo(render(sort_runs(trained), width=width).rstrip("\n"))  # all columns: mlcl-train compare
+        left_out: list[str] = []
+        echo(render(sort_runs(trained), width=width, left_out=left_out).rstrip("\n"))
+        if left_out:
+            echo(f"(left out to fit: {', '.join(left_out)}; all columns: mlcl-train compare --format csv)")
     if ends[-1].stopped:
         return ends[-1].code
     failed = [str(path) for path, end in zip(paths, ends, strict=False) if end.code]  # a stopped series has fewer
