@@ -159,6 +159,11 @@ def test_every_shipped_config_resolves(path: Path) -> None:
         ({"model": ["mlp"]}, "model: expected a model name or a mapping with a 'name' key, got ['mlp']"),
         ({"model": 5}, "model: expected a model name or a mapping with a 'name' key, got 5"),
         ({"model": "mpl"}, "model.name: unknown model 'mpl'"),
+        ({"train": {"loss": "nll", "label_smoothing": 0.1}},
+         "train.label_smoothing applies to cross_entropy only, not to train.loss nll"),
+        ({"train": {"label_smoothing": 1.0}}, "train.label_smoothing: 1.0 is out of range; it must be < 1"),
+        ({"train": {"optimizer": "adadelta", "scheduler": "onecycle"}},
+         "train.scheduler.cycle_momentum: adadelta has no momentum to cycle"),
     ],
 )
 def test_bad_values_name_the_key(raw: dict, message: str) -> None:

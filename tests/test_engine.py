@@ -34,11 +34,11 @@ def test_every_optimizer_is_built_with_its_configured_values(name: str) -> None:
             assert group[key] == (tuple(value) if isinstance(value, list) else value), key
 
 
-@pytest.mark.parametrize("name", list(SCHEDULERS))
+@pytest.mark.parametrize("name", [name for name, algorithm in SCHEDULERS.items() if not algorithm.per_step])
 def test_every_scheduler_is_built_and_steps(name: str) -> None:
     cfg = config({"name": "sgd", "lr": 1.0}, {"name": name}, epochs=9)
     optimizer = make_optimizer(cfg, build_model(cfg))
-    scheduler = make_scheduler(cfg, optimizer)
+    scheduler = make_scheduler(cfg, optimizer, steps_per_epoch=100)
     assert type(scheduler).__name__ == SCHEDULERS[name].torch_class.rpartition(".")[2]
     lrs = []
     for _ in range(9):
@@ -50,15 +50,15 @@ def test_every_scheduler_is_built_and_steps(name: str) -> None:
 
 def test_cosine_without_t_max_spans_the_training() -> None:
     cfg = config({"name": "sgd", "lr": 1.0}, {"name": "cosine", "eta_min": 0.0}, epochs=6)
-    scheduler = make_scheduler(cfg, make_optimizer(cfg, build_model(cfg)))
+    scheduler = make_scheduler(cfg, make_optimizer(cfg, build_model(cfg)), 100)
     assert scheduler.T_max == 6
     cfg = config({"name": "sgd", "lr": 1.0}, {"name": "cosine", "t_max": 3}, epochs=6)
-    assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg))).T_max == 3
+    assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg)), 100).T_max == 3
 
 
 def test_no_scheduler_is_none() -> None:
     cfg = config()
-    assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg))) is None
+    assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg)), 100) is None
 
 
 def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path, make_config) -> None:
@@ -81,6 +81,71 @@ def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path,
     assert [r["lr"] for r in read_csv(run / "metrics.csv")] == ["0.1", "0.1", "0.1", "0.05"]
     norms, expected = read_csv(run / "grad_norms.csv"), read_csv(whole / "grad_norms.csv")
     assert [r["epoch"] for r in norms] == ["1", "2", "3", "4"] and norms == expected
+
+
+def test_onecycle_plans_epochs_times_batches_and_steps_after_every_batch(tmp_path: Path, make_config) -> None:
+    """The learning rate logged at each epoch's start is torch's OneCycleLR after 8 x (epoch - 1) steps.
+
+    512 tiny images at batch 64: 8 steps per epoch, 24 in all. Stepped once per epoch, epoch 2
+    would start at the rate after one step; planned over 3 steps, the cycle would end too soon."""
+    scheduler = {"name": "onecycle", "max_lr": 0.05, "pct_start": 0.25}
+    cfg = make_config(train={"epochs": 3, "optimizer": {"name": "adam", "lr": 0.001}, "scheduler": scheduler})
+    result = CliRunner().invoke(app, ["train", "--config", str(cfg), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    reference = torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    expected = torch.optim.lr_scheduler.OneCycleLR(reference, max_lr=0.05, total_steps=24, pct_start=0.25)
+    lrs = []
+    for _ in range(3):
+        lrs.append(f"{reference.param_groups[0]['lr']:.6g}")
+        for _ in range(8):
+            reference.step()
+            expected.step()
+    assert [r["lr"] for r in read_csv(run / "metrics.csv")] == lrs
+    assert lrs[0] == "0.002"  # max_lr / div_factor 25
+
+
+def test_onecycle_resumes_as_the_uninterrupted_run_and_refuses_to_extend(tmp_path: Path, make_config) -> None:
+    from mlcl_train.config.loader import load_config
+    from mlcl_train.core.errors import Stopped
+    from mlcl_train.training.loop import resume, train
+
+    def stop(epoch) -> None:
+        raise Stopped(2)  # as SIGINT after epoch 1 is written
+
+    cfg = load_config(make_config(train={"epochs": 2, "optimizer": "adam", "scheduler": {"name": "onecycle"}}))
+    whole = train(cfg, tmp_path / "straight").path
+    with pytest.raises(Stopped):
+        train(cfg, tmp_path / "stopped", on_epoch=stop)
+    (run,) = (tmp_path / "stopped").iterdir()
+    with pytest.raises(UserError, match="onecycle, whose one cycle spans the run's train.epochs; it cannot be"):
+        resume(run, epochs=3)
+    resume(run)
+    assert [r["lr"] for r in read_csv(run / "metrics.csv")] == [r["lr"] for r in read_csv(whole / "metrics.csv")]
+    a, b = (torch.load(p / "model.pt", weights_only=True) for p in (run, whole))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_label_smoothing_smooths_the_training_loss_only(tmp_path: Path, make_config) -> None:
+    """The smoothed loss is torch's formula; a run trains on it, and its logged test loss is plain cross-entropy."""
+    from mlcl_train.config.loader import load_config
+    from mlcl_train.training.engine import loss_fn
+    from mlcl_train.training.loop import setup, train
+
+    out, y = torch.tensor([[4.0, 0.0, -1.0]]), torch.tensor([0])
+    expected = 0.9 * torch.nn.functional.cross_entropy(out, y) - 0.1 * out.log_softmax(1).mean()
+    assert torch.allclose(loss_fn("cross_entropy", out, y, 0.1), expected)
+    runs = {}
+    for smoothing in (0.0, 0.2):
+        cfg = load_config(make_config(train={"epochs": 1, "label_smoothing": smoothing}))
+        runs[smoothing] = train(cfg, tmp_path / str(smoothing)).path
+    (plain,), (smoothed,) = (read_csv(runs[k] / "metrics.csv") for k in (0.0, 0.2))
+    assert float(smoothed["train_loss"]) > float(plain["train_loss"]) + 0.05  # the smoothed target costs more
+    s = setup(cfg)
+    s.model.load_state_dict(torch.load(runs[0.2] / "model.pt", weights_only=True))
+    with torch.no_grad():
+        test_loss = torch.nn.functional.cross_entropy(s.model.eval()(s.test.images), s.test.labels).item()
+    assert float(smoothed["test_loss"]) == pytest.approx(test_loss, abs=2e-6)
 
 
 def test_channels_last_trains_with_channels_last_weights(tmp_path: Path, make_config) -> None:

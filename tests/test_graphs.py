@@ -24,6 +24,8 @@ def config(**train) -> dict:
     ({"optimizer": "rmsprop"}, "supports the optimizers sgd, adam, adamw, not rmsprop"),
     ({"amp": "fp16"}, "does not apply with train.amp fp16"),
     ({"compile": True}, "does not apply with train.compile"),
+    ({"optimizer": "adam", "scheduler": "onecycle"}, "does not apply with train.scheduler onecycle"),
+    ({"optimizer": "adam", "scheduler": "cosine"}, None),
 ])
 def test_graphs_apply_to_capturable_steps_on_cuda_only(train: dict, note: str | None) -> None:
     reason = why_not(config(**train), torch.device("cuda"))  # decided from the config: no GPU is touched

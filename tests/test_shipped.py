@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from mlcl_train.cli.app import app
 from mlcl_train.config.loader import find_config, load_config
 from mlcl_train.core import shipped
+from mlcl_train.core.errors import UserError
 
 ROOT = Path(__file__).parents[1]
 CONFIGS = ROOT / "configs"
@@ -114,3 +115,19 @@ def test_every_shipped_folder_is_found_in_the_clone() -> None:
     assert [shipped.folder(name) for name in shipped.FOLDERS] == [ROOT / name for name in shipped.FOLDERS]
     assert "mlp_deep" in shipped.names() and "lessons/vanishing_relu" in shipped.names()
     assert "_homework2" not in shipped.names()
+
+
+def test_the_speedrun_config_resolves_and_trains_a_few_steps(tmp_path: Path, tiny_root: Path) -> None:
+    """configs/speedrun.yaml as shipped (one cycle, label smoothing, bf16 where the CPU has it), on the tiny data."""
+    from mlcl_train.runs.store import read_csv
+    from mlcl_train.training.loop import train
+
+    cfg = load_config("speedrun", [f"data.root={tiny_root}", "device=cpu"])
+    assert (cfg.train.epochs, cfg.train.scheduler.name, cfg.train.label_smoothing) == (1, "onecycle", 0.1)
+    with pytest.raises(UserError, match=r"pct_start 0.25 of 4 steps \(1 epochs x 4 batches\) leaves no steps"):
+        train(cfg, tmp_path)  # 512 images at batch 128: 4 steps, one of them warm-up, which torch cannot plan
+    assert not list(tmp_path.iterdir())  # refused before a run folder exists
+    record = train(load_config("speedrun", [f"data.root={tiny_root}", "device=cpu", "train.batch_size=64"]), tmp_path)
+    (row,) = read_csv(record.path / "metrics.csv")
+    assert (record.status, record.epochs, record.params) == ("completed", 1, 44_354)
+    assert float(row["lr"]) == pytest.approx(0.02 / 25) and 0 < float(row["test_acc"]) <= 100

@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlcl_train.core.values import NonNegative, Positive, PositiveInt
+from mlcl_train.core.values import NonNegative, Positive, PositiveInt, Probability
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class Algorithm:
     torch_class: str  # dotted name under torch, e.g. torch.optim.SGD
     fields: dict[str, Field]
     renames: dict[str, str] = field(default_factory=dict)  # config key -> torch argument name
-    epochs_if_null: str | None = None  # a field that means train.epochs when it is null
+    if_null: dict[str, str] = field(default_factory=dict)  # field -> what null means: "epochs" or "lr"
+    per_step: bool = False  # a scheduler stepped after every optimizer step, planned over epochs x batches
 
 
 LR = Field(Positive, 0.01, "learning rate")
@@ -82,7 +83,7 @@ OPTIMIZERS = {
     }),
 }
 
-SCHEDULERS = {  # stepped once per epoch
+SCHEDULERS = {  # stepped once per epoch, but `per_step` ones after every optimizer step
     "step": Algorithm("torch.optim.lr_scheduler.StepLR", {
         "step_size": Field(PositiveInt, 1, "epochs between decays"),
         "gamma": Field(Positive, 0.7, "factor per decay"),
@@ -97,13 +98,28 @@ SCHEDULERS = {  # stepped once per epoch
     "cosine": Algorithm("torch.optim.lr_scheduler.CosineAnnealingLR", {
         "t_max": Field(PositiveInt | None, None, "epochs of the half cosine; null = train.epochs"),
         "eta_min": Field(NonNegative, 0.0, "final learning rate"),
-    }, renames={"t_max": "T_max"}, epochs_if_null="t_max"),
+    }, renames={"t_max": "T_max"}, if_null={"t_max": "epochs"}),
+    "onecycle": Algorithm("torch.optim.lr_scheduler.OneCycleLR", {
+        "max_lr": Field(Positive | None, None, "peak learning rate; null = train.optimizer.lr"),
+        "pct_start": Field(Probability, 0.3, "fraction of the steps spent rising to max_lr"),
+        "div_factor": Field(Positive, 25.0, "the first learning rate is max_lr / div_factor"),
+        "final_div_factor": Field(Positive, 1e4, "the last learning rate is the first / final_div_factor"),
+        "cycle_momentum": Field(bool, True, "momentum (adam: beta1) falls from 0.95 to 0.85 as the rate rises, "
+                                "then back"),
+    }, if_null={"max_lr": "lr"}, per_step=True),
 }
+CYCLES_MOMENTUM = ("sgd", "adam", "adamw", "rmsprop")  # optimizers with a momentum or beta1 for cycle_momentum
 
 
-def torch_arguments(algorithm: Algorithm, section: Any, epochs: int) -> dict[str, Any]:
-    """A resolved config section (a schema.Choice) as the torch class's keyword arguments (lists become tuples)."""
+def torch_arguments(algorithm: Algorithm, section: Any, known: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config section (a schema.Choice) as the torch class's keyword arguments (lists become tuples).
+
+    known: what a null field may stand for ({"epochs": 10, "lr": 0.01}); a per-step scheduler also
+    gets total_steps from known["total_steps"] (epochs x batches per epoch)."""
     args = {k: v for k, v in dataclasses.asdict(section).items() if k != "name"}
-    if algorithm.epochs_if_null and args.get(algorithm.epochs_if_null) is None:
-        args[algorithm.epochs_if_null] = epochs
+    for name, meaning in algorithm.if_null.items():
+        if args.get(name) is None:
+            args[name] = known[meaning]
+    if algorithm.per_step:
+        args["total_steps"] = known["total_steps"]
     return {algorithm.renames.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in args.items()}

@@ -23,7 +23,7 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS, Field, Named
+from mlcl_train.config.optim import CYCLES_MOMENTUM, OPTIMIZERS, SCHEDULERS, Field, Named
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import (
     Below,
@@ -116,7 +116,10 @@ class Train(Section):
     loss: Literal["cross_entropy", "nll", "mse"] = key(
         "cross_entropy", "`cross_entropy`, `nll` (expects log-probabilities), `mse` (against one-hot targets)")
     optimizer: Choice = named(OPTIMIZERS, "sgd")
-    scheduler: Choice | None = named(SCHEDULERS, None)  # stepped once per epoch
+    scheduler: Choice | None = named(SCHEDULERS, None)  # stepped once per epoch; onecycle after every step
+    label_smoothing: Probability = key(0.0, "cross_entropy's label smoothing: the training target puts 1 - N on "
+                                       "the true class and spreads N over all classes; the test loss stays "
+                                       "unsmoothed; 0 = off")
     compile: bool = key(False, "`torch.compile` the model (slow first epoch; see Speed)")
     channels_last: bool = key(False, "channels-last memory format for conv nets")
     amp: Literal["auto", "bf16", "fp16"] | None = key(
@@ -250,6 +253,7 @@ def resolve(raw: dict[str, Any]) -> Config:
     cfg = Config(**_values(raw, specs(Config), ""))
     check_device(cfg.device, "device:")
     _check_sgd(cfg.train.optimizer)
+    _check_training(cfg.train)
     if cfg.train.early_stop.patience is not None and not cfg.data.val_split:
         raise UserError("train.early_stop needs a validation split: set data.val_split (e.g. 5000), "
                         "or train.early_stop.patience: null")
@@ -345,3 +349,14 @@ def _check_sgd(spec: Choice) -> None:
     if spec.name == "sgd" and spec.nesterov and spec.momentum <= 0:
         raise UserError("train.optimizer.nesterov: Nesterov momentum needs momentum > 0; "
                         "set train.optimizer.momentum (e.g. 0.9) or nesterov: false")
+
+
+def _check_training(t: Train) -> None:
+    """Combinations torch would refuse, or silently ignore, refused here before any data loads."""
+    if t.label_smoothing and t.loss != "cross_entropy":
+        raise UserError(f"train.label_smoothing applies to cross_entropy only, not to train.loss {t.loss}; "
+                        "set train.label_smoothing: 0 or train.loss: cross_entropy")
+    cycle = t.scheduler is not None and t.scheduler.name == "onecycle" and t.scheduler.cycle_momentum
+    if cycle and t.optimizer.name not in CYCLES_MOMENTUM:
+        raise UserError(f"train.scheduler.cycle_momentum: {t.optimizer.name} has no momentum to cycle; "
+                        f"set train.scheduler.cycle_momentum: false, or use {', '.join(CYCLES_MOMENTUM)}")

@@ -21,7 +21,7 @@ from mlcl_train.config.loader import to_yaml
 from mlcl_train.config.schema import Config, flatten
 from mlcl_train.core.errors import UserError, first_line
 from mlcl_train.runs.store import Run
-from mlcl_train.training.engine import load_state
+from mlcl_train.training.engine import load_state, per_step_scheduler
 from mlcl_train.training.setup import Setup
 
 MAY_CHANGE = (  # config keys a resume may change: none of them changes what is learned
@@ -55,10 +55,14 @@ def read(folder: Path, cfg: Config) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{folder} has no checkpoint.pt (it stopped before its first epoch ended); {again}")
     ckpt = _read(path, again)
-    changed = [key for key in _changed_keys(ckpt, cfg) if key not in MAY_CHANGE]
+    differs = _changed_keys(ckpt, cfg)
+    changed = [key for key in differs if key not in MAY_CHANGE]
     if changed:
         raise UserError(f"{path} does not match config.yaml ({', '.join(changed)} changed); "
                         "undo the edit, or train the edited config as a new run with --config")
+    if "train.epochs" in differs and per_step_scheduler(cfg):
+        raise UserError(f"{folder} trains with train.scheduler {cfg.train.scheduler.name}, whose one cycle spans the "
+                        "run's train.epochs; it cannot be extended (no --epochs); train a new run with more epochs")
     if ckpt["epoch"] >= cfg.train.epochs:
         raise UserError(f"{folder} has already trained {ckpt['epoch']} of {cfg.train.epochs} epochs; "
                         "pass --epochs N to extend it")

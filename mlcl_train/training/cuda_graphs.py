@@ -48,6 +48,9 @@ def why_not(cfg: dict[str, Any], device: torch.device) -> str | None:
                 "step); training without graphs (bf16 works with graphs)")
     if t.compile:
         return "train.cuda_graphs does not apply with train.compile; training the compiled model without graphs"
+    if t.scheduler is not None and t.scheduler.name == "onecycle":  # the graph reads the rate once per epoch
+        return ("train.cuda_graphs does not apply with train.scheduler onecycle (it changes the learning rate and "
+                "momentum after every step; a captured step keeps the epoch's); training without graphs")
     return None
 
 
@@ -56,14 +59,14 @@ class GraphStep:
 
     def __init__(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: str, amp: str | None,
-        weights: list[nn.Parameter],
+        weights: list[nn.Parameter], smoothing: float = 0.0,
     ) -> None:
         self.model, self.optimizer = model, optimizer
         self.device = next(model.parameters()).device
         dtype = amp_dtype(self.device, amp)  # no cast cache below: cached casts would outlive the capture
         autocast = nullcontext() if dtype is None else torch.autocast("cuda", dtype, cache_enabled=False)
         self.sums = Sums.zeros(self.device, len(weights))
-        self.step = Step(model, optimizer, loss, autocast, weights, self.sums)
+        self.step = Step(model, optimizer, loss, autocast, weights, self.sums, smoothing=smoothing)
         self.lrs = [torch.full((), float(g["lr"]), device=self.device) for g in optimizer.param_groups]
         self.graph: torch.cuda.CUDAGraph | None = None
         self.x = self.y = torch.empty(0)

@@ -89,27 +89,39 @@ def build_model(cfg: Config) -> nn.Module:
 def make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
     """The configured optimizer over the model's parameters (its class from mlcl_train.config.optim)."""
     spec = cfg.train.optimizer
-    return _build(OPTIMIZERS[spec.name], model.parameters(), spec, cfg.train.epochs)
+    return _build(OPTIMIZERS[spec.name], model.parameters(), spec, {})
 
 
-def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> Any:
-    """The configured learning-rate scheduler, or None."""
+def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
+    """The configured learning-rate scheduler, or None; a per-step one plans epochs x steps_per_epoch steps."""
     spec = cfg.train.scheduler
     if spec is None:
         return None
-    return _build(SCHEDULERS[spec.name], optimizer, spec, cfg.train.epochs)
+    t = cfg.train
+    known = {"epochs": t.epochs, "lr": t.optimizer.lr, "total_steps": t.epochs * steps_per_epoch}
+    if spec.name == "onecycle" and spec.pct_start * known["total_steps"] <= 1:  # torch divides by zero
+        raise UserError(f"train.scheduler.pct_start {spec.pct_start} of {known['total_steps']} steps "
+                        f"({t.epochs} epochs x {steps_per_epoch} batches) leaves no steps to rise; "
+                        "raise pct_start or train more steps (a smaller train.batch_size)")
+    return _build(SCHEDULERS[spec.name], optimizer, spec, known)
 
 
-def _build(algorithm: Algorithm, first: Any, section: Choice, epochs: int) -> Any:
+def per_step_scheduler(cfg: Config) -> bool:
+    """Whether the configured scheduler steps after every optimizer step (onecycle), not once per epoch."""
+    return cfg.train.scheduler is not None and SCHEDULERS[cfg.train.scheduler.name].per_step
+
+
+def _build(algorithm: Algorithm, first: Any, section: Choice, known: dict[str, Any]) -> Any:
     module, _, name = algorithm.torch_class.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
-    return cls(first, **torch_arguments(algorithm, section, epochs))
+    return cls(first, **torch_arguments(algorithm, section, known))
 
 
-def loss_fn(name: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean loss of a batch. mse compares the outputs with one-hot targets."""
+def loss_fn(name: str, out: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Mean loss of a batch. mse compares the outputs with one-hot targets; smoothing: cross_entropy's
+    label smoothing (training only)."""
     if name == "cross_entropy":
-        return F.cross_entropy(out, y)
+        return F.cross_entropy(out, y, label_smoothing=smoothing) if smoothing else F.cross_entropy(out, y)
     if name == "nll":
         return F.nll_loss(out, y)
     return F.mse_loss(out, F.one_hot(y, out.shape[1]).to(out.dtype))

@@ -48,7 +48,7 @@ from mlcl_train.runs.store import (
     results,
 )
 from mlcl_train.training import checkpoint
-from mlcl_train.training.engine import autocast, evaluate, host_waits
+from mlcl_train.training.engine import autocast, evaluate, host_waits, per_step_scheduler
 from mlcl_train.training.setup import Setup, augmenter, setup
 from mlcl_train.training.step import LOSS_LIMIT, Step, Sums, logged_weights
 
@@ -76,7 +76,9 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
     weights = logged_weights(model, t.log_grad_norms)
     sums = Sums.zeros(s.device, len(weights)) if graph is None else graph.begin_epoch()  # the graph adds to its own
     scaler = torch.amp.GradScaler("cuda") if t.amp == "fp16" and s.device.type == "cuda" else None
-    eager = Step(step_model, s.optimizer, t.loss, autocast(s.device, t.amp), list(weights.values()), sums, scaler)
+    eager = Step(step_model, s.optimizer, t.loss, autocast(s.device, t.amp), list(weights.values()), sums, scaler,
+                 t.label_smoothing)
+    per_step = s.scheduler if per_step_scheduler(s.cfg) else None  # onecycle: stepped after every batch
     distort = augmenter(s, epoch)
     bar = tqdm(total=num_batches(n, t.batch_size), file=sys.stderr, disable=not progress, mininterval=0.5)
     for i, (x, y) in enumerate(train_batches(s.train, t.batch_size, seed=s.cfg.seed * 100_003 + epoch), 1):
@@ -84,6 +86,8 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
             x = distort(x)
         step = graph if graph is not None and len(y) == t.batch_size else eager  # a last, smaller batch: eager
         step(x, y)
+        if per_step is not None:
+            per_step.step()
         bar.update()
         if i % CHECK_EVERY == 0:
             with host_waits(s.device):
@@ -302,7 +306,7 @@ def _epoch(s: Setup, step_model: nn.Module, run: Run, epoch: int, progress: bool
     t = s.cfg.train
     test_loss, test_acc = evaluate(step_model, s.test, t.loss, s.cfg.eval.batch_size, progress, t.amp)
     check_loss("test", test_loss)
-    if s.scheduler is not None:
+    if s.scheduler is not None and not per_step_scheduler(s.cfg):
         s.scheduler.step()
     seconds = time.perf_counter() - tic
     record = Epoch(epoch, trained.train_loss, trained.train_acc, test_loss, test_acc, lr, seconds, val_loss, val_acc)

@@ -17,7 +17,7 @@ from torch import nn
 
 from mlcl_train.config.schema import Config
 from mlcl_train.data.augment import Augmenter, enabled
-from mlcl_train.data.loader import STATS, Split, load_splits
+from mlcl_train.data.loader import STATS, Split, load_splits, num_batches
 from mlcl_train.training.cuda_graphs import GraphStep, why_not
 from mlcl_train.training.engine import (
     amp_note,
@@ -71,8 +71,8 @@ def setup(cfg: Config, data_loader: Callable[..., tuple[Split, Split | None, Spl
     train_split, val_split, test_split = _splits(cfg, device, data_loader)
     optimizer = make_optimizer(cfg, model)
     weights = list(logged_weights(model, t.log_grad_norms).values())
-    graph = GraphStep(model, optimizer, t.loss, t.amp, weights) if graphs else None
-    scheduler = make_scheduler(cfg, optimizer)
+    graph = GraphStep(model, optimizer, t.loss, t.amp, weights, t.label_smoothing) if graphs else None
+    scheduler = make_scheduler(cfg, optimizer, num_batches(len(train_split), t.batch_size))
     return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split)
 
 

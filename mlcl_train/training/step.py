@@ -56,16 +56,17 @@ class Step:
 
     def __init__(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: str, amp: Any,
-        weights: list[nn.Parameter], sums: Sums, scaler: torch.amp.GradScaler | None = None,
+        weights: list[nn.Parameter], sums: Sums, scaler: torch.amp.GradScaler | None = None, smoothing: float = 0.0,
     ) -> None:
         self.model, self.optimizer, self.loss, self.amp = model, optimizer, loss, amp  # amp: a context manager
+        self.smoothing = smoothing  # train.label_smoothing: the training loss only
         self.weights, self.sums = weights, sums
         self.scaler = scaler or torch.amp.GradScaler(enabled=False)  # fp16's loss scaler, else a pass-through
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> None:
         with self.amp:
             out = self.model(x)
-            loss = loss_fn(self.loss, out.float(), y)
+            loss = loss_fn(self.loss, out.float(), y, self.smoothing)
         self.optimizer.zero_grad(set_to_none=True)  # under capture: backward allocates the grads in the graph's pool
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)  # the norms below are of the true gradients
