@@ -6,8 +6,10 @@
 #
 # It prints the GPU, measures one epoch of the MLP and the CNN on CUDA in float32 and bf16, each
 # with and without train.cuda_graphs (benchmarks/bench_epoch.py), trains configs/mlp_deep.yaml for
-# 10 epochs end to end with graphs and without (wall time and accuracy), runs the tests marked
-# cuda, and times training's start on the GPU (benchmarks/bench_startup.py). Every step has a
+# 10 epochs end to end with graphs and without (wall time and accuracy), trains configs/speedrun.yaml
+# (one epoch) for seeds 1-3 end to end, runs the tests marked cuda, and times training's start on
+# the GPU (benchmarks/bench_startup.py) and the phases of the speedrun command
+# (benchmarks/startup_phases.py). Every step has a
 # time limit taken from a budget of 280 s; a step that fails or runs out of time is reported and
 # the next one runs. The figures go to $OUT/gpu_results.txt when $OUT is set (else
 # benchmarks/gpu_results.txt), each step's full output next to it in gpu_logs/.
@@ -124,6 +126,20 @@ train_mlp_deep() {
     rm -rf "$runs"
 }
 
+# the speedrun, seeds 1-3 on cuda: each whole command's wall time (start-up included) and accuracy
+train_speedrun() {
+    local runs tic seed
+    for seed in 1 2 3; do
+        runs=$(mktemp -d)
+        tic=$(date +%s.%N)
+        step "speedrun-seed$seed" 25 "$PY" -m mlcl_train --config configs/speedrun.yaml --set device=cuda \
+            --set "seed=$seed" --runs-dir "$runs" --no-progress || return
+        say "  speedrun.yaml seed $seed, end to end (start-up included): $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f} s')" "$tic" "$(date +%s.%N)")"
+        say "  $(run_figures "$runs" 2>&1)"
+        rm -rf "$runs"
+    done
+}
+
 bench() {
     step "bench-$1" "$2" "$PY" benchmarks/bench_epoch.py --model "$1" --device cuda --amp bf16 --cuda-graphs \
         --skip-canonical --repeats 3 \
@@ -133,12 +149,15 @@ bench() {
 # the most wanted figures first, so that a short budget still gives them
 bench mlp 75
 train_mlp_deep train-mlp_deep-graphs true 45
+train_speedrun
 step pytest-cuda 100 "$PY" -m pytest tests/test_cuda.py -m cuda -q -p no:cacheprovider
 grep -E '^(FAILED|ERROR|SKIPPED)' "$LOGS/pytest-cuda.log" | sed 's/^/  /' >>"$RESULTS"
 say "  $(tail -n 1 "$LOGS/pytest-cuda.log")"
 bench cnn 100
 step startup-cuda 40 "$PY" benchmarks/bench_startup.py --repeats 1 --train-only --device cuda \
     && grep -E '^(python|train)' "$LOGS/startup-cuda.log" | sed 's/^/  /' >>"$RESULTS"
+step phases-speedrun-cuda 25 "$PY" benchmarks/startup_phases.py configs/speedrun.yaml --device cuda \
+    && sed 's/^/  /' "$LOGS/phases-speedrun-cuda.log" >>"$RESULTS"
 train_mlp_deep train-mlp_deep-eager false 45
 
 say "total ${SECONDS}s; figures in $RESULTS, logs in $LOGS"
