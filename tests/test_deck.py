@@ -7,13 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import fake_run, many_runs
+from conftest import fake_run, many_runs, write_run
 from pptx import Presentation
 from pptx.oxml.ns import qn
 from test_slides_fit import check_deck
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
+from mlcl_train.config.loader import load_config
 from mlcl_train.runs.labels import changes_against
 from mlcl_train.runs.store import read_runs
 
@@ -85,6 +86,19 @@ def test_the_setup_warns_where_runs_differ_outside_the_model(tmp_path):
     setup = all_text(slides(runs, tmp_path / "d.pptx", "--no-appendix").slides[1])
     assert "Warning: the runs differ outside model.*: train.batch_size, train.optimizer.name" in setup
     assert "optimizer: sgd (5), adam (1)" in setup
+
+
+def test_the_shipped_homework_variants_share_the_recipe_and_the_others_are_caught(tmp_path):
+    """Every hw2_*.yaml beside mlp_deep.yaml: a fair comparison; cnn.yaml (Adam, cosine, batch 128) among them:
+    the warning."""
+    configs = Path(__file__).parent.parent / "configs"
+    for n, path in enumerate(sorted(configs.glob("hw2_*.yaml")) + [configs / "mlp_deep.yaml"]):
+        write_run(tmp_path / "runs", n, load_config(path))
+    setup = all_text(slides(tmp_path / "runs", tmp_path / "fair.pptx", "--no-appendix").slides[1])
+    assert "Only model.* differs" in setup and "Warning" not in setup
+    write_run(tmp_path / "runs", 9, load_config(configs / "cnn.yaml"))
+    setup = all_text(slides(tmp_path / "runs", tmp_path / "mixed.pptx", "--no-appendix").slides[1])
+    assert "Warning: the runs differ outside model.*:" in setup and "train.optimizer.name" in setup
 
 
 def test_every_change_against_the_baseline_is_in_the_deck_with_its_points(homework):
