@@ -196,3 +196,28 @@ def test_long_values_are_cut_in_the_table_and_whole_in_csv(tmp_path):
     assert "\u2026" in table_row and len(table_row) < 250
     rows = list(csv.DictReader(io.StringIO(compare(str(runs), "--format", "csv").stdout)))
     assert all(json.loads(r["model.layers"]) for r in rows)
+
+
+def test_compare_and_slides_of_runs_name_the_sweep_trials_they_leave_out(tmp_path):
+    """runs/sweeps/<name>/ holds a sweep's trials: compare runs/ lists the runs and says in one line where the
+    trials are; compare runs/sweeps/<name> lists the trials by their swept values."""
+    from conftest import fake_run
+
+    runs = tmp_path / "runs"
+    fake_run(runs, 0, "mlp_deep", [])
+    (runs / "sweeps" / "tiny").mkdir(parents=True)
+    for n, hidden in enumerate([[64], [512]]):
+        fake_run(runs / "sweeps" / "tiny", n, f"tiny-{n}-s1", [f"model.hidden={hidden}"])
+        summary = next((runs / "sweeps" / "tiny").glob(f"*tiny-{n}-s1")) / "summary.json"
+        data = json.loads(summary.read_text())
+        summary.write_text(json.dumps({**data, "sweep": {"name": "tiny", "point": {"model.hidden": hidden},
+                                                         "seed": 1, "trial": n}}))
+    result = runner.invoke(app, ["compare", str(runs)])
+    assert result.exit_code == 0 and "mlp_deep" in result.stdout and "tiny" not in result.stdout
+    assert f"note: left out 2 sweep trials (tiny); show them with: mlcl-train compare {runs}/sweeps/tiny" \
+        in result.stderr
+    result = runner.invoke(app, ["compare", str(runs / "sweeps" / "tiny"), "--columns", "label,best_acc"])
+    shown = sorted(line.rsplit(" ", 1)[0].strip() for line in result.stdout.splitlines()[2:])
+    assert shown == ["hidden=[512] s1", "hidden=[64] s1"] and "left out" not in result.stderr
+    result = runner.invoke(app, ["slides", str(runs), "-o", str(tmp_path / "d.pptx"), "--no-appendix"])
+    assert result.exit_code == 0 and "note: left out 2 sweep trials (tiny)" in result.stderr

@@ -116,10 +116,14 @@ def run_paths(paths: list[Path] | None, runs_dir: Path | None) -> list[Path]:
 
 
 def records(paths: list[Path]) -> list[RunRecord]:
+    """The runs in paths; a note on stderr names the sweep trials under a folder's sweeps/, which are left out."""
     from mlcl_train.inspect.compare import NO_RUNS
-    from mlcl_train.runs.store import read_runs
+    from mlcl_train.runs.store import read_runs, sweeps_left_out
 
-    return read_runs(paths, NO_RUNS)
+    found = read_runs(paths, NO_RUNS)
+    if note := sweeps_left_out(paths):
+        typer.echo(f"note: {note}", err=True)
+    return found
 
 
 def terminal_width() -> int:

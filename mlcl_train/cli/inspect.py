@@ -24,6 +24,7 @@ from mlcl_train.cli.common import (
     WeightsOpt,
     command,
     fail,
+    records,
     run_paths,
     terminal_width,
 )
@@ -77,17 +78,15 @@ def compare(
     Status: completed, running, interrupted, diverged, failed, pruned; incomplete (no summary.json),
     broken (unreadable summary.json), killed (marked running, but its process is gone).
     """
-    from mlcl_train.inspect.compare import NO_RUNS
     from mlcl_train.inspect.compare import compare as compare_runs
     from mlcl_train.inspect.groups import compare_groups
-    from mlcl_train.runs.store import read_runs
 
-    records = read_runs(run_paths(paths, runs_dir), NO_RUNS)
+    found = records(run_paths(paths, runs_dir))
     if group:
-        typer.echo(compare_groups(records, sort, top, filter_, fmt.value), nl=False)
+        typer.echo(compare_groups(found, sort, top, filter_, fmt.value), nl=False)
         return
     width, left_out = terminal_width(), []
-    text = compare_runs(records, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out, baseline)
+    text = compare_runs(found, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out, baseline)
     typer.echo(text, nl=False)
     if left_out:
         typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "

@@ -24,7 +24,7 @@ from mlcl_train.config.schema import lookup
 from mlcl_train.core import table
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import shorten, suggest
-from mlcl_train.runs.labels import MISSING, differing_keys, run_labels
+from mlcl_train.runs.labels import MISSING, differing_keys, run_labels, shorten_label
 from mlcl_train.runs.store import COLUMNS as MACHINE
 from mlcl_train.runs.store import RunRecord, as_number
 
@@ -194,7 +194,8 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
             at = shown.index("best_acc") + 1
             shown = [*shown[:at], *AGAINST, *shown[at:]]
     headers, rows = cells(runs, keys, shown, labels, baseline)
-    rows = [[v if h in ("run", "path") else shorten(v, 2 * CELL_CHARS if h == "changes" else CELL_CHARS)
+    rows = [[v if h in ("run", "path") else label_cell(v) if h == "label"
+             else shorten(v, 2 * CELL_CHARS if h == "changes" else CELL_CHARS)
              for h, v in zip(headers, row, strict=True)]
             for row in rows]
     if fmt == "table" and width is not None and columns is None:
@@ -202,6 +203,11 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
         (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
     return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
+
+
+def label_cell(label: str) -> str:
+    """A label as a cell: a name's label cut in its name; a sweep trial's (all keys, `hidden=[64] s1`) kept longer."""
+    return shorten_label(label, 2 * CELL_CHARS if "=" in label.split(" ")[0] else CELL_CHARS)
 
 
 def cells(runs: list[RunRecord], keys: list[str], columns: list[str] | None = None,
@@ -264,8 +270,8 @@ def said_keys(keys: list[str], labels: list[str]) -> list[str]:
     """The keys the runs' labels already show (`mlp_deep lr=0.05` shows train.optimizer.lr)."""
     from mlcl_train.runs.labels import abbreviate
 
-    tails = [label.split(" ", 1)[1] for label in labels if " " in label]
-    return [k for k in keys if any(f"{abbreviate(k, keys)}=" in tail for tail in tails)]
+    words = {word.split("=", 1)[0] for label in labels for word in label.split(" ") if "=" in word}
+    return [k for k in keys if abbreviate(k, keys) in words]
 
 
 def telling_keys(runs: list[RunRecord], keys: list[str], labels: list[str] = ()) -> list[str]:
