@@ -82,3 +82,9 @@ def test_a_sweep_trial_is_labelled_by_its_swept_values_and_seed():
     assert run_labels(runs) == ["hidden=[512] s1", "hidden=[512] s2", "hidden=[64] lr=0.05 s1", "mlp_deep"]
     other = trial("20261127-100400-wide-0-s1", "wide", {"model.hidden": [512]}, 1)
     assert run_labels([runs[0], other]) == ["tiny hidden=[512] s1", "wide hidden=[512] s1"]
+
+
+def test_a_count_of_one_is_singular():
+    from mlcl_train.core.values import plural
+
+    assert [plural(n, "seed") for n in (0, 1, 2)] == ["0 seeds", "1 seed", "2 seeds"]

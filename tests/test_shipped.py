@@ -78,8 +78,11 @@ def test_init_copies_the_configs_and_keeps_an_edited_file(elsewhere: Path) -> No
     course = elsewhere / "course" / "configs"
     copied = sorted(p.relative_to(course) for p in course.rglob("*.yaml"))
     assert copied == shipped_files and len(copied) > 10
-    everything = [p for p in (elsewhere / "course").rglob("*") if p.is_file()]  # configs/ and sweeps/
-    assert f"copied {len(everything)} files" in result.stdout
+    configs = [p for p in course.rglob("*") if p.is_file()]
+    sweeps = [p for p in (elsewhere / "course" / "sweeps").rglob("*") if p.is_file()]
+    assert (f"copied {len(configs) + len(sweeps)} files ({len(configs)} into course/configs, {len(sweeps)} into "
+            "course/sweeps)") in result.stdout and sweeps
+    assert (course / "my_models.py").is_file() and load_config(course / "tiny.yaml").model.width == 32  # models.md's
     assert (elsewhere / "course" / "sweeps" / "width_depth.yaml").is_file()
 
     edited = elsewhere / "course" / "configs" / "mlp_deep.yaml"
@@ -91,7 +94,7 @@ def test_init_copies_the_configs_and_keeps_an_edited_file(elsewhere: Path) -> No
     assert load_config(edited).model.hidden == [32]  # extends works in the copy
 
     result = run("init", "course", "--force")
-    assert result.exit_code == 0 and "copied 1 files" in result.stdout
+    assert result.exit_code == 0 and "copied 1 file (1 into course/configs, 0 into course/sweeps)" in result.stdout
     assert edited.read_bytes() == (CONFIGS / "mlp_deep.yaml").read_bytes()
 
 

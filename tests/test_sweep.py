@@ -275,7 +275,7 @@ def test_random_and_tpe_take_ranges_and_check_both_ends(tmp_path: Path, make_con
     path = write_sweep(tmp_path, make_config(), method="tpe", trials=5, seeds=[3], space=space)
     result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "tpe, 5 points x 1 seeds (3) = 5 trials" in result.output
+    assert "tpe, 5 points x 1 seed (3) = 5 trials" in result.output
     assert "0.001..0.1 (log)" in result.output and "int 16..128" in result.output
     space["train.batch_size"] = {"low": 0, "high": 128, "int": True}  # batch size 0 is not a valid config
     path = write_sweep(tmp_path, make_config(), method="random", trials=5, space=space)

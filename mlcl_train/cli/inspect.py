@@ -29,6 +29,7 @@ from mlcl_train.cli.common import (
     terminal_width,
 )
 from mlcl_train.core import shipped
+from mlcl_train.core.values import plural
 
 RunsFormat = Choice("RunsFormat", {f: f for f in ("table", "csv", "json", "markdown")})  # compare.FORMATS
 
@@ -82,15 +83,16 @@ def compare(
     from mlcl_train.inspect.groups import compare_groups
 
     found = records(run_paths(paths, runs_dir))
-    if group:
-        typer.echo(compare_groups(found, sort, top, filter_, fmt.value), nl=False)
-        return
     width, left_out = terminal_width(), []
-    text = compare_runs(found, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out, baseline)
+    if group:
+        text = compare_groups(found, sort, top, filter_, fmt.value, width, left_out)
+    else:
+        text = compare_runs(found, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out,
+                            baseline)
     typer.echo(text, nl=False)
     if left_out:
-        typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "
-                   "choose columns with --columns, or see them all with --format csv", err=True)
+        typer.echo(f"note: {plural(len(left_out), 'column')} did not fit {width} characters: {', '.join(left_out)}; "
+                   f"{'' if group else 'choose columns with --columns, or '}see them all with --format csv", err=True)
 
 
 @command

@@ -13,6 +13,7 @@ import typer
 
 from mlcl_train.cli.common import Choice, Weights, WeightsOpt, command
 from mlcl_train.core.datasets import IMAGE_SIZE, INPUT_SHAPE
+from mlcl_train.core.values import plural
 
 PredictFormat = Choice("PredictFormat", {"table": "table", "json": "json"})
 
@@ -36,7 +37,7 @@ def predict(
     results = predict_files(run, images, top, save_preprocessed, device, weights.value)
     typer.echo(render(results, fmt.value), nl=False)
     if save_preprocessed is not None:
-        typer.echo(f"wrote {len(results)} images the model saw to {save_preprocessed}", err=True)
+        typer.echo(f"wrote {plural(len(results), 'image')} the model saw to {save_preprocessed}", err=True)
 
 
 @command

@@ -23,7 +23,7 @@ import yaml
 from mlcl_train.config.schema import lookup
 from mlcl_train.core import table
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import shorten, suggest
+from mlcl_train.core.values import model_shown, shorten, suggest
 from mlcl_train.runs.labels import MISSING, differing_keys, run_labels, shorten_label
 from mlcl_train.runs.store import COLUMNS as MACHINE
 from mlcl_train.runs.store import RunRecord, as_number
@@ -129,7 +129,8 @@ def _passes(have: Any, op: str, want: str, text: str) -> bool:
             parsed = yaml.safe_load(want) if want else None
         except yaml.YAMLError:
             parsed = want
-        equal = have is not MISSING and (have == parsed or fnmatch.fnmatchcase(show(have), want))
+        equal = have is not MISSING and (have == parsed or any(fnmatch.fnmatchcase(shown, want)
+                                                              for shown in {show(have), model_shown(show(have))}))
         return equal == (op == "=")
     bound = _number(want)
     if bound is None:
@@ -312,7 +313,7 @@ def _display(run: RunRecord, key: str, label: str, baseline: RunRecord | None = 
         return "base" if run is baseline else "-" if points is None else f"{points:+.1f}"
     if key in MACHINE:
         return cell(run, key)
-    return show(value(run, key)) if run.config is not None else "?"
+    return model_shown(show(value(run, key))) if run.config is not None else "?"  # a model: FILE.py:Class
 
 
 def is_numeric(runs: list[RunRecord], column: str) -> bool:
@@ -346,6 +347,8 @@ def cell(run: RunRecord, column: str) -> str:
         return "-"
     if column == "epochs" and run.epochs_planned is not None:
         return f"{v}/{run.epochs_planned}"
+    if column == "model":
+        return model_shown(str(v))
     return SHOWN.get(column, "{}").format(v)
 
 

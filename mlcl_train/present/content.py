@@ -23,7 +23,7 @@ import yaml
 
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import shorten
+from mlcl_train.core.values import model_shown, plural, shorten
 from mlcl_train.inspect.compare import (
     NO_RUNS,
     cells,
@@ -149,7 +149,7 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
                                  size=ALL_CURVES_IN, colors=[colors[i] for i in shown])
         bars = bars_png(plt, story, runs, colors, lang)
         for name, members in trials.items():
-            say(f"the sweep {name}: {len(members)} trials")
+            say(f"the sweep {name}: {plural(len(members), 'trial')}")
         sweeps = [sweep_content(plt, name, members) for name, members in trials.items()]
     if best is not None:
         say(f"evaluating the weights of the best run, {labels[best]}")
@@ -191,7 +191,8 @@ def sweep_content(plt: Any, name: str, trials: list[RunRecord]) -> SweepContent:
     keys = swept_keys(trials)
     headers, rows = group_cells(group_runs(trials, keys), keys)
     counts = ", ".join(f"{s} {n}" for s, n in Counter(r.status for r in trials).most_common())
-    line = f"{len(trials)} trials of {len(rows)} points ({counts}); its best trial is shown as a run"
+    line = (f"{plural(len(trials), 'trial')} of {plural(len(rows), 'point')} ({counts}); "
+            "its best trial is shown as a run")
     try:
         fig = params_figure(plt, trials)
         fig.set_size_inches(*ALL_CURVES_IN)
@@ -291,6 +292,8 @@ def model_yaml(run: RunRecord) -> str:
     model = run.config.get("model")
     if model is None:
         return "(config.yaml has no model section)"
+    if isinstance(model, dict) and isinstance(model.get("name"), str):
+        model = {**model, "name": model_shown(model["name"])}
     # width: half a slide
     return yaml.safe_dump({"model": model}, sort_keys=False, default_flow_style=None, width=44).rstrip()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from mlcl_train.config.schema import MISSING  # a config key the run does not have (momentum in an adam run)
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import shorten
+from mlcl_train.core.values import model_shown, shorten
 from mlcl_train.runs.store import RunRecord
 
 IGNORED = {"name"}  # differs between almost all runs and is already in the run folder's name
@@ -90,7 +90,7 @@ def compact(v: Any, most: int = VALUE_CHARS) -> str:
     elif isinstance(v, (list, dict)):
         text = json.dumps(v, separators=(",", ":"))
     else:
-        text = str(v)
+        text = model_shown(str(v))  # only a model's name has the form FILE.py:Class
     return shorten(text, most)
 
 

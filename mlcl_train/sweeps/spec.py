@@ -20,7 +20,7 @@ from typing import Any
 from mlcl_train.config.loader import read_raw, read_yaml, with_values
 from mlcl_train.config.schema import Config, resolve
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import quote, suggest, unknown_key
+from mlcl_train.core.values import plural, quote, suggest, unknown_key
 
 KEYS = ("name", "base", "set", "method", "trials", "seeds", "metric", "pruner", "space")
 METHODS = ("grid", "random", "tpe")
@@ -292,14 +292,14 @@ def describe(sweep: Sweep, page: int = 1) -> str:
 
     seeds = ", ".join(map(str, sweep.seeds))
     if sweep.method == "grid":
-        head = (f"sweep {sweep.name}: grid of {sweep.point_count} points x {len(sweep.seeds)} seeds ({seeds}) = "
-                f"{sweep.total} trials, from {sweep.base}\n")
+        head = (f"sweep {sweep.name}: grid of {plural(sweep.point_count, 'point')} x "
+                f"{plural(len(sweep.seeds), 'seed')} ({seeds}) = {plural(sweep.total, 'trial')}, from {sweep.base}\n")
         start, stop, note = page_of(sweep.point_count, page)
         points = itertools.islice(enumerate(sweep.points()), start, stop)
         rows = [[str(i), *(_show(p[k]) for k in sweep.keys)] for i, p in points]
         return head + render(["#", *sweep.keys], rows, right={0}) + note
-    head = (f"sweep {sweep.name}: {sweep.method}, {sweep.points_wanted} points x {len(sweep.seeds)} seeds ({seeds}) "
-            f"= {sweep.total} trials, from {sweep.base}\n")
+    head = (f"sweep {sweep.name}: {sweep.method}, {plural(sweep.points_wanted, 'point')} x "
+            f"{plural(len(sweep.seeds), 'seed')} ({seeds}) = {plural(sweep.total, 'trial')}, from {sweep.base}\n")
     rows = [[k, str(v) if isinstance(v, Range) else ", ".join(map(_show, v))] for k, v in sweep.space.items()]
     return head + render(["key", "values"], rows)
 

@@ -36,6 +36,7 @@ from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial, TrialState
 
 from mlcl_train.core.errors import Stopped, UserError
+from mlcl_train.core.values import plural
 from mlcl_train.inspect.groups import FINISHED
 from mlcl_train.runs import store as runs
 from mlcl_train.sweeps.spec import Range, Sweep, point_key
@@ -526,7 +527,7 @@ def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gp
 
 def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus: list[str] | None = None) -> int:
     """Train the sweep with `workers` processes on this machine (worker i on GPU gpus[i % len]); the exit code."""
-    print(f"sweep {sweep.name}: {sweep.total} trials, {workers} worker{'s' if workers > 1 else ''}", file=sys.stderr)
+    print(f"sweep {sweep.name}: {plural(sweep.total, 'trial')}, {plural(workers, 'worker')}", file=sys.stderr)
     folder = sweep.folder(runs_dir)
     check_writable(folder)
     study = open_study(sweep, open_storage(url, folder))  # created before the workers race

@@ -32,6 +32,7 @@ from mlcl_train.config.loader import load_config, to_yaml
 from mlcl_train.core import signals
 from mlcl_train.core.errors import Diverged, Failed, Pruned, Stopped, UserError
 from mlcl_train.core.files import CONFIG_LIMIT, read_bytes
+from mlcl_train.core.values import plural
 from mlcl_train.data.loader import Split, load_splits, num_batches, train_batches
 from mlcl_train.runs.store import (
     Epoch,
@@ -373,7 +374,7 @@ def _stop_early(cfg: dict[str, Any], run: Run, summary: Summary, epoch: int) -> 
     if epoch - best.epoch < patience:
         return False
     summary.stopped_early = epoch
-    run.log(f"Early stop: {metric} has not improved for {patience} epochs (best at epoch {best.epoch}); "
+    run.log(f"Early stop: {metric} has not improved for {plural(patience, 'epoch')} (best at epoch {best.epoch}); "
             f"stopped after epoch {epoch} of {cfg.train.epochs}")
     return True
 
