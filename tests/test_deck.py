@@ -154,6 +154,19 @@ def test_korean_deck_names_an_east_asian_typeface_and_fits(tmp_path):
     check_deck(out)
 
 
+def test_a_korean_deck_says_the_status_and_the_confusion_lines_in_korean(tmp_path):
+    """The red status of a run not completed, the confusion matrix's lines and the table's notes: no English."""
+    runs = homework_runs(tmp_path)
+    summary = next(runs.glob("*-relu")) / "summary.json"
+    summary.write_text(summary.read_text().replace('"status": "completed"', '"status": "interrupted"'))
+    prs = slides(runs, tmp_path / "ko.pptx", "--lang", "ko", "--baseline", "hw2_baseline")
+    text = "\n".join(all_text(slide) + slide.notes_slide.notes_text_frame.text for slide in prs.slides)
+    assert "interrupted, 에폭 3/3 완료" in text and "중간에 멈췄습니다" in text
+    assert "혼동 행렬 없음" in text and "모든 실행에서 같음: " in text
+    for english in ("epochs done", "No confusion matrix", "Same for all runs", "stopped early", "continue it"):
+        assert english not in text, english
+
+
 def test_figures_find_a_korean_font_or_say_there_is_none(capsys):
     from mlcl_train.inspect.plot import font_families
 
