@@ -50,7 +50,8 @@ def server(digit_run):
 
 
 def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url + "predict", data=body, headers=headers or {}, method="POST")
+    headers = {"Content-Type": "image/png", **(headers or {})}  # what the page sends
+    request = urllib.request.Request(url + "predict", data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
@@ -86,7 +87,8 @@ def test_malformed_or_oversized_requests_get_a_4xx(server, body, headers, status
 
     host, port = server.server_address[:2]
     connection = http.client.HTTPConnection(host, port)
-    connection.request("POST", "/predict", body=body, headers={"Content-Length": str(len(body)), **headers})
+    headers = {"Content-Length": str(len(body)), "Content-Type": "image/png", **headers}
+    connection.request("POST", "/predict", body=body, headers=headers)
     response = connection.getresponse()
     assert response.status == status and "error" in json.loads(response.read())
     connection.close()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
+from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
@@ -141,7 +141,9 @@ def test_a_fashion_mnist_run_answers_with_the_garment_names(trained_runs, tmp_pa
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     cfg["data"]["dataset"] = "fashion_mnist"
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    Image.new("L", (50, 50), 0).save(tmp_path / "x.png")
+    shirt = Image.new("L", (50, 50), 0)
+    ImageDraw.Draw(shirt).rectangle([10, 8, 40, 44], fill=200)  # something on the page: a blank one has no answer
+    shirt.save(tmp_path / "x.png")
     result = runner.invoke(app, ["predict", str(run), str(tmp_path / "x.png"), "--format", "json", "--top", "10"])
     assert result.exit_code == 0, result.output
     assert {t["class"] for t in json.loads(result.stdout)[0]["top"]} >= {"T-shirt", "Sneaker", "Boot"}

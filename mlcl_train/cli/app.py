@@ -57,6 +57,11 @@ RunsDirOpt = Annotated[
         "--runs-dir", metavar="DIR", help="a folder of run folders, as given to train (same as passing it as a path)"
     ),
 ]
+TrustOpt = Annotated[
+    bool,
+    typer.Option("--trust-code", help="import the model file (FILE.py:Class) the run names even if it is not one you "
+                 "trained with on this machine; importing it runs its code"),
+]
 ProgressOpt = Annotated[
     Optional[bool],
     typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)"),
@@ -145,12 +150,13 @@ def resume(
     run: Annotated[Path, typer.Argument(help="the run folder to continue")],
     epochs: Annotated[Optional[int], typer.Option(help="train up to this many epochs in all (extends the run)")] = None,
     progress: ProgressOpt = None,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Continue an interrupted run from its last finished epoch, in the same folder."""
     if epochs is not None and epochs < 1:
         fail("--epochs must be >= 1")
     show = sys.stderr.isatty() if progress is None else progress
-    raise typer.Exit(_training(_resume, run, epochs, show)[0])
+    raise typer.Exit(_training(_resume, run, epochs, show, trust_code)[0])
 
 
 @app.command()
@@ -286,6 +292,7 @@ def eval_run(
     weights: Annotated[
         str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
     ] = "last",
+    trust_code: TrustOpt = False,
 ) -> None:
     """Evaluate runs' saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     if mistakes < 0:
@@ -303,7 +310,7 @@ def eval_run(
     for i, run in enumerate(runs):
         out = output / run.name if output is not None and len(runs) > 1 else output  # one folder per run
         record = read_run(run)
-        result = evaluate_run(record, out, device, mistakes, which=weights)
+        result = evaluate_run(record, out, device, mistakes, which=weights, trust_code=trust_code)
         recorded = "" if result.final_acc is None else f" (the run recorded {result.final_acc:.3f}%)"
         images = sum(n for n, _ in result.per_class)
         shown = "" if weights == "last" else f" | weights best.pt (epoch {record.best_epoch})"
@@ -340,6 +347,7 @@ def predict(
     weights: Annotated[
         str, typer.Option(metavar="WHICH", help="last (model.pt, the last finished epoch) | best (best.pt)")
     ] = "last",
+    trust_code: TrustOpt = False,
 ) -> None:
     """Read your own images as MNIST was made (crop, scale to 20 px, centre) and print the top classes."""
     if fmt not in ("table", "json"):
@@ -347,7 +355,7 @@ def predict(
 
     from mlcl_train.serve.predict import predict_files
 
-    results = predict_files(run, images, top, save_preprocessed, device, weights)
+    results = predict_files(run, images, top, save_preprocessed, device, weights, trust_code)
     if fmt == "json":
         import json
 
@@ -365,11 +373,12 @@ def predict(
 def demo(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="the run folder whose model reads the drawing")],
     port: Annotated[int, typer.Option(help="the port on 127.0.0.1")] = 8000,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Serve a page on 127.0.0.1 where you draw a digit and watch the model's probabilities. Ctrl-C stops it."""
     from mlcl_train.serve.demo import serve
 
-    serve(run, port, lambda url: typer.echo(f"Draw a digit at {url} (Ctrl-C stops)"))
+    serve(run, port, lambda url: typer.echo(f"Draw a digit at {url} (Ctrl-C stops)"), trust_code)
     typer.echo("stopped")
 
 
@@ -380,11 +389,12 @@ def export(
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="onnx")] = "onnx",
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", metavar="FILE", help="the file to write [default: model.onnx in the run folder]")] = None,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Write the run's model as one ONNX file: input (N, 1, 28, 28) in [0, 1], output probabilities."""
     from mlcl_train.serve.export import export_run
 
-    path = export_run(run, fmt, output)
+    path = export_run(run, fmt, output, trust_code)
     typer.echo(f"wrote {path}")
 
 
@@ -668,10 +678,10 @@ def _train_config(path: Path, sets: list[str], runs_dir: Path, progress: bool, n
     return train_file(path, sets, runs_dir, progress, name)
 
 
-def _resume(run: Path, epochs: int | None, progress: bool) -> RunRecord:
+def _resume(run: Path, epochs: int | None, progress: bool, trust_code: bool) -> RunRecord:
     from mlcl_train.training.loop import resume as resume_run
 
-    return resume_run(run, epochs, progress)
+    return resume_run(run, epochs, progress, trust_code)
 
 
 def _training(work: Callable[..., RunRecord], *args: Any) -> tuple[int, RunRecord | None]:

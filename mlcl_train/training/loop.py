@@ -33,6 +33,7 @@ from mlcl_train.core.errors import Diverged, Pruned, Stopped, UserError, first_l
 from mlcl_train.core.files import CONFIG_LIMIT, read_bytes
 from mlcl_train.data.augment import Augmenter, enabled
 from mlcl_train.data.loader import STATS, Split, load_splits, num_batches, train_batches
+from mlcl_train.models.trust import reading_run
 from mlcl_train.runs.store import (
     METRICS,
     Epoch,
@@ -266,7 +267,8 @@ def train_file(
     return train(cfg, runs_dir, progress)
 
 
-def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False) -> RunRecord:
+def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False,
+           trust_code: bool = False) -> RunRecord:
     """Continue a stopped run from its last finished epoch, in the same folder; returns its record.
 
     Everything is checked before the folder changes; a resume that fails before it finishes an
@@ -280,10 +282,11 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
         if summary.get("status") == "completed" and summary.get("stopped_early"):
             raise UserError(f"{run.path} stopped early after epoch {summary['stopped_early']} (train.early_stop) and "
                             "is completed; to train further, start a new run with a larger train.early_stop.patience")
-        cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
-        ckpt = _checkpoint(run.path, cfg)
-        done = ckpt["epoch"]
-        s = setup(cfg)
+        with reading_run(trust_code):  # a model file of the run's own: imported only if known or trusted
+            cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
+            ckpt = _checkpoint(run.path, cfg)
+            done = ckpt["epoch"]
+            s = setup(cfg)
         _load_states(s, ckpt, run.path / "checkpoint.pt")
         signals.hold()  # until fit, which records a stop
         try:
