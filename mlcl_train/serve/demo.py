@@ -57,6 +57,8 @@ class Demo(ThreadingHTTPServer):
         self.lock = threading.Lock()  # one forward pass at a time
         self.decodes = threading.BoundedSemaphore(DECODES)
         self.slots = threading.BoundedSemaphore(CONNECTIONS)
+        self.waiting: dict[socket.socket, float] = {}  # connections whose request has not fully arrived: since when
+        self.waiting_lock = threading.Lock()
         self.nonce = secrets.token_urlsafe(16)  # the page's own script runs; anything injected into it does not
         template = (Path(__file__).parent / "demo.html").read_text(encoding="utf-8")
         classes = json.dumps(list(DATASETS[self.dataset].classes)).replace("<", "\\u003c")  # no </script> inside
@@ -77,17 +79,37 @@ class Demo(ThreadingHTTPServer):
         return f"http://{host}:{port}/"
 
     def get_request(self) -> tuple:
-        """Accept the next connection once a slot is free; out of file descriptors, wait instead of spinning."""
-        if not self.slots.acquire(timeout=0.5):
+        """Accept the next connection once a slot is free; out of file descriptors, wait instead of spinning.
+
+        Called when a connection waits to be accepted: if every slot stays busy, the connection that has
+        waited longest without sending its whole request (a stalled client) is closed to make room."""
+        if not self.slots.acquire(timeout=0.1):
+            self.evict()
             raise OSError(errno.EAGAIN, "every connection slot is busy")  # serve_forever polls again
         try:
-                return super().get_request()
+            sock, address = super().get_request()
         except OSError:
             self.slots.release()
             time.sleep(0.05)  # EMFILE: the listening socket stays readable; a pause keeps the loop from spinning
             raise
+        with self.waiting_lock:
+            self.waiting[sock] = time.monotonic()
+        return sock, address
+
+    def evict(self) -> None:
+        with self.waiting_lock:
+            oldest = min(self.waiting, key=self.waiting.__getitem__, default=None)
+            self.waiting.pop(oldest, None)
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: none waits
+            oldest.shutdown(socket.SHUT_RDWR)
+
+    def arrived(self, sock: socket.socket) -> None:
+        """The request on sock has arrived whole: it is being served, no longer a candidate for eviction."""
+        with self.waiting_lock:
+            self.waiting.pop(sock, None)
 
     def shutdown_request(self, request) -> None:  # noqa: ANN001  (socketserver's signature)
+        self.arrived(request)
         try:
             super().shutdown_request(request)
         finally:
@@ -110,6 +132,11 @@ class Handler(BaseHTTPRequestHandler):
             super().handle()
         finally:
             deadline.cancel()
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()  # the request line and the headers, read
+        self.server.arrived(self.connection)
+        return ok
 
     def cut(self) -> None:
         with contextlib.suppress(OSError):
