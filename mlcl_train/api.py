@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
-from mlcl_train.core.errors import Diverged, Stopped, UserError
+from mlcl_train.core.errors import Diverged, Failed, Stopped, UserError
 from mlcl_train.inspect.compare import NO_RUNS, cells, is_numeric, render, select, value
 from mlcl_train.inspect.plot import in_notebook
 from mlcl_train.runs.labels import MISSING, differing_keys, run_labels
@@ -222,6 +222,9 @@ def _training(work: Any, *args: Any) -> Run:
         if diverged.run is None:
             raise
         return Run.of(diverged.run)
+    except Failed as failed:  # the error itself, as a call without a run folder raises it
+        error = failed.error
+    raise error
 
 
 def _progress(progress: bool | None) -> bool:

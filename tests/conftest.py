@@ -117,7 +117,7 @@ def fake_run(root: Path, n: int, name: str, sets: list[str], model: dict | None 
     epochs = [Epoch(e, 0.5 / e, acc - 3 + e, 0.6 / e, acc - 3 + e + n % 7 / 10, 0.01, 1.5) for e in (1, 2, 3)]
     (folder / "metrics.csv").write_text("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds\n" + "".join(
         f"{e.epoch},{e.train_loss},{e.train_acc},{e.test_loss},{e.test_acc},{e.lr},{e.seconds}\n" for e in epochs))
-    summary = {**new_summary(cfg, 100_000 + n, "cpu", {}, epochs), **results(epochs), "status": "completed"}
+    summary = {**new_summary(cfg, 100_000 + n, "cpu", {}, epochs).as_dict(), **results(epochs), "status": "completed"}
     (folder / "summary.json").write_text(json.dumps(summary))
 
 

@@ -41,7 +41,7 @@ def test_bf16_trains_and_evaluates_in_bf16_with_float32_weights_and_sums(make_co
     seen.clear()
     loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64, amp="bf16")
     assert set(seen) == {torch.bfloat16}
-    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and 0 <= acc <= 100
+    assert 0 < result.train_loss < 3 and 0 < loss < 3 and 0 <= acc <= 100
     # the sums are float32: the mean of 128 losses is not rounded to bf16's 8 bits of mantissa
     assert loss != float(torch.tensor(loss).to(torch.bfloat16))
 

@@ -44,7 +44,7 @@ def test_data_and_model_live_on_the_gpu(make_config) -> None:
     assert all(p.is_cuda for p in s.model.parameters())
     result = training.train_epoch(s, s.model, epoch=1, progress=False)
     loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64)
-    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10
+    assert 0 < result.train_loss < 3 and 0 < loss < 3 and acc > 10
 
 
 @pytest.mark.parametrize("amp, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
@@ -58,7 +58,7 @@ def test_amp_computes_in_half_precision_and_keeps_float32_weights(make_config, a
     seen.clear()
     loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64, amp=amp)
     assert set(seen) == {dtype}
-    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10
+    assert 0 < result.train_loss < 3 and 0 < loss < 3 and acc > 10
 
 
 def test_checkpoint_keeps_the_gpu_rng_and_resume_matches_an_uninterrupted_run(tmp_path: Path, make_config) -> None:
@@ -125,7 +125,7 @@ def test_no_training_step_waits_for_the_host(make_config, amp: str | None) -> No
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert torch.cuda.get_sync_debug_mode() == 0
-    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10 and result["grad_norms"]
+    assert 0 < result.train_loss < 3 and 0 < loss < 3 and acc > 10 and result.grad_norms
 
 
 # ---------------------------------------------------------------- train.cuda_graphs
@@ -209,14 +209,14 @@ def test_no_graph_replay_waits_for_the_host(make_config, amp: str | None) -> Non
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert s.graph.graph is not None
-    assert 0 < result["train_loss"] < 3 and 0 < loss < 3 and acc > 10 and result["grad_norms"]
+    assert 0 < result.train_loss < 3 and 0 < loss < 3 and acc > 10 and result.grad_norms
 
 
 def test_cuda_graphs_with_fp16_train_without_graphs_and_say_so(make_config) -> None:
     s = cuda_setup(make_config, amp="fp16", cuda_graphs=True)
     assert s.graph is None
     assert any(n.startswith("note: train.cuda_graphs does not apply with train.amp fp16") for n in s.notes)
-    assert 0 < training.train_epoch(s, s.model, epoch=1, progress=False)["train_loss"] < 3
+    assert 0 < training.train_epoch(s, s.model, epoch=1, progress=False).train_loss < 3
 
 
 # ---------------------------------------------------------------- validation split and augmentation
@@ -239,4 +239,4 @@ def test_val_split_and_augmentation_live_on_the_gpu_without_host_waits(make_conf
         result = training.train_epoch(s, s.model, epoch=1, progress=False)
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    assert 0 < result["train_loss"] < 3
+    assert 0 < result.train_loss < 3

@@ -8,7 +8,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mlcl_train.cli.app import app, expand_configs
+from mlcl_train.cli.app import app
+from mlcl_train.cli.common import expand_configs
 from mlcl_train.config.loader import resolve
 from mlcl_train.config.optim import OPTIMIZERS, SCHEDULERS
 from mlcl_train.core.errors import UserError

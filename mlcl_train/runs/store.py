@@ -34,7 +34,7 @@ import re
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
@@ -417,9 +417,9 @@ def read_run(folder: str | Path, full: bool = True) -> RunRecord:
         "model": _model_name(config),
         "epochs_planned": train.get("epochs") if isinstance(train, dict) else None,
     }
-    for field, key in SUMMARY_KEYS.items():
-        if known.get(key) is not None or field not in values:
-            values[field] = known.get(key)
+    for attr, key in SUMMARY_KEYS.items():
+        if known.get(key) is not None or attr not in values:
+            values[attr] = known.get(key)
     if summary is None:
         status = "broken" if (folder / "summary.json").exists() else "incomplete"
     else:
@@ -453,13 +453,45 @@ def read_run(folder: str | Path, full: bool = True) -> RunRecord:
 
 def read_metrics(folder: str | Path) -> list[Epoch]:
     """metrics.csv as numbers; a row without an epoch number and a test accuracy is left out."""
-    out = []
-    for row in read_csv(Path(folder) / "metrics.csv"):
-        values = {k: as_number(row.get(k)) for k in METRICS}
-        if values["epoch"] is None or values["test_acc"] is None:
-            continue
-        out.append(Epoch(int(values.pop("epoch")), **{k: math.nan if v is None else v for k, v in values.items()}))
-    return out
+    return [e for e in map(parse_row, read_csv(Path(folder) / "metrics.csv")) if e is not None]
+
+
+def parse_row(row: dict[str, Any]) -> Epoch | None:
+    """A metrics.csv row as numbers, or None without an epoch number and a test accuracy."""
+    values = {k: as_number(row.get(k)) for k in METRICS}
+    if values["epoch"] is None or values["test_acc"] is None:
+        return None
+    return Epoch(int(values.pop("epoch")), **{k: math.nan if v is None else v for k, v in values.items()})
+
+
+def metrics_row(e: Epoch) -> dict[str, Any]:
+    """An epoch as its metrics.csv row: the one place its numbers are formatted (no validation split: blanks)."""
+    return {
+        "epoch": e.epoch,
+        "train_loss": f"{e.train_loss:.6f}",
+        "train_acc": f"{e.train_acc:.3f}",
+        "test_loss": f"{e.test_loss:.6f}",
+        "test_acc": f"{e.test_acc:.3f}",
+        "lr": f"{e.lr:.6g}",
+        "seconds": f"{e.seconds:.3f}",
+        "val_loss": "" if math.isnan(e.val_loss) else f"{e.val_loss:.6f}",
+        "val_acc": "" if math.isnan(e.val_acc) else f"{e.val_acc:.3f}",
+    }
+
+
+def as_written(e: Epoch) -> Epoch:
+    """The epoch as metrics.csv gives it back (its numbers rounded as written): what later readers will see."""
+    written = parse_row(metrics_row(e))
+    assert written is not None, f"epoch {e.epoch} has no test accuracy"
+    return written
+
+
+def epoch_rows(e: Epoch, norms: dict[str, float]) -> dict[str, list[Any]]:
+    """A finished epoch's CSV rows, {file: [columns, row]}: metrics.csv, and grad_norms.csv when norms are logged."""
+    rows: dict[str, list[Any]] = {"metrics.csv": [METRICS, metrics_row(e)]}
+    if norms:
+        rows["grad_norms.csv"] = [["epoch", *norms], {"epoch": e.epoch, **{k: f"{v:.6g}" for k, v in norms.items()}}]
+    return rows
 
 
 def results(metrics: Iterable[Epoch]) -> dict[str, Any]:
@@ -500,26 +532,71 @@ def best_split(rows: list[Epoch]) -> str:
     return "val" if rows and not any(math.isnan(r.val_acc) for r in rows) else "test"
 
 
+@dataclass
+class Summary:
+    """summary.json as training writes it; `as_dict()` gives the file's keys, in the file's order."""
+
+    name: str
+    status: str  # one of STATUSES
+    model: str
+    params: int
+    epochs: int  # planned
+    epochs_done: int = 0  # from here to best_val_acc: the keys of results(), in its order
+    final_acc: float | None = None
+    final_test_loss: float | None = None
+    final_train_loss: float | None = None
+    best_acc: float | None = None
+    best_epoch: int | None = None
+    seconds_per_epoch: float | None = None
+    best_split: str | None = None
+    final_val_acc: float | None = None
+    best_val_acc: float | None = None
+    wall_seconds: float = 0.0
+    device: str = ""
+    started: str | None = None
+    finished: str | None = None
+    error: str | None = None
+    host: str = ""
+    pid: int = 0
+    versions: dict[str, str] = field(default_factory=dict)
+    sweep: dict[str, Any] | None = None  # a sweep's trial: name, point, seed, trial (left out when None)
+    resumed: int | None = None  # the epoch a resume went on from (left out when None)
+    stopped_early: int | None = None  # the epoch after which train.early_stop ended the run (left out when None)
+
+    def record(self, metrics: Iterable[Epoch]) -> None:
+        """Set the result keys from the run's metrics rows (results())."""
+        for key, value in results(metrics).items():
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in OPTIONAL_KEYS:
+            if out[key] is None:
+                del out[key]
+        return out
+
+
+OPTIONAL_KEYS = ("sweep", "resumed", "stopped_early")  # Summary's keys that summary.json has only when set
+
+
 def new_summary(
     cfg: dict[str, Any], params: int, device: str, versions: dict[str, str], metrics: Iterable[Epoch] = ()
-) -> dict[str, Any]:
+) -> Summary:
     """summary.json of a run starting now (a resumed run passes the epochs it keeps)."""
-    return {
-        "name": cfg["name"],
-        "status": "running",
-        "model": cfg["model"]["name"],
-        "params": params,
-        "epochs": cfg["train"]["epochs"],
-        **results(metrics),
-        "wall_seconds": 0.0,
-        "device": device,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "finished": None,
-        "error": None,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "versions": versions,
-    }
+    summary = Summary(
+        name=cfg["name"],
+        status="running",
+        model=cfg["model"]["name"],
+        params=params,
+        epochs=cfg["train"]["epochs"],
+        device=device,
+        started=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        versions=versions,
+    )
+    summary.record(metrics)
+    return summary
 
 
 def alive(summary: dict[str, Any], folder: str | Path | None = None, other_host: bool = True) -> bool:

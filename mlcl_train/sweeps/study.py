@@ -262,15 +262,15 @@ class Heartbeat:
 def run_trial(study: optuna.Study, sweep: Sweep, claimed: tuple[int, int, dict[str, Any], int], folder: Path,
               data_loader: Callable[..., Any]) -> str:
     """Train one claimed pair into a run folder; tell Optuna how it ended; returns its status."""
-    from mlcl_train.core.errors import Diverged, Pruned, Stopped
+    from mlcl_train.core.errors import Diverged, Failed, Pruned, Stopped
     from mlcl_train.training.loop import train
 
     trial_id, index, point, seed = claimed
     trial = optuna.trial.Trial(study, trial_id)
     step_metric = "test_loss" if sweep.metric.endswith("_loss") else "test_acc"
 
-    def on_epoch(row: dict[str, Any]) -> None:
-        trial.report(float(row[step_metric]), int(row["epoch"]))
+    def on_epoch(done: runs.Epoch) -> None:  # as metrics.csv has it
+        trial.report(float(getattr(done, step_metric)), done.epoch)
         if sweep.pruner is not None and trial.should_prune():
             raise Pruned
 
@@ -290,7 +290,8 @@ def run_trial(study: optuna.Study, sweep: Sweep, claimed: tuple[int, int, dict[s
     except UserError:
         raise  # the same for every trial (data missing, ...): stop the worker
     except Exception as err:
-        print(f"[{sweep.name}] trial {trial.number} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        error = err.error if isinstance(err, Failed) else err  # Failed: an error once the trial's folder was made
+        print(f"[{sweep.name}] trial {trial.number} failed: {type(error).__name__}: {error}", file=sys.stderr)
     finally:
         study._storage.set_trial_user_attr(trial_id, "status", status)
         if status == "completed" and value is not None:

@@ -1,8 +1,10 @@
 """The training step as one CUDA graph (train.cuda_graphs): captured once per run, replayed per full batch.
 
     graph = GraphStep(model, optimizer, "cross_entropy", amp=None, weights=[])
-    loss_sum, correct, grad_sums = graph.begin_epoch()   # zeroed; the learning rates copied to the device
+    sums = graph.begin_epoch()   # a step.Sums, zeroed; the learning rates copied to the device
     graph(x, y)    # the first call captures; each call copies the batch into static buffers and replays
+
+What is captured is training/step.py's Step, the one the eager loop calls, on static buffers.
 
 For a small model, a step is ~100 short kernels, each launched from Python: on a fast GPU the
 launches, not the arithmetic, set the pace. A replay launches them all at once. What a graph
@@ -25,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlcl_train.training.engine import amp_dtype, host_waits, loss_fn
+from mlcl_train.training.engine import amp_dtype, host_waits
+from mlcl_train.training.step import Step, Sums
 
 CAPTURABLE = ("sgd", "adam", "adamw")  # torch steps these without reading the GPU, with a learning rate on it
 WARMUP = 3  # eager steps before capture, on the capture stream (torch's whole-network example uses 3)
@@ -49,31 +52,30 @@ def why_not(cfg: dict[str, Any], device: torch.device) -> str | None:
 
 
 class GraphStep:
-    """One training step (forward, loss, backward, optimizer step, the epoch's sums) as a CUDA graph."""
+    """The training step (step.Step: forward, loss, backward, optimizer step, the epoch's sums) as a CUDA graph."""
 
     def __init__(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: str, amp: str | None,
         weights: list[nn.Parameter],
     ) -> None:
-        self.model, self.optimizer, self.loss, self.weights = model, optimizer, loss, weights
+        self.model, self.optimizer = model, optimizer
         self.device = next(model.parameters()).device
-        self.dtype = amp_dtype(self.device, amp)
-        self.loss_sum = torch.zeros((), device=self.device)
-        self.correct = torch.zeros((), device=self.device, dtype=torch.long)
-        self.grad_sums = torch.zeros(len(weights), device=self.device)
+        dtype = amp_dtype(self.device, amp)  # no cast cache below: cached casts would outlive the capture
+        autocast = nullcontext() if dtype is None else torch.autocast("cuda", dtype, cache_enabled=False)
+        self.sums = Sums.zeros(self.device, len(weights))
+        self.step = Step(model, optimizer, loss, autocast, weights, self.sums)
         self.lrs = [torch.full((), float(g["lr"]), device=self.device) for g in optimizer.param_groups]
         self.graph: torch.cuda.CUDAGraph | None = None
         self.x = self.y = torch.empty(0)
         self.built_flags: list[dict[str, Any]] | None = None  # the optimizer's flags before capture changed them
         optimizer.register_state_dict_post_hook(self._eager_format)
 
-    def begin_epoch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Zero the epoch's sums and copy the learning rates in; returns (loss_sum, correct, grad_sums)."""
-        for total in (self.loss_sum, self.correct, self.grad_sums):
-            total.zero_()
+    def begin_epoch(self) -> Sums:
+        """Zero the epoch's sums and copy the learning rates in; returns the sums each replay adds to."""
+        self.sums.zero_()
         for lr, group in zip(self.lrs, self.optimizer.param_groups, strict=True):
             lr.fill_(float(group["lr"]))  # a kernel, no copy from the host
-        return self.loss_sum, self.correct, self.grad_sums
+        return self.sums
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> None:
         if self.graph is None:
@@ -99,13 +101,12 @@ class GraphStep:
                 with torch.cuda.stream(stream), warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message=".*capturable=True.*")  # warm-up runs uncaptured
                     for _ in range(WARMUP):
-                        self.optimizer.zero_grad(set_to_none=True)
-                        self._step()
+                        self.step(self.x, self.y)
                 torch.cuda.current_stream(self.device).wait_stream(stream)
                 self.optimizer.zero_grad(set_to_none=True)  # backward allocates the grads from the graph's pool
                 graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(graph, stream=stream):
-                    self._step()
+                    self.step(self.x, self.y)  # the eager loop's step, on the static batch, adding to self.sums
             finally:
                 for group, lr in zip(groups, floats, strict=True):
                     group["lr"] = lr  # schedulers and checkpoints see floats, as without graphs
@@ -117,19 +118,6 @@ class GraphStep:
                         t.zero_()  # step count are what these optimizers start from
             torch.cuda.set_rng_state(rng, self.device)
         self.graph = graph
-
-    def _step(self) -> None:
-        """The eager loop's step (train.train_epoch), with the static batch and the sums kept here."""
-        amp = nullcontext() if self.dtype is None else torch.autocast("cuda", self.dtype, cache_enabled=False)
-        with amp:  # no cast cache: cached casts would outlive the capture
-            out = self.model(self.x)
-            loss = loss_fn(self.loss, out.float(), self.y)
-        loss.backward()
-        if self.weights:
-            self.grad_sums.add_(torch.stack([p.grad.detach().float().norm() for p in self.weights]))
-        self.optimizer.step()
-        self.loss_sum.add_(loss.detach(), alpha=len(self.y))
-        self.correct.add_((out.detach().argmax(1) == self.y).sum())
 
     def _make_capturable(self) -> None:
         """SGD fused, Adam/AdamW capturable with their step counts on the device; the built flags are kept."""
@@ -153,7 +141,7 @@ class GraphStep:
             for key, value in self.optimizer.state.get(p, {}).items():
                 if isinstance(value, torch.Tensor):
                     found[("optimizer", i, key)] = value
-        for i, total in enumerate((self.loss_sum, self.correct, self.grad_sums)):
+        for i, total in enumerate((self.sums.loss, self.sums.correct, self.sums.grad_norms)):
             found[("sum", i)] = total
         return found
 

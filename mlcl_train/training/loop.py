@@ -6,8 +6,9 @@ Per epoch the run folder gets a checkpoint, the weights and a metrics row, and t
 prints the epoch's results: an epoch on the screen is an epoch on disk. The process holds the
 folder's RunLock for the whole run. Ctrl-C or SIGTERM stops after writing what is finished; a
 NaN, infinite or exploding loss (training or test) stops the run as diverged; either way the
-exception raised carries the run's record (`err.run`). The model, loss and evaluation come
-from mlcl_train.training.engine.
+exception raised carries the run's record (`err.run`; another error arrives as errors.Failed,
+with the error and the record). What a run trains with comes from training/setup.py, the step
+from training/step.py, checkpoints from training/checkpoint.py.
 """
 
 from __future__ import annotations
@@ -18,178 +19,82 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import torch
-import yaml
 from torch import nn
 
 from mlcl_train import __version__
 from mlcl_train.config.loader import load_config, to_yaml
 from mlcl_train.core import signals
-from mlcl_train.core.errors import Diverged, Pruned, Stopped, UserError, first_line
+from mlcl_train.core.errors import Diverged, Failed, Pruned, Stopped, UserError
 from mlcl_train.core.files import CONFIG_LIMIT, read_bytes
-from mlcl_train.data.augment import Augmenter, enabled
-from mlcl_train.data.loader import STATS, Split, load_splits, num_batches, train_batches
+from mlcl_train.data.loader import Split, load_splits, num_batches, train_batches
 from mlcl_train.models.trust import reading_run
 from mlcl_train.runs.store import (
-    METRICS,
     Epoch,
     Run,
     RunLock,
     RunRecord,
-    flatten,
+    Summary,
+    as_written,
+    epoch_rows,
     new_summary,
     read_metrics,
     read_run,
     read_summary,
     results,
 )
-from mlcl_train.training.cuda_graphs import GraphStep, why_not
-from mlcl_train.training.engine import (
-    amp_note,
-    autocast,
-    build_model,
-    evaluate,
-    host_waits,
-    load_state,
-    loss_fn,
-    make_optimizer,
-    make_scheduler,
-    model_output_kind,
-    pitfalls,
-    resolve_device,
-)
+from mlcl_train.training import checkpoint
+from mlcl_train.training.engine import autocast, evaluate, host_waits
+from mlcl_train.training.setup import Setup, augmenter, setup
+from mlcl_train.training.step import LOSS_LIMIT, Step, Sums, logged_weights
 
 CHECK_EVERY = 100  # steps between divergence checks (each one waits for the device: the loop's only wait on CUDA)
-LOSS_LIMIT = 1e6  # a mean loss above this has exploded (cross-entropy starts near 2.3)
-MAY_CHANGE = (  # config keys a resume may change: none of them changes what is learned
-    "name", "device", "train.epochs", "eval.batch_size", "train.compile", "train.cuda_graphs",
-)
-
-
-@dataclass
-class Setup:
-    """Everything a run trains with."""
-
-    cfg: dict[str, Any]
-    device: torch.device
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    train: Split
-    test: Split
-    notes: list[str] = field(default_factory=list)  # lines for the log before epoch 1
-    graph: GraphStep | None = None  # train.cuda_graphs where it applies
-    val: Split | None = None  # held out of the training images (data.val_split)
-    events: Any = None  # an events.Events (TensorBoard files) when train.tensorboard is on
-
-
-# ---------------------------------------------------------------- building
-
-
-def setup(cfg: dict[str, Any], data_loader: Callable[..., tuple[Split, Split | None, Split]] = load_splits) -> Setup:
-    """Check the device, build the model and load the data: everything that can fail before a run folder exists.
-
-    data_loader(dataset, root, device, train_subset, val_split, seed) gives the train, validation
-    (or None) and test splits (a sweep's worker passes a cached one)."""
-    device, note = resolve_device(cfg["device"])
-    notes = [note] if note else []
-    model = build_model(cfg)
-    notes += pitfalls(cfg["train"]["loss"], model_output_kind(model))
-    t = cfg["train"]
-    if t["amp"]:
-        notes.append(amp_note(device, t["amp"]))
-    no_graphs = why_not(cfg, device) if t["cuda_graphs"] else None
-    graphs = t["cuda_graphs"] and no_graphs is None
-    if t["cuda_graphs"]:
-        notes.append("cuda graphs: each full training batch replays one captured CUDA graph of the whole step"
-                     if graphs else f"note: {no_graphs}")
-    model = model.to(device)
-    if t["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    if t["tensorboard"]:
-        from mlcl_train.training.tensorboard import require
-
-        require()  # before any run folder exists
-    data = cfg["data"]
-    train_split, val_split, test_split = data_loader(
-        data["dataset"], data["root"], device, data["train_subset"], data["val_split"], cfg["seed"]
-    )
-    if t["channels_last"]:  # new Splits: the loader's may be shared by the next run
-        train_split, val_split, test_split = (
-            None if split is None else Split(split.images.contiguous(memory_format=torch.channels_last), split.labels)
-            for split in (train_split, val_split, test_split)
-        )
-    optimizer = make_optimizer(cfg, model)
-    weights = list(logged_weights(model, t["log_grad_norms"]).values())
-    graph = GraphStep(model, optimizer, t["loss"], t["amp"], weights) if graphs else None
-    scheduler = make_scheduler(cfg, optimizer)
-    return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split)
-
-
-def logged_weights(model: nn.Module, on: bool) -> dict[str, nn.Parameter]:
-    """The weights (not biases or norms) whose gradient norms train.log_grad_norms records; {} when off."""
-    return {name: p for name, p in model.named_parameters() if p.ndim >= 2} if on else {}
 
 
 # ---------------------------------------------------------------- one epoch
 
 
-def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> dict[str, float]:
-    """One pass over the shuffled training split; returns mean loss, accuracy and per-layer grad norms."""
+@dataclass
+class Trained:
+    """What a pass over the training split gives: mean loss, accuracy (%) and each logged weight's mean grad norm."""
+
+    train_loss: float
+    train_acc: float
+    grad_norms: dict[str, float]
+
+
+def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> Trained:
+    """One pass over the shuffled training split, a step.Step per batch (or its CUDA graph, s.graph)."""
     from tqdm.auto import tqdm  # a widget in a notebook, text on stderr elsewhere
 
     t = s.cfg["train"]
     model, n, graph = s.model.train(), len(s.train), s.graph
     weights = logged_weights(model, t["log_grad_norms"])
-    if graph is None:
-        loss_sum = torch.zeros((), device=s.device)  # accumulated on the device: no sync per step
-        correct = torch.zeros((), device=s.device, dtype=torch.long)
-        grad_sums = torch.zeros(len(weights), device=s.device)
-    else:
-        loss_sum, correct, grad_sums = graph.begin_epoch()  # the graph's own: it adds to them on each replay
-    amp = autocast(s.device, t["amp"])
+    sums = Sums.zeros(s.device, len(weights)) if graph is None else graph.begin_epoch()  # the graph adds to its own
     scaler = torch.amp.GradScaler("cuda") if t["amp"] == "fp16" and s.device.type == "cuda" else None
+    eager = Step(step_model, s.optimizer, t["loss"], autocast(s.device, t["amp"]), list(weights.values()), sums, scaler)
     distort = augmenter(s, epoch)
     bar = tqdm(total=num_batches(n, t["batch_size"]), file=sys.stderr, disable=not progress, mininterval=0.5)
-    for step, (x, y) in enumerate(train_batches(s.train, t["batch_size"], seed=s.cfg["seed"] * 100_003 + epoch), 1):
+    for i, (x, y) in enumerate(train_batches(s.train, t["batch_size"], seed=s.cfg["seed"] * 100_003 + epoch), 1):
         if distort is not None:
             x = distort(x)
-        if graph is not None and len(y) == t["batch_size"]:
-            graph(x, y)  # the step below, replayed (training/cuda_graphs.py); a last, smaller batch runs eagerly
-        else:
-            with amp:
-                out = step_model(x)
-                loss = loss_fn(t["loss"], out.float(), y)
-            s.optimizer.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-            else:
-                scaler.scale(loss).backward()
-                scaler.unscale_(s.optimizer)
-            if weights:
-                grad_sums += torch.stack([p.grad.detach().float().norm() for p in weights.values()])
-            if scaler is None:
-                s.optimizer.step()
-            else:
-                scaler.step(s.optimizer)
-                scaler.update()
-            loss_sum.add_(loss.detach(), alpha=len(y))
-            correct.add_((out.detach().argmax(1) == y).sum())
+        step = graph if graph is not None and len(y) == t["batch_size"] else eager  # a last, smaller batch: eager
+        step(x, y)
         bar.update()
-        if step % CHECK_EVERY == 0:
+        if i % CHECK_EVERY == 0:
             with host_waits(s.device):
-                if not bool(loss_sum.abs() <= LOSS_LIMIT * n):  # False for NaN too
+                if not sums.within_limit(n):
                     break
     bar.close()
     with host_waits(s.device):
-        train_loss, right = loss_sum.item() / n, correct.item()
-        norms = dict(zip(weights, (grad_sums / step).tolist(), strict=True))
+        train_loss, right = sums.loss.item() / n, sums.correct.item()
+        norms = dict(zip(weights, (sums.grad_norms / i).tolist(), strict=True))
     check_loss("training", train_loss)
-    return {"train_loss": train_loss, "train_acc": 100.0 * right / n, "grad_norms": norms}
+    return Trained(train_loss, 100.0 * right / n, norms)
 
 
 def check_loss(split: str, loss: float) -> None:
@@ -200,15 +105,6 @@ def check_loss(split: str, loss: float) -> None:
         raise Diverged(f"the {split} loss exploded to {loss:.3g}")
 
 
-def augmenter(s: Setup, epoch: int) -> Augmenter | None:
-    """The epoch's augmentation (data.augment), seeded by the run's seed and the epoch; None when off."""
-    spec = s.cfg["data"]["augment"]
-    if not enabled(spec):
-        return None
-    mean, std = STATS[s.cfg["data"]["dataset"]]
-    return Augmenter(spec, background=-mean / std, device=s.device, seed=(s.cfg["seed"] * 100_003 + epoch) ^ 0x5EED)
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -216,14 +112,15 @@ def train(
     cfg: dict[str, Any],
     runs_dir: str | Path = "runs",
     progress: bool = False,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[Epoch], None] | None = None,
     sweep: dict[str, Any] | None = None,
     data_loader: Callable[..., tuple[Split, Split | None, Split]] = load_splits,
 ) -> RunRecord:
     """Train a resolved config into a new run folder; returns the finished run's record.
 
     A sweep's trial passes `sweep` (summary.json's "sweep": name, point, seed, trial) and
-    `on_epoch(row)`, called after each epoch's metrics row is written, which may raise Pruned."""
+    `on_epoch(epoch)`, called with each epoch's runs.Epoch (as metrics.csv has it) once it is written, which
+    may raise Pruned."""
     with signals.installed():
         s = setup(cfg, data_loader)
         signals.hold()  # a signal now waits for fit, which records it: a whole run folder, or none
@@ -237,16 +134,15 @@ def train(
         return read_run(run.path)
 
 
-def _new_run(s: Setup, runs_dir: str | Path, sweep: dict[str, Any] | None) -> tuple[Run, RunLock, dict[str, Any]]:
+def _new_run(s: Setup, runs_dir: str | Path, sweep: dict[str, Any] | None) -> tuple[Run, RunLock, Summary]:
     """A new run folder, locked, with its config and summary; when that fails (a full disk), no folder."""
     run = Run.create(runs_dir, s.cfg["name"])
     try:
         lock = RunLock(run.path).acquire()
         run.write_text("config.yaml", to_yaml(s.cfg))
         summary = _new_summary(s, run)
-        if sweep is not None:
-            summary["sweep"] = sweep
-        run.write_json("summary.json", summary)
+        summary.sweep = sweep
+        run.write_json("summary.json", summary.as_dict())
     except BaseException:
         shutil.rmtree(run.path, ignore_errors=True)
         raise
@@ -278,39 +174,50 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
         raise UserError(f"{run.path} is not a run folder (no config.yaml); pass a folder under runs/")
     with signals.installed(), RunLock(run.path):
         before = _saved_files(run.path, ("summary.json", "config.yaml"))
-        summary = read_summary(run.path) or {}
-        if summary.get("status") == "completed" and summary.get("stopped_early"):
-            raise UserError(f"{run.path} stopped early after epoch {summary['stopped_early']} (train.early_stop) and "
+        old = read_summary(run.path) or {}
+        if old.get("status") == "completed" and old.get("stopped_early"):
+            raise UserError(f"{run.path} stopped early after epoch {old['stopped_early']} (train.early_stop) and "
                             "is completed; to train further, start a new run with a larger train.early_stop.patience")
         with reading_run(trust_code):  # a model file of the run's own: imported only if known or trusted
             cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
-            ckpt = _checkpoint(run.path, cfg)
-            done = ckpt["epoch"]
+            ckpt = checkpoint.read(run.path, cfg)
             s = setup(cfg)
-        _load_states(s, ckpt, run.path / "checkpoint.pt")
-        signals.hold()  # until fit, which records a stop
-        try:
-            _write_rows(run, done, ckpt.get("rows", {}))
-            run.write_text("config.yaml", to_yaml(cfg))
-            summary = {
-                **_new_summary(s, run),
-                "started": summary.get("started"),
-                "resumed": done,
-                "wall_seconds": _seconds(summary.get("wall_seconds")),
-            }
-        except BaseException:
-            signals.release(stop=False)
-            raise
-        try:
-            fit(s, run, summary, start_epoch=done + 1, progress=progress,
-                first=f"Resuming {run.path} after epoch {done} of {cfg['train']['epochs']}")
-        except Exception as err:  # an error, not a stop (a BaseException) nor a divergence or pruning (results)
-            if not isinstance(err, (Diverged, Pruned)) and summary["epochs_done"] == done:
-                for name, data in before.items():
-                    _quietly(run.write_bytes, name, data)
-                err.run = read_run(run.path)  # type: ignore[attr-defined]
-            raise
+        checkpoint.load(s, ckpt, run.path / "checkpoint.pt")
+        summary = _reopen(s, run, ckpt, old)
+        _fit_again(s, run, summary, ckpt["epoch"], progress, before)
         return read_run(run.path)
+
+
+def _reopen(s: Setup, run: Run, ckpt: dict[str, Any], old: dict[str, Any]) -> Summary:
+    """The folder made ready to go on from the checkpoint (its CSV rows, config.yaml); the resumed run's summary.
+
+    Signals wait from here until fit, which records a stop."""
+    signals.hold()
+    try:
+        checkpoint.restore_rows(run, ckpt)
+        run.write_text("config.yaml", to_yaml(s.cfg))
+        summary = _new_summary(s, run)
+        summary.started, summary.resumed = old.get("started"), ckpt["epoch"]
+        summary.wall_seconds = _seconds(old.get("wall_seconds"))
+    except BaseException:
+        signals.release(stop=False)
+        raise
+    return summary
+
+
+def _fit_again(s: Setup, run: Run, summary: Summary, done: int, progress: bool, before: dict[str, bytes]) -> None:
+    """fit from epoch done + 1; an error before an epoch ends puts `before`'s files back as they were."""
+    try:
+        fit(s, run, summary, start_epoch=done + 1, progress=progress,
+            first=f"Resuming {run.path} after epoch {done} of {s.cfg['train']['epochs']}")
+    except Exception as err:  # an error, not a stop (a BaseException) nor a divergence or pruning (results)
+        if isinstance(err, (Diverged, Pruned)) or summary.epochs_done != done:
+            raise
+        for name, data in before.items():
+            _quietly(run.write_bytes, name, data)
+        if isinstance(err, Failed):  # the record as the folder is now
+            raise Failed(err.error, read_run(run.path)) from err.error
+        raise
 
 
 def _saved_files(folder: Path, names: tuple[str, ...]) -> dict[str, bytes]:
@@ -328,168 +235,106 @@ def _seconds(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0 else 0.0
 
 
-def _checkpoint(folder: Path, cfg: dict[str, Any]) -> dict[str, Any]:
-    """The run's checkpoint, checked against its config.yaml (cfg) and the epochs to train."""
-    path = folder / "checkpoint.pt"
-    again = f"start it again with: mlcl-train --config {folder / 'config.yaml'}"
-    if not path.is_file():
-        raise UserError(f"{folder} has no checkpoint.pt (it stopped before its first epoch ended); {again}")
-    ckpt = _read_checkpoint(path, again)
-    changed = [key for key in _changed_keys(ckpt, cfg) if key not in MAY_CHANGE]
-    if changed:
-        raise UserError(f"{path} does not match config.yaml ({', '.join(changed)} changed); "
-                        "undo the edit, or train the edited config as a new run with --config")
-    if ckpt["epoch"] >= cfg["train"]["epochs"]:
-        raise UserError(f"{folder} has already trained {ckpt['epoch']} of {cfg['train']['epochs']} epochs; "
-                        "pass --epochs N to extend it")
-    return ckpt
-
-
-def _read_checkpoint(path: Path, again: str) -> dict[str, Any]:
-    """checkpoint.pt as written by _commit, or a UserError that says it is damaged."""
-    ckpt = load_state(path, f"it cannot be resumed; {again}")
-    if not (isinstance(ckpt, dict) and type(ckpt.get("epoch")) is int and ckpt["epoch"] >= 1
-            and isinstance(ckpt.get("model"), dict) and isinstance(ckpt.get("optimizer"), dict)
-            and isinstance(ckpt.get("rng_cpu"), torch.Tensor)):
-        raise UserError(f"{path} is damaged (it is not a checkpoint written by mlcl-train); {again}")
-    return ckpt
-
-
-def _changed_keys(ckpt: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
-    """Dotted config keys whose value differs between the checkpoint's config and cfg (keys in both)."""
-    saved = ckpt.get("config")
-    if not isinstance(saved, str):
-        return []  # a checkpoint from before configs were saved in it: _load_states checks what it can
-    try:
-        old = flatten(yaml.safe_load(saved))
-    except (yaml.YAMLError, AttributeError):
-        return []
-    new = flatten(yaml.safe_load(to_yaml(cfg)))  # the same round trip as the saved one
-    return [key for key in new if key in old and old[key] != new[key]]
-
-
-def _load_states(s: Setup, ckpt: dict[str, Any], path: Path) -> None:
-    """The checkpoint's model, optimizer, scheduler and random state; a mismatch is a UserError."""
-    try:
-        s.model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        reason = first_line(err)
-        raise UserError(f"{path} does not match config.yaml (the model's weights differ: {reason})") from None
-    try:
-        s.optimizer.load_state_dict(ckpt["optimizer"])
-        if s.scheduler is not None and ckpt.get("scheduler"):
-            s.scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng_cpu"])
-        if s.device.type == "cuda" and "rng_cuda" in ckpt:
-            torch.cuda.set_rng_state(ckpt["rng_cuda"], s.device)
-    except (KeyError, ValueError, TypeError, RuntimeError) as err:
-        raise UserError(f"{path} does not match config.yaml (the optimizer or scheduler state differs: "
-                        f"{type(err).__name__}); undo the edit, or train the edited config as a new run") from None
-    # an optimizer of another kind loads, then fails at its first step (KeyError: 'betas'): its settings are missing
-    if any(set(s.optimizer.defaults) - set(group) for group in s.optimizer.param_groups):
-        raise UserError(f"{path} does not match config.yaml (the optimizer changed); "
-                        "undo the edit, or train the edited config as a new run")
-
-
 def fit(
     s: Setup,
     run: Run,
-    summary: dict[str, Any],
+    summary: Summary,
     start_epoch: int,
     progress: bool,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[Epoch], None] | None = None,
     first: str | None = None,
-) -> dict[str, Any]:
-    """The epoch loop. Whatever ends it, summary.json says how it ended (and an exception carries err.run)."""
-    cfg, epochs = s.cfg, s.cfg["train"]["epochs"]
-    started = time.perf_counter() - summary["wall_seconds"]
-    if cfg["train"]["tensorboard"]:
+) -> Summary:
+    """The epoch loop. Whatever ends it, summary.json says how it ended (and the exception raised carries the run)."""
+    started = time.perf_counter() - summary.wall_seconds
+    if s.cfg["train"]["tensorboard"]:
         from mlcl_train.training.tensorboard import Events
 
-        s.events = Events(run.path, cfg)
+        s.events = Events(run.path, s.cfg)
     try:
         with signals.installed():
             signals.release()  # raises a signal that came while train or resume held them
-            step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
-            for line in ([first] if first else []):
-                run.log(line)
-            run.log(
-                f"Run {run.path} | model {cfg['model']['name']}, {summary['params']:,} parameters | device {s.device}"
-            )
-            for note in s.notes:
-                run.log(note)
-            for epoch in range(start_epoch, epochs + 1):
-                run.log(f"===== [Epochs] {epoch}/{epochs} =====")
-                tic = time.perf_counter()
-                lr = s.optimizer.param_groups[0]["lr"]
-                result = train_epoch(s, step_model, epoch, progress)
-                run.log(f"Train Loss: {result['train_loss']:.6f}")
-                val_loss, val_acc = _validate(s, step_model, run, progress)
-                if s.val is not None:
-                    check_loss("validation", val_loss)
-                test_loss, test_acc = evaluate(
-                    step_model, s.test, cfg["train"]["loss"], cfg["eval"]["batch_size"], progress, cfg["train"]["amp"]
-                )
-                check_loss("test", test_loss)
-                if s.scheduler is not None:
-                    s.scheduler.step()
-                row = {
-                    "epoch": epoch,
-                    "train_loss": f"{result['train_loss']:.6f}",
-                    "train_acc": f"{result['train_acc']:.3f}",
-                    "test_loss": f"{test_loss:.6f}",
-                    "test_acc": f"{test_acc:.3f}",
-                    "lr": f"{lr:.6g}",
-                    "seconds": f"{time.perf_counter() - tic:.3f}",
-                    "val_loss": "" if s.val is None else f"{val_loss:.6f}",
-                    "val_acc": "" if s.val is None else f"{val_acc:.3f}",
-                }
-                with signals.deferred():  # commit, then print: an epoch on the screen is an epoch on disk
-                    _commit(s, run, summary, row, result["grad_norms"], started)
-                    run.log(f"Test Loss: {test_loss:.6f}")
-                    run.log(f"[Test Result] {test_acc:.3f}%")
-                    if on_epoch is not None:  # it writes too (a sweep's storage): a signal waits for it
-                        on_epoch(row)
-                if s.events is not None:
-                    s.events.epoch(row, result["grad_norms"])
-                if _stop_early(cfg, run, summary, epoch):
-                    break
+            _epochs(s, run, summary, start_epoch, progress, on_epoch, first, started)
         _finish(run, summary, "completed", started)
-    except Stopped as stop:
-        _quietly(_finish, run, summary, "interrupted", started)
-        done = summary["epochs_done"]
-        if done:
-            run.log(f"Interrupted ({stop}) after epoch {done}. Resume with: mlcl-train resume {run.path}")
-        else:
-            run.log(f"Interrupted ({stop}) before the first epoch ended; nothing to resume. "
-                    f"Start it again with: mlcl-train --config {run.path / 'config.yaml'}")
-        stop.run = read_run(run.path)
-        raise
-    except Pruned as pruned:
-        _finish(run, summary, "pruned", started)
-        run.log(f"Pruned after epoch {summary['epochs_done']}: its accuracy trails the other trials at this epoch")
-        pruned.run = read_run(run.path)
-        raise
-    except Diverged as diverged:
-        _finish(run, summary, "diverged", started, error=str(diverged))
-        run.log(
-            f"Diverged: {diverged} in epoch {summary['epochs_done'] + 1}; "
-            "the learning rate may be too high (try a smaller train.optimizer.lr)"
-        )
-        diverged.run = read_run(run.path)
-        raise
     except BaseException as err:
-        _quietly(_finish, run, summary, "failed", started, error=describe(err))
-        err.run = read_run(run.path)  # type: ignore[attr-defined]  # for the caller's table of runs
-        raise
+        _end(err, run, summary, started)
     finally:
         if s.events is not None:
             s.events.close(summary)
-    best = f"best {summary['best_acc']:.3f}% at epoch {summary['best_epoch']}"
-    if summary["best_split"] == "val":
-        best += f", chosen on validation ({summary['best_val_acc']:.3f}%)"
-    run.log(f"Done: {run.path} (final {summary['final_acc']:.3f}%, {best})")
+    best = f"best {summary.best_acc:.3f}% at epoch {summary.best_epoch}"
+    if summary.best_split == "val":
+        best += f", chosen on validation ({summary.best_val_acc:.3f}%)"
+    run.log(f"Done: {run.path} (final {summary.final_acc:.3f}%, {best})")
     return summary
+
+
+def _epochs(
+    s: Setup, run: Run, summary: Summary, start_epoch: int, progress: bool,
+    on_epoch: Callable[[Epoch], None] | None, first: str | None, started: float,
+) -> None:
+    """The log's first lines, then each epoch: trained and evaluated, committed to the folder, then printed."""
+    cfg, epochs = s.cfg, s.cfg["train"]["epochs"]
+    step_model = torch.compile(s.model) if cfg["train"]["compile"] else s.model
+    for line in [*([first] if first else []),
+                 f"Run {run.path} | model {cfg['model']['name']}, {summary.params:,} parameters | device {s.device}",
+                 *s.notes]:
+        run.log(line)
+    for epoch in range(start_epoch, epochs + 1):
+        run.log(f"===== [Epochs] {epoch}/{epochs} =====")
+        done, norms = _epoch(s, step_model, run, epoch, progress)
+        with signals.deferred():  # commit, then print: an epoch on the screen is an epoch on disk
+            _commit(s, run, summary, done, norms, started)
+            run.log(f"Test Loss: {done.test_loss:.6f}")
+            run.log(f"[Test Result] {done.test_acc:.3f}%")
+            if on_epoch is not None:  # it writes too (a sweep's storage): a signal waits for it
+                on_epoch(as_written(done))
+        if s.events is not None:
+            s.events.epoch(as_written(done), norms)
+        if _stop_early(cfg, run, summary, epoch):
+            break
+
+
+def _epoch(s: Setup, step_model: nn.Module, run: Run, epoch: int, progress: bool) -> tuple[Epoch, dict[str, float]]:
+    """Train one epoch, validate, test and step the scheduler: the epoch's record and its gradient norms."""
+    tic = time.perf_counter()
+    lr = s.optimizer.param_groups[0]["lr"]
+    trained = train_epoch(s, step_model, epoch, progress)
+    run.log(f"Train Loss: {trained.train_loss:.6f}")
+    val_loss, val_acc = _validate(s, step_model, run, progress)
+    if s.val is not None:
+        check_loss("validation", val_loss)
+    t = s.cfg["train"]
+    test_loss, test_acc = evaluate(step_model, s.test, t["loss"], s.cfg["eval"]["batch_size"], progress, t["amp"])
+    check_loss("test", test_loss)
+    if s.scheduler is not None:
+        s.scheduler.step()
+    seconds = time.perf_counter() - tic
+    record = Epoch(epoch, trained.train_loss, trained.train_acc, test_loss, test_acc, lr, seconds, val_loss, val_acc)
+    return record, trained.grad_norms
+
+
+def _end(err: BaseException, run: Run, summary: Summary, started: float) -> NoReturn:
+    """Record how the run ended (summary.json, the log); raise the error again, carrying the run's record."""
+    if isinstance(err, Stopped):
+        _quietly(_finish, run, summary, "interrupted", started)
+        if summary.epochs_done:
+            run.log(f"Interrupted ({err}) after epoch {summary.epochs_done}. Resume with: mlcl-train resume {run.path}")
+        else:
+            run.log(f"Interrupted ({err}) before the first epoch ended; nothing to resume. "
+                    f"Start it again with: mlcl-train --config {run.path / 'config.yaml'}")
+        raise Stopped(err.signum, read_run(run.path)).with_traceback(err.__traceback__) from None
+    if isinstance(err, Pruned):
+        _finish(run, summary, "pruned", started)
+        run.log(f"Pruned after epoch {summary.epochs_done}: its accuracy trails the other trials at this epoch")
+        raise Pruned(*err.args, run=read_run(run.path)).with_traceback(err.__traceback__) from None
+    if isinstance(err, Diverged):
+        _finish(run, summary, "diverged", started, error=str(err))
+        run.log(f"Diverged: {err} in epoch {summary.epochs_done + 1}; "
+                "the learning rate may be too high (try a smaller train.optimizer.lr)")
+        raise Diverged(str(err), read_run(run.path)).with_traceback(err.__traceback__) from None
+    _quietly(_finish, run, summary, "failed", started, error=describe(err))
+    if isinstance(err, UserError) or not isinstance(err, Exception):
+        raise err  # a user error says all there is; KeyboardInterrupt or SystemExit go on as they are
+    raise Failed(err, read_run(run.path)) from err  # for the caller's table of runs
 
 
 def describe(err: BaseException) -> str:
@@ -518,7 +363,7 @@ def _validate(s: Setup, step_model: nn.Module, run: Run, progress: bool) -> tupl
     return loss, acc
 
 
-def _stop_early(cfg: dict[str, Any], run: Run, summary: dict[str, Any], epoch: int) -> bool:
+def _stop_early(cfg: dict[str, Any], run: Run, summary: Summary, epoch: int) -> bool:
     """Whether train.early_stop ends the run after this epoch (its metric not better for `patience` epochs).
 
     Decided from metrics.csv alone, so a resumed run decides as the uninterrupted one would."""
@@ -530,66 +375,37 @@ def _stop_early(cfg: dict[str, Any], run: Run, summary: dict[str, Any], epoch: i
     best = max(rows, key=lambda r: sign * getattr(r, metric))  # the first of equals
     if epoch - best.epoch < patience:
         return False
-    summary["stopped_early"] = epoch
+    summary.stopped_early = epoch
     run.log(f"Early stop: {metric} has not improved for {patience} epochs (best at epoch {best.epoch}); "
             f"stopped after epoch {epoch} of {cfg['train']['epochs']}")
     return True
 
 
-def _commit(
-    s: Setup, run: Run, summary: dict[str, Any], row: dict[str, Any], norms: dict[str, float], started: float
-) -> None:
+def _commit(s: Setup, run: Run, summary: Summary, done: Epoch, norms: dict[str, float], started: float) -> None:
     """End-of-epoch writes, checkpoint first: a metrics row never outruns the weights it describes."""
-    epoch = int(row["epoch"])
-    state = {
-        "epoch": epoch,
-        "model": s.model.state_dict(),
-        "optimizer": s.optimizer.state_dict(),
-        "scheduler": s.scheduler.state_dict() if s.scheduler is not None else {},
-        "rng_cpu": torch.get_rng_state(),
-        "config": to_yaml(s.cfg),  # so that resume can name the keys of an edited config.yaml
-    }
-    if s.device.type == "cuda":
-        state["rng_cuda"] = torch.cuda.get_rng_state(s.device)
-    rows = {"metrics.csv": [METRICS, row]}
-    if norms:
-        rows["grad_norms.csv"] = [["epoch", *norms], {"epoch": epoch, **{k: f"{v:.6g}" for k, v in norms.items()}}]
-    state["rows"] = rows  # so that resume can write rows a kill cut off between the checkpoint and the CSVs
-    run.save_torch("checkpoint.pt", state)
-    run.save_torch("model.pt", s.model.state_dict())
-    if _is_best(run, row):
-        run.save_torch("best.pt", s.model.state_dict())
+    rows = epoch_rows(done, norms)
+    checkpoint.save(run, s, done.epoch, rows, best=_is_best(run, done))
     for name, (columns, line) in rows.items():
         run.append_row(name, columns, line)
-    summary.update(results(read_metrics(run.path)), wall_seconds=round(time.perf_counter() - started, 3))
-    run.write_json("summary.json", summary)
+    summary.record(read_metrics(run.path))
+    summary.wall_seconds = round(time.perf_counter() - started, 3)
+    run.write_json("summary.json", summary.as_dict())
 
 
-def _is_best(run: Run, row: dict[str, Any]) -> bool:
-    """Whether this epoch's row becomes the best one (on validation when there is a split, else on test)."""
-    numbers = {k: float(v) if v != "" else math.nan for k, v in row.items() if k != "epoch"}
-    rows = [r for r in read_metrics(run.path) if r.epoch < int(row["epoch"])]  # a resumed run redoes later ones
-    return results([*rows, Epoch(int(row["epoch"]), **numbers)])["best_epoch"] == int(row["epoch"])
+def _is_best(run: Run, done: Epoch) -> bool:
+    """Whether this epoch becomes the best one (on validation when there is a split, else on test), as written."""
+    rows = [r for r in read_metrics(run.path) if r.epoch < done.epoch]  # a resumed run redoes later ones
+    return results([*rows, as_written(done)])["best_epoch"] == done.epoch
 
 
-def _write_rows(run: Run, epoch: int, rows: dict[str, list[Any]]) -> None:
-    """On resume: make each CSV end with the checkpoint's row of its epoch (dropping later ones)."""
-    for name, (columns, row) in rows.items():
-        run.keep_rows(name, epoch - 1)
-        run.append_row(name, columns, row)
+def _finish(run: Run, summary: Summary, status: str, started: float, error: str | None = None) -> None:
+    summary.status, summary.error = status, error
+    summary.finished = time.strftime("%Y-%m-%dT%H:%M:%S")
+    summary.wall_seconds = round(time.perf_counter() - started, 3)
+    run.write_json("summary.json", summary.as_dict())
 
 
-def _finish(run: Run, summary: dict[str, Any], status: str, started: float, error: str | None = None) -> None:
-    summary.update(
-        status=status,
-        error=error,
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
-        wall_seconds=round(time.perf_counter() - started, 3),
-    )
-    run.write_json("summary.json", summary)
-
-
-def _new_summary(s: Setup, run: Run) -> dict[str, Any]:
+def _new_summary(s: Setup, run: Run) -> Summary:
     versions = {"mlcl_train": __version__, "torch": torch.__version__, "python": platform.python_version()}
     params = sum(p.numel() for p in s.model.parameters())
     return new_summary(s.cfg, params, str(s.device), versions, read_metrics(run.path))

@@ -11,11 +11,12 @@ option is on, so a run without it never imports TensorBoard.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from mlcl_train.core.errors import UserError
-from mlcl_train.runs.store import flatten
+from mlcl_train.runs.store import Epoch, Summary, flatten
 
 INSTALL = "pip install 'mlcl-train[tensorboard]'"
 RESULTS = ("final_acc", "best_acc", "best_val_acc", "final_val_acc")  # summary keys shown as HParams metrics
@@ -39,33 +40,33 @@ class Events:
         self.writer = SummaryWriter(log_dir=str(folder))
         self.cfg = cfg
 
-    def epoch(self, row: dict[str, Any], norms: dict[str, float]) -> None:
-        """One metrics.csv row (and the epoch's gradient norms) as scalars at step `epoch`."""
-        step = int(row["epoch"])
+    def epoch(self, done: Epoch, norms: dict[str, float]) -> None:
+        """One epoch as metrics.csv has it (and its gradient norms) as scalars at step `epoch`."""
         for split in ("train", "val", "test"):
             for what in ("loss", "acc"):
-                value = row.get(f"{split}_{what}")
-                if value not in (None, ""):
-                    self.writer.add_scalar(f"{what}/{split}", float(value), step)
-        self.writer.add_scalar("lr", float(row["lr"]), step)
-        self.writer.add_scalar("seconds", float(row["seconds"]), step)
+                value = getattr(done, f"{split}_{what}")
+                if not math.isnan(value):  # no validation split: no val scalars
+                    self.writer.add_scalar(f"{what}/{split}", float(value), done.epoch)
+        self.writer.add_scalar("lr", float(done.lr), done.epoch)
+        self.writer.add_scalar("seconds", float(done.seconds), done.epoch)
         for name, norm in norms.items():
-            self.writer.add_scalar(f"grad_norm/{name}", norm, step)
+            self.writer.add_scalar(f"grad_norm/{name}", norm, done.epoch)
         self.writer.flush()
 
-    def close(self, summary: dict[str, Any]) -> None:
+    def close(self, summary: Summary) -> None:
         """The config as HParams with the run's results as metrics; then close the files."""
         from torch.utils.tensorboard.summary import hparams
 
-        metrics = {f"hparam/{key}": float(summary[key]) for key in RESULTS if summary.get(key) is not None}
+        results = {key: getattr(summary, key) for key in RESULTS}
+        metrics = {f"hparam/{key}": float(value) for key, value in results.items() if value is not None}
         params = {key: hparam_value(v) for key, v in flatten(self.cfg).items()}
-        params["status"] = str(summary.get("status"))
+        params["status"] = str(summary.status)
         experiment, start, end = hparams(params, metrics)
         writer = self.writer._get_file_writer()  # add_hparams would write into a new subfolder; keep one folder
         for proto in (experiment, start, end):
             writer.add_summary(proto)
         for key, value in metrics.items():
-            self.writer.add_scalar(key, value, int(summary.get("epochs_done") or 0))
+            self.writer.add_scalar(key, value, int(summary.epochs_done or 0))
         self.writer.close()
 
 
