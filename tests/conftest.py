@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import struct
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ import yaml
 
 from mlcl_train.config.loader import merge
 from mlcl_train.data.loader import BUNDLED, FILES, read_idx
+
+# the list of model files trained with on this machine (models.trust): the tests', not the user's
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mlcl-test-data-")
 
 TRAIN_N, TEST_N = 512, 128  # small enough for a 2-epoch run in about a second
 

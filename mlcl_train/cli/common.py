@@ -32,6 +32,11 @@ BaselineOpt = Annotated[
     typer.Option("--baseline", metavar="RUN|NAME", help="the run the others are described against: a run folder or "
                  "a run's name (default: the oldest run named *baseline*, else the oldest run)"),
 ]
+TrustOpt = Annotated[
+    bool,
+    typer.Option("--trust-code", help="import the model file (FILE.py:Class) the run names even if it is not one you "
+                 "trained with on this machine; importing it runs its code"),
+]
 ProgressOpt = Annotated[
     Optional[bool],
     typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)"),

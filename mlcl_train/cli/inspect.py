@@ -20,6 +20,7 @@ from mlcl_train.cli.common import (
     ConfigOpt,
     RunsDirOpt,
     SetOpt,
+    TrustOpt,
     Weights,
     WeightsOpt,
     command,
@@ -149,11 +150,12 @@ def eval_run(
         int, typer.Option(min=0, metavar="N", help="how many wrong test images to show (0: none)")
     ] = 24,
     weights: WeightsOpt = Weights.last,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Evaluate runs' saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     from mlcl_train.inspect.evaluation import report
 
-    for text, note in report(runs, output, device, mistakes, weights.value):
+    for text, note in report(runs, output, device, mistakes, weights.value, trust_code):
         typer.echo(text, err=note)
 
 

@@ -148,10 +148,7 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
                                                        has_hangul(lang, labels, title), lang)
     else:
         confusion_title, lines, images = words(lang)("confusion_plain"), [words(lang)("no_curves")], {}
-    mistakes_title = f"Most confident mistakes: {labels[best]}" if best is not None else ""
-    if best is not None:
-        confusion_title = words(lang)("confusion", label=labels[best])
-        mistakes_title = words(lang)("mistakes", label=labels[best])
+    mistakes_title = words(lang)("mistakes", label=labels[best]) if best is not None else ""
     notes = [words(lang)("not_completed", label=p.label, status=p.record.status, note=p.status_note)
              for p in parts if p.status_note]
     numeric = [is_numeric(runs, h) or h == DELTA for h in headers]

@@ -121,21 +121,7 @@ def load_sweep(path: str | Path, check: bool = True) -> Sweep:
     if not path.exists():
         raise UserError(f"sweep file not found: {path}; see sweeps/ for examples")
     data = read_yaml(path)
-    for key in data:
-        if key not in KEYS:
-            raise UserError(f"{path}: {unknown_key(str(key), list(KEYS))}")
-    if "base" not in data or not isinstance(data["base"], str):
-        raise UserError(f"{path}: 'base' must name the config every trial starts from, "
-                        "e.g. base: ../configs/mlp_deep.yaml")
-    base = path.parent / data["base"]
-    if not base.is_file():
-        raise UserError(f"{path}: base: {base} is not a config file")
-    method = data.get("method", "grid")
-    if method not in METHODS:
-        raise UserError(f"{path}: method: unknown value {quote(method)}; {suggest(str(method), list(METHODS))}")
-    metric = data.get("metric", "best_acc")
-    if metric not in METRICS:
-        raise UserError(f"{path}: metric: unknown value {quote(metric)}; {suggest(str(metric), list(METRICS))}")
+    base, method, metric = _header(data, path)
     fixed = _mapping(data.get("set"), path, "set")
     space = {key: _values(key, v, method, path) for key, v in _mapping(data.get("space"), path, "space").items()}
     if not space:
@@ -168,6 +154,26 @@ def load_sweep(path: str | Path, check: bool = True) -> Sweep:
     if check:
         _check_points(sweep)
     return sweep
+
+
+def _header(data: dict[str, Any], path: Path) -> tuple[Path, str, str]:
+    """A sweep file's keys checked, and its base config, method and metric."""
+    for key in data:
+        if key not in KEYS:
+            raise UserError(f"{path}: {unknown_key(str(key), list(KEYS))}")
+    if "base" not in data or not isinstance(data["base"], str):
+        raise UserError(f"{path}: 'base' must name the config every trial starts from, "
+                        "e.g. base: ../configs/mlp_deep.yaml")
+    base = path.parent / data["base"]
+    if not base.is_file():
+        raise UserError(f"{path}: base: {base} is not a config file")
+    method = data.get("method", "grid")
+    if method not in METHODS:
+        raise UserError(f"{path}: method: unknown value {quote(method)}; {suggest(str(method), list(METHODS))}")
+    metric = data.get("metric", "best_acc")
+    if metric not in METRICS:
+        raise UserError(f"{path}: metric: unknown value {quote(metric)}; {suggest(str(metric), list(METRICS))}")
+    return base, method, metric
 
 
 def _mapping(value: Any, path: Path, key: str) -> dict[str, Any]:
