@@ -146,8 +146,8 @@ def test_every_status_a_reader_can_find_has_a_note_on_the_slides_in_each_languag
     from mlcl_train.present.words import EN, KO
     from mlcl_train.runs.store import READ_STATUSES
 
-    for table in (EN, KO):
-        assert {key.removeprefix("status_") for key in table if key.startswith("status_")} - {"unknown", "fact"} == (
+    for words in (EN, KO):
+        assert {key.removeprefix("status_") for key in words if key.startswith("status_")} - {"unknown", "fact"} == (
             set(READ_STATUSES) - {"completed"})
 
 
