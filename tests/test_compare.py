@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
@@ -223,6 +224,7 @@ def test_compare_and_slides_of_runs_name_the_sweep_trials_they_leave_out(tmp_pat
     assert result.exit_code == 0 and "note: left out 2 sweep trials (tiny)" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_model_of_my_own_is_shown_by_its_file_name_never_its_path(tmp_path):
     """config.yaml keeps the file's absolute path (to rebuild the model); compare, the labels, the deck and the
     report show my_models.py:TinyNet."""

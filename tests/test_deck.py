@@ -56,6 +56,7 @@ def homework(tmp_path_factory) -> tuple[Path, Presentation]:
     return runs, slides(runs, root / "deck.pptx", "--baseline", "hw2_baseline")
 
 
+@pytest.mark.slow
 def test_the_talk_comes_first_and_the_appendix_after_its_divider(homework):
     runs, prs = homework
     shown = titles(prs)
@@ -80,6 +81,7 @@ def test_the_setup_says_what_the_runs_share_and_that_only_the_model_differs(home
     assert "Only model.* differs" in setup and "Warning" not in setup
 
 
+@pytest.mark.slow
 def test_the_setup_warns_where_runs_differ_outside_the_model(tmp_path):
     runs = homework_runs(tmp_path)
     fake_run(runs, 9, "adam", ["train.optimizer=adam", "train.batch_size=128"], dict(BASE), acc=99.0)
@@ -88,6 +90,7 @@ def test_the_setup_warns_where_runs_differ_outside_the_model(tmp_path):
     assert "optimizer: sgd (5), adam (1)" in setup
 
 
+@pytest.mark.slow
 def test_the_shipped_homework_variants_share_the_recipe_and_the_others_are_caught(tmp_path):
     """Every hw2_*.yaml beside mlp_deep.yaml: a fair comparison; cnn.yaml (Adam, cosine, batch 128) among them:
     the warning."""
@@ -140,6 +143,7 @@ def test_without_the_appendix_a_deck_has_at_most_10_slides(tmp_path, count):
     assert check_deck(tmp_path / "d.pptx") == len(prs.slides)
 
 
+@pytest.mark.slow
 def test_korean_deck_names_an_east_asian_typeface_and_fits(tmp_path):
     runs = tmp_path / "runs"
     for n, (name, acc) in enumerate([("기준모델", 11.0), ("렐루", 80.0), ("배치정규화_넓은모델", 97.0)]):
@@ -154,6 +158,7 @@ def test_korean_deck_names_an_east_asian_typeface_and_fits(tmp_path):
     check_deck(out)
 
 
+@pytest.mark.slow
 def test_a_korean_deck_says_the_status_and_the_confusion_lines_in_korean(tmp_path):
     """The red status of a run not completed, the confusion matrix's lines and the table's notes: no English."""
     runs = homework_runs(tmp_path)

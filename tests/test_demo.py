@@ -66,6 +66,7 @@ def png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_the_page_and_a_drawing_are_answered(server):
     with urllib.request.urlopen(server.url) as response:
         page = response.read().decode()
@@ -101,6 +102,7 @@ def test_unknown_paths_are_404(server):
     assert err.value.code == 404
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_demo_cleanly(digit_run):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "mlcl_train", "demo", str(digit_run), "--port", "0"],
@@ -286,6 +288,7 @@ class DemoProcess:
         self.proc.communicate(timeout=60)
 
 
+@pytest.mark.slow
 def test_parallel_large_pictures_keep_the_servers_memory_bounded(digit_run):
     """30 parallel POSTs of a 1024x1024 drawing (the largest taken): two decode at a time."""
     server = DemoProcess(digit_run)
@@ -307,6 +310,7 @@ def test_parallel_large_pictures_keep_the_servers_memory_bounded(digit_run):
     assert grown < 200  # 30 decodes at once (no limit) grow it by about 1 GB
 
 
+@pytest.mark.slow
 def test_stalled_clients_beyond_the_fd_limit_leave_the_server_serving_and_idle(digit_run):
     """65 clients that send half a request line, under `ulimit -n 64`: a new visitor still gets the page."""
     import http.client

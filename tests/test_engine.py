@@ -61,6 +61,7 @@ def test_no_scheduler_is_none() -> None:
     assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg))) is None
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path, make_config) -> None:
     """2 epochs then a resume to 4 give the learning rates and gradient norms of 4 epochs in one go.
 
@@ -83,6 +84,7 @@ def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path,
     assert [r["epoch"] for r in norms] == ["1", "2", "3", "4"] and norms == expected
 
 
+@pytest.mark.slow
 def test_channels_last_trains_with_channels_last_weights(tmp_path: Path, make_config) -> None:
     from mlcl_train.config.loader import load_config
     from mlcl_train.training.loop import setup

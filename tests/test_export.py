@@ -41,6 +41,7 @@ def untrained_run(folder, make_config, model):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [None, {"name": "rnn", "cell": "lstm", "hidden": 16}])
 def test_onnx_gives_torchs_probabilities_on_the_test_images(trained_runs, make_config, tiny_root, tmp_path, model):
     run = sorted(trained_runs[0].iterdir())[0] if model is None else untrained_run(tmp_path / "run", make_config, model)
@@ -70,6 +71,7 @@ def test_torchscript_and_unknown_formats_are_one_line(trained_runs):
     assert not (run / "model.onnx").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list_models())
 def test_every_model_family_exports_with_a_dynamic_batch(make_config, tmp_path, name):
     """Each registered model with small settings, through onnxruntime at batch sizes 1, 2 and 7."""
@@ -101,6 +103,7 @@ def test_an_output_that_cannot_be_written_is_one_line(trained_runs, tmp_path):
 
 @pytest.mark.skipif(not unshare_works() and os.environ.get("CI") != "true",
                     reason="needs `unshare -rm` (a user and mount namespace) to mount a read-only tmpfs")
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["ro/model.onnx", "ro/missing/deeper/model.onnx"])
 def test_a_read_only_file_system_is_one_line(trained_runs, tmp_path, target):
     run = sorted(trained_runs[0].iterdir())[0]

@@ -59,6 +59,7 @@ def own_config(make_config, tmp_path):
     return make
 
 
+@pytest.mark.slow
 def test_a_class_of_my_own_trains_and_every_command_reads_its_run(own_config, tmp_path):
     config = own_config()
     args = ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"), "--no-progress"]
@@ -152,6 +153,7 @@ def received_run(own_config, tmp_path):
     ["predict", "{run}", "{image}"], ["export", "{run}", "-o", "{tmp}/m.onnx"], ["eval", "{run}", "-o", "{tmp}/e"],
     ["resume", "{run}", "--epochs", "3", "--no-progress"], ["demo", "{run}", "--port", "0"],
 ])
+@pytest.mark.slow
 def test_a_received_runs_own_model_file_is_not_imported(received_run, tmp_path, command, monkeypatch):
     from PIL import Image
 
@@ -176,6 +178,7 @@ def test_the_api_neither_imports_it_and_trust_code_does(received_run):
     assert (received_run / "IMPORTED").exists()
 
 
+@pytest.mark.slow
 def test_the_file_i_trained_with_is_imported_and_an_edited_one_is_not(own_config, tmp_path):
     config = own_config()
     assert runner.invoke(app, ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"),

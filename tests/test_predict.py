@@ -236,6 +236,7 @@ def test_a_float_or_16_bit_tiff_reads_like_the_same_picture_in_8_bits(mode, tmp_
     assert seen.max() == 1.0 and np.abs(seen - preprocess(Image.fromarray(digit))).max() < 0.02
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_number_of_files(trained_runs, tmp_path):
     """Peak RSS of `predict` on 2 and on 24 pictures of 2048x2048 (each about 16 MB decoded): the same."""
     run = sorted(trained_runs[0].iterdir())[0]

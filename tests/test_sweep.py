@@ -124,6 +124,7 @@ def test_two_workers_train_each_pair_once_and_a_rerun_trains_nothing(finished) -
     assert "4 of 4 trials finished" in out
 
 
+@pytest.mark.slow
 def test_compare_group_makes_one_row_per_point(finished) -> None:
     folder = finished[1] / "sweeps" / "tiny"
     grouped = CliRunner().invoke(app, ["compare", str(folder), "--group"])
@@ -147,6 +148,7 @@ def test_plot_params_draws_a_panel_per_swept_key(finished, tmp_path: Path) -> No
     assert (tmp_path / "params.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_report_shows_a_sweep_as_one_grouped_table(finished, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(finished[1] / "sweeps" / "tiny"), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
@@ -346,6 +348,7 @@ def test_hosts_starting_together_on_a_new_database_all_join(tmp_path: Path, make
     assert sorted(counts.values()) == [1, 1, 1, 1] and {s for *_, s in counts} == {"completed"}
 
 
+@pytest.mark.slow
 def test_a_database_that_accepts_and_never_answers_is_one_line(tmp_path: Path, make_config, monkeypatch) -> None:
     import socket
     import threading
