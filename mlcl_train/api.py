@@ -48,6 +48,9 @@ def train(
     progress: bars (default: in a notebook, or when stderr is a terminal). Returns the run; a run
     that diverged is returned too (its status says so), any other failure raises.
     """
+    if overrides is not None and not isinstance(overrides, dict):
+        raise UserError(f"train(): overrides is a dict of dotted config keys, e.g. {{'model.hidden': [256]}}; "
+                        f"got {type(overrides).__name__}")
     sets = {**(overrides or {}), **keys}
     sets.update({k: v for k, v in (("train.epochs", epochs), ("device", device)) if v is not None})
     from mlcl_train.training.loop import train_file
@@ -55,11 +58,12 @@ def train(
     return _training(train_file, config, (), runs_dir, _progress(progress), name, sets)
 
 
-def resume(run: RunLike, epochs: int | None = None, progress: bool | None = None) -> Run:
-    """Continue a stopped run from its last finished epoch, in the same folder; epochs extends it to that many."""
+def resume(run: RunLike, epochs: int | None = None, progress: bool | None = None, trust_code: bool = False) -> Run:
+    """Continue a stopped run from its last finished epoch, in the same folder; epochs extends it to that many.
+    trust_code: import the run's own model file even if it is not one trained with here (models.trust)."""
     from mlcl_train.training.loop import resume as resume_run
 
-    return _training(resume_run, _path(run), epochs, _progress(progress))
+    return _training(resume_run, _path(run), epochs, _progress(progress), trust_code)
 
 
 def compare(
@@ -119,15 +123,16 @@ class Run(RunRecord):
         on first use. (`model` is the model's name, as in every record.)"""
         return self.load_model()
 
-    def load_model(self, weights: str = "last", device: str = "cpu") -> Any:
-        """The trained network in eval mode: predict.load_model (weights "last": model.pt, "best": best.pt)."""
+    def load_model(self, weights: str = "last", device: str = "cpu", trust_code: bool = False) -> Any:
+        """The trained network in eval mode: predict.load_model (weights "last": model.pt, "best": best.pt).
+        A model file of the run's own is imported only if trained with here, or with trust_code=True."""
         from mlcl_train.serve.predict import load_model
 
-        return load_model(self.path, weights, device)
+        return load_model(self.path, weights, device, trust_code)
 
-    def resume(self, epochs: int | None = None, progress: bool | None = None) -> Run:
+    def resume(self, epochs: int | None = None, progress: bool | None = None, trust_code: bool = False) -> Run:
         """Continue this run if it stopped (or extend it to `epochs`); returns the run as it ends."""
-        return resume(self.path, epochs, progress)
+        return resume(self.path, epochs, progress, trust_code)
 
     def __repr__(self) -> str:
         best = "-" if self.best_acc is None else f"{self.best_acc:.2f}%"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import struct
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ import yaml
 
 from mlcl_train.config.loader import merge
 from mlcl_train.data.loader import BUNDLED, FILES, read_idx
+
+# the list of model files trained with on this machine (models.trust): the tests', not the user's
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mlcl-test-data-")
 
 TRAIN_N, TEST_N = 512, 128  # small enough for a 2-epoch run in about a second
 
@@ -100,14 +105,19 @@ def sequential(depth: int) -> dict:
 def fake_run(root: Path, n: int, name: str, sets: list[str], model: dict | None = None, acc: float = 90.0) -> None:
     """A finished run folder as training leaves it (config, metrics, summary), without training."""
     from mlcl_train.config.loader import load_config
-    from mlcl_train.config.schema import as_dict
-    from mlcl_train.runs.store import Epoch, new_summary, results
 
     base = root.parent / "base.yaml"
     base.write_text(yaml.safe_dump({"name": name, "model": model or {"name": "mlp", "hidden": [128, 64]},
                                     "train": {"epochs": 3}}))
-    cfg = load_config(base, sets)
-    folder = root / f"20261127-10{n:04d}-{name}"
+    write_run(root, n, load_config(base, sets), acc)
+
+
+def write_run(root: Path, n: int, cfg, acc: float = 90.0) -> None:
+    """A finished run folder of a resolved config, without training."""
+    from mlcl_train.config.schema import as_dict
+    from mlcl_train.runs.store import Epoch, new_summary, results
+
+    folder = root / f"20261127-10{n:04d}-{cfg.name}"
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(as_dict(cfg), sort_keys=False))
     epochs = [Epoch(e, 0.5 / e, acc - 3 + e, 0.6 / e, acc - 3 + e + n % 7 / 10, 0.01, 1.5) for e in (1, 2, 3)]

@@ -27,6 +27,7 @@ def linear_dtypes(model: nn.Module) -> list[torch.dtype]:
     return seen
 
 
+@pytest.mark.slow
 @needs_bf16
 def test_bf16_trains_and_evaluates_in_bf16_with_float32_weights_and_sums(make_config) -> None:
     cfg = load_config(make_config(train={"amp": "bf16", "optimizer": {"name": "adam", "lr": 0.001}}))
@@ -77,6 +78,7 @@ def test_fp16_on_the_cpu_trains_in_float32_with_a_note(make_config) -> None:
     assert set(seen) == {torch.float32}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("amp", [None, pytest.param("bf16", marks=needs_bf16)])
 def test_resume_matches_an_uninterrupted_run(tmp_path: Path, make_config, amp: str | None) -> None:
     cfg = make_config(model={"name": "mlp", "hidden": [32], "dropout": 0.3}, train={"amp": amp, "epochs": 3})

@@ -64,6 +64,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> list[
                   progress=False) for width in (8, 32)]
 
 
+@pytest.mark.slow
 def test_compare_gives_rows_a_notebook_shows_as_a_table(two_runs: list[Run]) -> None:
     table = compare(*two_runs)
     assert isinstance(table, Table) and len(table) == 2 and table.keys == ["model.hidden"]
@@ -114,6 +115,7 @@ def test_load_run_of_a_folder_that_is_no_run_is_an_error(tmp_path: Path) -> None
         load_run(tmp_path)
 
 
+@pytest.mark.slow
 def test_resume_extends_a_run_in_its_folder(two_runs: list[Run], tmp_path: Path) -> None:
     import shutil
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
@@ -72,6 +73,7 @@ def test_elastic_distortion_bends_the_ink_and_leaves_far_corners_blank() -> None
     assert torch.allclose(out[:, :, :3, :3], torch.full_like(out[:, :, :3, :3], BACKGROUND), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_training_with_augmentation_is_repeatable_and_differs(tmp_path: Path, make_config) -> None:
     losses = []
     for i, augment in enumerate(({"shift": 2, "rotate": 10}, {"shift": 2, "rotate": 10}, {})):
@@ -85,6 +87,7 @@ def test_training_with_augmentation_is_repeatable_and_differs(tmp_path: Path, ma
     assert losses[0] != losses[2]  # the augmented batches are not the plain ones
 
 
+@pytest.mark.slow
 def test_plot_augment_draws_a_grid(tmp_path: Path, make_config) -> None:
     cfg = make_config(data={"augment": {"rotate": 15}})
     out = tmp_path / "augment.png"

@@ -49,6 +49,7 @@ def resume(run: Path, *args: str):
     ("train.optimizer", {"name": "adam"}, "train.optimizer.name, train.optimizer.lr"),
     ("seed", 7, "seed"),
 ])
+@pytest.mark.slow
 def test_resume_of_an_edited_config_is_one_line_and_changes_nothing(tmp_path: Path, make_config, key: str,
                                                                      value, changed: str) -> None:
     run = trained(tmp_path, make_config)
@@ -82,6 +83,7 @@ def test_a_checkpoint_without_its_config_is_still_checked(tmp_path: Path, make_c
     assert result.exit_code == 2 and "does not match config.yaml (the model's weights differ" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["empty", "truncated", "payload", "not_a_checkpoint"])
 def test_a_damaged_checkpoint_is_one_line_and_changes_nothing(tmp_path: Path, make_config, damage: str) -> None:
     run = trained(tmp_path, make_config)
@@ -104,6 +106,7 @@ def test_a_damaged_checkpoint_is_one_line_and_changes_nothing(tmp_path: Path, ma
     assert snapshot(run) == before and not marker.exists()
 
 
+@pytest.mark.slow
 def test_a_live_process_with_the_runs_old_pid_does_not_block_resume(tmp_path: Path, make_config) -> None:
     """A run killed hard says `running` with a pid that another process may now have (here pid 1)."""
     run = trained(tmp_path, make_config)
@@ -115,6 +118,7 @@ def test_a_live_process_with_the_runs_old_pid_does_not_block_resume(tmp_path: Pa
     assert read_run(run).status == "completed" and read_run(run).epochs == 3
 
 
+@pytest.mark.slow
 def test_a_resume_that_fails_leaves_the_run_as_it_was(tmp_path: Path, make_config, monkeypatch) -> None:
     import mlcl_train.training.loop as training
 
@@ -142,6 +146,7 @@ class Exploit:
 # ---------------------------------------------------------------- eval, slides, report
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["empty", "truncated", "payload"])
 def test_eval_slides_and_report_on_a_damaged_model_pt(tmp_path: Path, trained_runs, damage: str) -> None:
     run = copy_run(trained_runs[0], tmp_path)
@@ -186,6 +191,7 @@ def test_report_on_a_device_this_machine_lacks_is_an_error_not_a_missing_section
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.slow
 def test_eval_reads_a_summary_of_wrong_types(tmp_path: Path, trained_runs) -> None:
     run = copy_run(trained_runs[0], tmp_path)
     text = (run / "summary.json").read_text()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
@@ -196,3 +197,71 @@ def test_long_values_are_cut_in_the_table_and_whole_in_csv(tmp_path):
     assert "\u2026" in table_row and len(table_row) < 250
     rows = list(csv.DictReader(io.StringIO(compare(str(runs), "--format", "csv").stdout)))
     assert all(json.loads(r["model.layers"]) for r in rows)
+
+
+def test_compare_and_slides_of_runs_name_the_sweep_trials_they_leave_out(tmp_path):
+    """runs/sweeps/<name>/ holds a sweep's trials: compare runs/ lists the runs and says in one line where the
+    trials are; compare runs/sweeps/<name> lists the trials by their swept values."""
+    from conftest import fake_run
+
+    runs = tmp_path / "runs"
+    fake_run(runs, 0, "mlp_deep", [])
+    (runs / "sweeps" / "tiny").mkdir(parents=True)
+    for n, hidden in enumerate([[64], [512]]):
+        fake_run(runs / "sweeps" / "tiny", n, f"tiny-{n}-s1", [f"model.hidden={hidden}"])
+        summary = next((runs / "sweeps" / "tiny").glob(f"*tiny-{n}-s1")) / "summary.json"
+        data = json.loads(summary.read_text())
+        summary.write_text(json.dumps({**data, "sweep": {"name": "tiny", "point": {"model.hidden": hidden},
+                                                         "seed": 1, "trial": n}}))
+    result = runner.invoke(app, ["compare", str(runs)])
+    assert result.exit_code == 0 and "mlp_deep" in result.stdout and "tiny" not in result.stdout
+    assert f"note: left out 2 sweep trials (tiny); show them with: mlcl-train compare {runs}/sweeps/tiny" \
+        in result.stderr
+    result = runner.invoke(app, ["compare", str(runs / "sweeps" / "tiny"), "--columns", "label,best_acc"])
+    shown = sorted(line.rsplit(" ", 1)[0].strip() for line in result.stdout.splitlines()[2:])
+    assert shown == ["hidden=[512] s1", "hidden=[64] s1"] and "left out" not in result.stderr
+    result = runner.invoke(app, ["slides", str(runs), "-o", str(tmp_path / "d.pptx"), "--no-appendix"])
+    assert result.exit_code == 0 and "note: left out 2 sweep trials (tiny)" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_model_of_my_own_is_shown_by_its_file_name_never_its_path(tmp_path):
+    """config.yaml keeps the file's absolute path (to rebuild the model); compare, the labels, the deck and the
+    report show my_models.py:TinyNet."""
+    from conftest import write_run
+
+    from mlcl_train.config.loader import load_config
+
+    configs = Path(__file__).parent.parent / "configs"
+    runs = tmp_path / "runs"
+    for n, name in enumerate(["hw2_baseline", "tiny", "tiny"]):
+        write_run(runs, n, load_config(configs / f"{name}.yaml", [f"seed={n}"]))
+    folder = str(configs.resolve())
+    assert folder in (next(runs.glob("*-tiny")) / "config.yaml").read_text()
+    for args in (["--baseline", "hw2_baseline"], ["--group"], ["--filter", "model.name=my_models.py:TinyNet"],
+                 ["--format", "markdown"]):
+        result = runner.invoke(app, ["compare", str(runs), *args])
+        assert result.exit_code == 0 and "my_models.py:TinyNet" in result.stdout and folder not in result.output
+    deck = tmp_path / "d.pptx"
+    assert runner.invoke(app, ["slides", str(runs), "-o", str(deck), "--baseline", "hw2_baseline"]).exit_code == 0
+    from pptx import Presentation
+
+    text = "\n".join(shape.text_frame.text for slide in Presentation(str(deck)).slides for shape in slide.shapes
+                     if shape.has_text_frame)
+    notes = "\n".join(slide.notes_slide.notes_text_frame.text for slide in Presentation(str(deck)).slides)
+    assert "my_models.py:TinyNet" in text and folder not in text + notes
+    page = tmp_path / "r.html"
+    assert runner.invoke(app, ["report", str(runs), "-o", str(page)]).exit_code == 0
+    assert "my_models.py:TinyNet" in page.read_text() and folder not in page.read_text()
+
+
+def test_compare_group_fits_the_terminal_and_names_what_it_left_out(tmp_path):
+    from conftest import many_runs
+
+    runs = many_runs(tmp_path / "runs", 12)
+    result = runner.invoke(app, ["compare", str(runs), "--group"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and max(map(len, result.stdout.splitlines())) <= 80
+    assert "best_acc (mean ± std)" in result.stdout and "did not fit 80 characters" in result.stderr
+    wide = runner.invoke(app, ["compare", str(runs), "--group", "--format", "csv"])
+    left = result.stderr.split(": ", 2)[2].split(";")[0].split(", ")
+    assert all(key in wide.stdout.splitlines()[0] for key in left)

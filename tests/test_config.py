@@ -67,11 +67,21 @@ def test_float_written_like_1e_minus_3_is_a_number() -> None:
     assert resolve({"train": {"optimizer": {"lr": "1e-3"}}}).train.optimizer.lr == 0.001
 
 
-def test_homework_configs_differ_only_in_name_and_model() -> None:
-    base = load_config(CONFIGS / "hw2_baseline.yaml")
-    deep = load_config(CONFIGS / "mlp_deep.yaml")
-    differ = {key.split(".")[0] for key, value in flatten(base).items() if flatten(deep).get(key) != value}
-    assert differ == {"name", "model"}
+HOMEWORK = sorted(CONFIGS.glob("hw2_*.yaml")) + [CONFIGS / "mlp_deep.yaml"]
+
+
+@pytest.mark.parametrize("path", HOMEWORK, ids=lambda p: p.name)
+def test_homework_configs_differ_only_in_name_and_model(path: Path) -> None:
+    """The README's rule: every homework config shares _homework2.yaml's recipe; only the model changes."""
+    base = flatten(load_config(CONFIGS / "hw2_baseline.yaml"))
+    other = flatten(load_config(path))
+    differ = {key.split(".")[0] for key in base.keys() | other.keys() if base.get(key) != other.get(key)}
+    assert differ <= {"name", "model"}
+
+
+def test_every_family_has_a_homework_variant() -> None:
+    families = {load_config(p).model.name for p in HOMEWORK}
+    assert {"mlp", "cnn", "lenet5", "resnet", "rnn", "vit"} <= families
 
 
 def test_the_resolved_config_is_frozen_and_read_by_attribute() -> None:

@@ -7,13 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import fake_run, many_runs
+from conftest import fake_run, many_runs, write_run
 from pptx import Presentation
 from pptx.oxml.ns import qn
 from test_slides_fit import check_deck
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
+from mlcl_train.config.loader import load_config
 from mlcl_train.runs.labels import changes_against
 from mlcl_train.runs.store import read_runs
 
@@ -55,6 +56,7 @@ def homework(tmp_path_factory) -> tuple[Path, Presentation]:
     return runs, slides(runs, root / "deck.pptx", "--baseline", "hw2_baseline")
 
 
+@pytest.mark.slow
 def test_the_talk_comes_first_and_the_appendix_after_its_divider(homework):
     runs, prs = homework
     shown = titles(prs)
@@ -79,12 +81,27 @@ def test_the_setup_says_what_the_runs_share_and_that_only_the_model_differs(home
     assert "Only model.* differs" in setup and "Warning" not in setup
 
 
+@pytest.mark.slow
 def test_the_setup_warns_where_runs_differ_outside_the_model(tmp_path):
     runs = homework_runs(tmp_path)
     fake_run(runs, 9, "adam", ["train.optimizer=adam", "train.batch_size=128"], dict(BASE), acc=99.0)
     setup = all_text(slides(runs, tmp_path / "d.pptx", "--no-appendix").slides[1])
     assert "Warning: the runs differ outside model.*: train.batch_size, train.optimizer.name" in setup
     assert "optimizer: sgd (5), adam (1)" in setup
+
+
+@pytest.mark.slow
+def test_the_shipped_homework_variants_share_the_recipe_and_the_others_are_caught(tmp_path):
+    """Every hw2_*.yaml beside mlp_deep.yaml: a fair comparison; cnn.yaml (Adam, cosine, batch 128) among them:
+    the warning."""
+    configs = Path(__file__).parent.parent / "configs"
+    for n, path in enumerate(sorted(configs.glob("hw2_*.yaml")) + [configs / "mlp_deep.yaml"]):
+        write_run(tmp_path / "runs", n, load_config(path))
+    setup = all_text(slides(tmp_path / "runs", tmp_path / "fair.pptx", "--no-appendix").slides[1])
+    assert "Only model.* differs" in setup and "Warning" not in setup
+    write_run(tmp_path / "runs", 9, load_config(configs / "cnn.yaml"))
+    setup = all_text(slides(tmp_path / "runs", tmp_path / "mixed.pptx", "--no-appendix").slides[1])
+    assert "Warning: the runs differ outside model.*:" in setup and "train.optimizer.name" in setup
 
 
 def test_every_change_against_the_baseline_is_in_the_deck_with_its_points(homework):
@@ -126,6 +143,7 @@ def test_without_the_appendix_a_deck_has_at_most_10_slides(tmp_path, count):
     assert check_deck(tmp_path / "d.pptx") == len(prs.slides)
 
 
+@pytest.mark.slow
 def test_korean_deck_names_an_east_asian_typeface_and_fits(tmp_path):
     runs = tmp_path / "runs"
     for n, (name, acc) in enumerate([("기준모델", 11.0), ("렐루", 80.0), ("배치정규화_넓은모델", 97.0)]):
@@ -138,6 +156,20 @@ def test_korean_deck_names_an_east_asian_typeface_and_fits(tmp_path):
     assert spans and all(r._r.rPr.find(qn("a:ea")).get("typeface") == "Malgun Gothic" for r in spans)
     assert "기준 모델: 기준모델" in prs.slides[0].notes_slide.notes_text_frame.text
     check_deck(out)
+
+
+@pytest.mark.slow
+def test_a_korean_deck_says_the_status_and_the_confusion_lines_in_korean(tmp_path):
+    """The red status of a run not completed, the confusion matrix's lines and the table's notes: no English."""
+    runs = homework_runs(tmp_path)
+    summary = next(runs.glob("*-relu")) / "summary.json"
+    summary.write_text(summary.read_text().replace('"status": "completed"', '"status": "interrupted"'))
+    prs = slides(runs, tmp_path / "ko.pptx", "--lang", "ko", "--baseline", "hw2_baseline")
+    text = "\n".join(all_text(slide) + slide.notes_slide.notes_text_frame.text for slide in prs.slides)
+    assert "interrupted, 에폭 3/3 완료" in text and "중간에 멈췄습니다" in text
+    assert "혼동 행렬 없음" in text and "모든 실행에서 같음: " in text
+    for english in ("epochs done", "No confusion matrix", "Same for all runs", "stopped early", "continue it"):
+        assert english not in text, english
 
 
 def test_figures_find_a_korean_font_or_say_there_is_none(capsys):

@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -50,7 +51,8 @@ def server(digit_run):
 
 
 def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url + "predict", data=body, headers=headers or {}, method="POST")
+    headers = {"Content-Type": "image/png", **(headers or {})}  # what the page sends
+    request = urllib.request.Request(url + "predict", data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
@@ -64,6 +66,7 @@ def png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_the_page_and_a_drawing_are_answered(server):
     with urllib.request.urlopen(server.url) as response:
         page = response.read().decode()
@@ -86,7 +89,8 @@ def test_malformed_or_oversized_requests_get_a_4xx(server, body, headers, status
 
     host, port = server.server_address[:2]
     connection = http.client.HTTPConnection(host, port)
-    connection.request("POST", "/predict", body=body, headers={"Content-Length": str(len(body)), **headers})
+    headers = {"Content-Length": str(len(body)), "Content-Type": "image/png", **headers}
+    connection.request("POST", "/predict", body=body, headers=headers)
     response = connection.getresponse()
     assert response.status == status and "error" in json.loads(response.read())
     connection.close()
@@ -98,6 +102,7 @@ def test_unknown_paths_are_404(server):
     assert err.value.code == 404
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_demo_cleanly(digit_run):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "mlcl_train", "demo", str(digit_run), "--port", "0"],
@@ -181,3 +186,152 @@ def test_the_page_reads_strokes_drawn_with_the_mouse(server, browser, tmp_path):
     assert [b.text for b in bars] == ["0"]  # the bar of the prediction is highlighted
     browser.save_screenshot(str(tmp_path / "demo.png"))
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ---------------------------------------------------------------- hostile requests
+
+
+def raw(server, data: bytes) -> bytes:
+    """Send bytes on a fresh connection; everything the server answers before it closes the connection."""
+    import socket
+
+    with socket.create_connection(server.server_address[:2], timeout=60) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def drawing_png() -> bytes:
+    image = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(image).line([(140, 40), (140, 240)], fill=0, width=18)
+    return png(image)
+
+
+@pytest.mark.parametrize("host, status", [("evil.example:{port}", 403), ("127.0.0.1:1", 403), (None, 403),
+                                          ("localhost:{port}", 200), ("127.0.0.1:{port}", 200)])
+def test_only_the_demos_own_host_is_answered(server, host, status):
+    port = server.server_address[1]
+    header = "" if host is None else f"Host: {host.format(port=port)}\r\n"
+    answer = raw(server, f"GET / HTTP/1.1\r\n{header}Connection: close\r\n\r\n".encode())
+    assert answer.startswith(f"HTTP/1.0 {status}".encode()), answer[:60]
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Content-Type": "text/plain", "Origin": "http://evil.example"}, 403),  # a cross-site "simple" POST
+    ({"Content-Type": "text/plain"}, 415),
+    ({"Origin": "http://evil.example"}, 403),
+    ({"Sec-Fetch-Site": "cross-site"}, 403),
+    ({"Origin": "http://localhost:{port}", "Sec-Fetch-Site": "same-origin"}, 200),  # the page itself
+])
+def test_drawings_are_taken_only_from_the_demos_own_page(server, headers, status):
+    port = server.server_address[1]
+    headers = {k: v.format(port=port) for k, v in headers.items()}
+    assert post(server.url, drawing_png(), headers)[0] == status
+
+
+def test_a_content_length_that_is_no_ascii_number_gets_a_400(server):
+    port = server.server_address[1]
+    answer = raw(server, f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: image/png\r\n"
+                         "Content-Length: \u00b2\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.0 400") and b"Content-Length must be a number" in answer
+
+
+def test_a_picture_over_the_pixel_limit_is_refused_before_it_is_decoded(server):
+    status, answer = post(server.url, png(Image.new("L", (4096, 4096), 255)))
+    assert status == 400 and "4096x4096" in answer["error"]
+
+
+def test_the_run_folders_name_is_escaped_in_the_page(digit_run, tmp_path):
+    run = shutil.copytree(digit_run, tmp_path / "x<img src=x onerror=alert(document.domain)>")
+    demo = Demo(run, 0)
+    try:
+        page = demo.page.decode()
+    finally:
+        demo.server_close()
+    assert "<img" not in page and "model of x&lt;img src=x onerror=alert(document.domain)&gt;" in page
+    assert f'<script nonce="{demo.nonce}">' in page  # and the policy runs no script without the nonce
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_a_port_out_of_range_is_one_line(digit_run, port):
+    result = CliRunner().invoke(app, ["demo", str(digit_run), "--port", port])
+    assert result.exit_code == 2 and "--port" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+class DemoProcess:
+    """`mlcl-train demo RUN --port 0` in a subprocess, optionally with a file-descriptor limit."""
+
+    def __init__(self, run: Path, fds: int | None = None) -> None:
+        import resource
+
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))) if fds else None
+        self.proc = subprocess.Popen([sys.executable, "-m", "mlcl_train", "demo", str(run), "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                     preexec_fn=limit)
+        line = self.proc.stdout.readline()
+        assert line.startswith("Draw a digit at"), line + self.proc.stderr.read()
+        self.url = line.split()[4]
+        self.port = int(self.url.rstrip("/").rsplit(":", 1)[1])
+
+    def peak_mb(self) -> int:
+        return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{self.proc.pid}/status").read_text())[1]) // 1024
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.communicate(timeout=60)
+
+
+@pytest.mark.slow
+def test_parallel_large_pictures_keep_the_servers_memory_bounded(digit_run):
+    """30 parallel POSTs of a 1024x1024 drawing (the largest taken): two decode at a time."""
+    server = DemoProcess(digit_run)
+    try:
+        before = server.peak_mb()
+        image = Image.new("RGB", (1024, 1024), "white")
+        ImageDraw.Draw(image).line([(512, 100), (512, 900)], fill="black", width=60)
+        body, statuses = png(image), []
+        threads = [threading.Thread(target=lambda: statuses.append(post(server.url, body)[0])) for _ in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        grown = server.peak_mb() - before
+    finally:
+        server.stop()
+    print(f"peak memory grew by {grown} MB over 30 parallel 1024x1024 drawings")
+    assert statuses == [200] * 30
+    assert grown < 200  # 30 decodes at once (no limit) grow it by about 1 GB
+
+
+@pytest.mark.slow
+def test_stalled_clients_beyond_the_fd_limit_leave_the_server_serving_and_idle(digit_run):
+    """65 clients that send half a request line, under `ulimit -n 64`: a new visitor still gets the page."""
+    import http.client
+    import socket
+
+    server = DemoProcess(digit_run, fds=64)
+    stalled = []
+    try:
+        for _ in range(65):
+            stalled.append(socket.create_connection(("127.0.0.1", server.port), timeout=60))
+            stalled[-1].sendall(b"GET / HTTP/1.1\r\n")
+        cpu = server.cpu_seconds()
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        assert response.status == 200 and b'<canvas id="pad"' in response.read()
+        connection.close()
+        used = server.cpu_seconds() - cpu
+    finally:
+        for sock in stalled:
+            sock.close()
+        server.stop()
+    print(f"the server used {used:.2f} s of CPU while the visitor waited")
+    assert used < 2.0  # an accept loop spinning on EMFILE burns all of it

@@ -61,6 +61,7 @@ def test_no_scheduler_is_none() -> None:
     assert make_scheduler(cfg, make_optimizer(cfg, build_model(cfg)), 100) is None
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path, make_config) -> None:
     """2 epochs then a resume to 4 give the learning rates and gradient norms of 4 epochs in one go.
 
@@ -83,6 +84,7 @@ def test_resume_keeps_the_scheduler_state_and_the_gradient_norms(tmp_path: Path,
     assert [r["epoch"] for r in norms] == ["1", "2", "3", "4"] and norms == expected
 
 
+@pytest.mark.slow
 def test_onecycle_plans_epochs_times_batches_and_steps_after_every_batch(tmp_path: Path, make_config) -> None:
     """The learning rate logged at each epoch's start is torch's OneCycleLR after 8 x (epoch - 1) steps.
 
@@ -105,6 +107,7 @@ def test_onecycle_plans_epochs_times_batches_and_steps_after_every_batch(tmp_pat
     assert lrs[0] == "0.002"  # max_lr / div_factor 25
 
 
+@pytest.mark.slow
 def test_onecycle_resumes_as_the_uninterrupted_run_and_refuses_to_extend(tmp_path: Path, make_config) -> None:
     from mlcl_train.config.loader import load_config
     from mlcl_train.core.errors import Stopped
@@ -126,6 +129,7 @@ def test_onecycle_resumes_as_the_uninterrupted_run_and_refuses_to_extend(tmp_pat
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_label_smoothing_smooths_the_training_loss_only(tmp_path: Path, make_config) -> None:
     """The smoothed loss is torch's formula; a run trains on it, and its logged test loss is plain cross-entropy."""
     from mlcl_train.config.loader import load_config
@@ -148,6 +152,7 @@ def test_label_smoothing_smooths_the_training_loss_only(tmp_path: Path, make_con
     assert float(smoothed["test_loss"]) == pytest.approx(test_loss, abs=2e-6)
 
 
+@pytest.mark.slow
 def test_channels_last_trains_with_channels_last_weights(tmp_path: Path, make_config) -> None:
     from mlcl_train.config.loader import load_config
     from mlcl_train.training.loop import setup

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
@@ -12,6 +13,7 @@ from mlcl_train.cli.app import app
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_eval_reproduces_the_final_accuracy_and_writes_the_figures(trained_runs, tmp_path):
     run = next(trained_runs[0].iterdir())
     result = runner.invoke(app, ["eval", str(run), "-o", str(tmp_path / "eval"), "--mistakes", "6"])

@@ -16,6 +16,7 @@ from mlcl_train.runs.store import read_csv
 ROOT = Path(__file__).parents[1]
 
 
+@pytest.mark.slow
 def test_event_files_hold_the_epochs_scalars_and_the_hparams(tmp_path: Path, make_config) -> None:
     if os.environ.get("CI") != "true":  # part of .[dev]: CI always has it
         pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
@@ -41,6 +42,7 @@ def test_event_files_hold_the_epochs_scalars_and_the_hparams(tmp_path: Path, mak
     assert "_hparams_/experiment" in plugins and "_hparams_/session_start_info" in plugins
 
 
+@pytest.mark.slow
 def test_training_without_tensorboard_never_imports_it(make_config, tmp_path: Path) -> None:
     cfg = make_config(train={"epochs": 1})
     code = ("import sys; from mlcl_train.config.loader import load_config; "
@@ -52,6 +54,7 @@ def test_training_without_tensorboard_never_imports_it(make_config, tmp_path: Pa
     assert result.stdout.splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_a_missing_tensorboard_is_one_clear_line(make_config, tmp_path: Path) -> None:
     cfg = make_config(train={"tensorboard": True})
     code = ("import sys; sys.modules['tensorboard'] = None; from mlcl_train.cli.app import main; "

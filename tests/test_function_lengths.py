@@ -1,4 +1,4 @@
-"""Functions in training/ and runs/ stay short enough to read at a glance (benchmarks/function_lengths.py)."""
+"""Function bodies stay short enough to read at a glance (benchmarks/function_lengths.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("mlcl_train/training", "mlcl_train/runs")
+FOLDERS = ("mlcl_train",)
 
 
 def lengths():
@@ -16,14 +16,14 @@ def lengths():
     return module
 
 
-def test_the_checker_measures_def_to_last_line(tmp_path: Path) -> None:
-    (tmp_path / "m.py").write_text("def short():\n    return 1\n\n\nclass A:\n    def long(self):\n"
-                                   + "        x = 1\n" * 60)
+def test_the_checker_measures_the_body_after_the_docstring(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text('def short(\n    a=1,\n):\n    """Doc."""\n    return 1\n\n\nclass A:\n'
+                                   '    def long(self):\n        """Doc\n\n        more."""\n' + "        x = 1\n" * 60)
     found = lengths().lengths([tmp_path])
-    assert [(lines, where.rsplit(" ", 1)[1]) for lines, where in found] == [(61, "long"), (2, "short")]
+    assert [(lines, where.rsplit(" ", 1)[1]) for lines, where in found] == [(60, "long"), (1, "short")]
 
 
-def test_no_function_in_training_or_runs_is_over_the_limit() -> None:
+def test_no_function_body_is_over_the_limit() -> None:
     module = lengths()
     found = module.lengths([ROOT / f for f in FOLDERS])
     assert found, "no functions found: the folders moved?"

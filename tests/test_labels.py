@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from mlcl_train.runs.labels import differing_keys, run_labels
@@ -66,3 +67,24 @@ def test_a_label_is_shortened_in_its_name_so_that_its_keys_stay():
     assert shorten(long, 48) == "sequential_with_a_rather_long_des\u2026 optimizer=sgd" and len(shorten(long, 48)) == 48
     assert shorten("mlp_deep lr=0.05", 48) == "mlp_deep lr=0.05"
     assert shorten("x" * 60, 20) == "x" * 19 + "\u2026"
+
+
+def trial(folder: str, sweep: str, point: dict, seed: int) -> RunRecord:
+    run = record(folder, folder.split("-", 2)[2], seed=seed)
+    return replace(run, sweep=sweep, point=point, seed=seed)
+
+
+def test_a_sweep_trial_is_labelled_by_its_swept_values_and_seed():
+    runs = [trial("20261127-100000-tiny-0-s1", "tiny", {"model.hidden": [512]}, 1),
+            trial("20261127-100001-tiny-0-s2", "tiny", {"model.hidden": [512]}, 2),
+            trial("20261127-100002-tiny-1-s1", "tiny", {"model.hidden": [64], "train.optimizer.lr": 0.05}, 1),
+            record("20261127-100300-mlp_deep", "mlp_deep")]
+    assert run_labels(runs) == ["hidden=[512] s1", "hidden=[512] s2", "hidden=[64] lr=0.05 s1", "mlp_deep"]
+    other = trial("20261127-100400-wide-0-s1", "wide", {"model.hidden": [512]}, 1)
+    assert run_labels([runs[0], other]) == ["tiny hidden=[512] s1", "wide hidden=[512] s1"]
+
+
+def test_a_count_of_one_is_singular():
+    from mlcl_train.core.values import plural
+
+    assert [plural(n, "seed") for n in (0, 1, 2)] == ["0 seeds", "1 seed", "2 seeds"]

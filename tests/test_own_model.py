@@ -59,6 +59,7 @@ def own_config(make_config, tmp_path):
     return make
 
 
+@pytest.mark.slow
 def test_a_class_of_my_own_trains_and_every_command_reads_its_run(own_config, tmp_path):
     config = own_config()
     args = ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"), "--no-progress"]
@@ -123,3 +124,82 @@ def test_a_class_of_my_own_is_read_by_attribute_like_a_registered_model(own_conf
     assert [f.name for f in dataclasses.fields(model)] == ["name", "width", "dropout"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.width = 5
+
+
+# ---------------------------------------------------------------- a run folder from someone else
+
+EVIL = MY_MODELS + '''
+import pathlib
+pathlib.Path(__file__).with_name("IMPORTED").write_text("ran")
+'''
+
+
+@pytest.fixture
+def received_run(own_config, tmp_path):
+    """A trained run of TinyNet whose config.yaml is then made to name evil.py beside it, as a run sent by
+    someone else would: evil.py writes IMPORTED next to itself when it is imported."""
+    config = own_config()
+    assert runner.invoke(app, ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"),
+                               "--no-progress"]).exit_code == 0
+    run = next((tmp_path / "runs").iterdir())
+    (run / "evil.py").write_text(EVIL)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["model"]["name"] = "evil.py:TinyNet"
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return run
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "{run}", "{image}"], ["export", "{run}", "-o", "{tmp}/m.onnx"], ["eval", "{run}", "-o", "{tmp}/e"],
+    ["resume", "{run}", "--epochs", "3", "--no-progress"], ["demo", "{run}", "--port", "0"],
+])
+@pytest.mark.slow
+def test_a_received_runs_own_model_file_is_not_imported(received_run, tmp_path, command, monkeypatch):
+    from PIL import Image
+
+    Image.new("L", (28, 28), 0).save(tmp_path / "d.png")
+    monkeypatch.chdir(tmp_path)  # eval, as every command, finds evil.py in the run folder, not here
+    args = [a.format(run=received_run, image=tmp_path / "d.png", tmp=tmp_path) for a in command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert not (received_run / "IMPORTED").exists()
+    assert str(received_run / "evil.py") in result.stderr and "--trust-code" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_api_neither_imports_it_and_trust_code_does(received_run):
+    from mlcl_train import load_run
+    from mlcl_train.core.errors import UserError
+
+    with pytest.raises(UserError, match="trust_code=True"):
+        load_run(received_run).net  # noqa: B018  (the property loads the model)
+    assert not (received_run / "IMPORTED").exists()
+    assert load_run(received_run).load_model(trust_code=True).fc1.out_features == 10
+    assert (received_run / "IMPORTED").exists()
+
+
+@pytest.mark.slow
+def test_the_file_i_trained_with_is_imported_and_an_edited_one_is_not(own_config, tmp_path):
+    config = own_config()
+    assert runner.invoke(app, ["train", "--config", str(config), "--runs-dir", str(tmp_path / "runs"),
+                               "--no-progress"]).exit_code == 0
+    run = next((tmp_path / "runs").iterdir())
+    assert runner.invoke(app, ["export", str(run), "-o", str(tmp_path / "m.onnx")]).exit_code == 0
+    with open(tmp_path / "models" / "my_models.py", "a") as f:
+        f.write("\nprint('changed after training')\n")
+    result = runner.invoke(app, ["export", str(run), "-o", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2 and "or changed since" in result.stderr
+
+
+def test_a_model_file_that_calls_exit_is_one_line_and_a_failure(own_config, tmp_path):
+    (tmp_path / "models" / "quits.py").write_text("raise SystemExit(0)\n")
+    result = runner.invoke(app, ["summary", "--config", str(own_config(name="models/quits.py:Net"))])
+    assert result.exit_code == 2 and "SystemExit" in result.stderr, result.output
+
+
+def test_override_keys_that_are_not_names_are_one_clear_error():
+    from mlcl_train import train
+    from mlcl_train.core.errors import UserError
+
+    with pytest.raises(UserError, match="config key 1: keys are dotted names"):
+        train("mlp_deep", {1: 2})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
@@ -55,6 +56,7 @@ def test_a_single_epoch_is_drawn_between_whole_epochs(trained_runs, tmp_path):
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_many_runs_keep_the_figure_bounded_with_distinct_styles_and_a_note(tmp_path):
     from conftest import many_runs
     from PIL import Image

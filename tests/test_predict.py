@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
+from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
@@ -141,7 +144,9 @@ def test_a_fashion_mnist_run_answers_with_the_garment_names(trained_runs, tmp_pa
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     cfg["data"]["dataset"] = "fashion_mnist"
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    Image.new("L", (50, 50), 0).save(tmp_path / "x.png")
+    shirt = Image.new("L", (50, 50), 0)
+    ImageDraw.Draw(shirt).rectangle([10, 8, 40, 44], fill=200)  # something on the page: a blank one has no answer
+    shirt.save(tmp_path / "x.png")
     result = runner.invoke(app, ["predict", str(run), str(tmp_path / "x.png"), "--format", "json", "--top", "10"])
     assert result.exit_code == 0, result.output
     assert {t["class"] for t in json.loads(result.stdout)[0]["top"]} >= {"T-shirt", "Sneaker", "Boot"}
@@ -161,3 +166,93 @@ def test_predict_errors_are_one_line(trained_runs, tmp_path, args, message):
     result = runner.invoke(app, ["predict", *args])
     assert result.exit_code == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- hostile and careless files
+
+
+def declared_png(width: int, height: int) -> bytes:
+    """A 100-byte PNG whose header declares width x height pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(declared_png(50000, 50000)), "pixels"),
+    (lambda p: p.write_bytes(declared_png(9000, 9000)), "9000x9000 pixels"),
+    (lambda p: os.mkfifo(p), "FIFO"),
+    (lambda p: p.mkdir(), "directory"),
+])
+def test_huge_or_irregular_image_files_are_one_line(trained_runs, tmp_path, make, message):
+    run = sorted(trained_runs[0].iterdir())[0]
+    make(tmp_path / "x.png")
+    result = runner.invoke(app, ["predict", str(run), str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_save_preprocessed_never_overwrites_a_file_or_an_image(trained_runs, tmp_path):
+    run = sorted(trained_runs[0].iterdir())[0]
+    for folder, index in (("a", 0), ("b", 1)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(mnist_digits(2)[0][index]).save(tmp_path / folder / "digit.png")
+    (tmp_path / "notes.txt").write_text("mine")
+    images = [str(tmp_path / "a" / "digit.png"), str(tmp_path / "b" / "digit.png")]
+    onto_file = runner.invoke(app, ["predict", str(run), *images, "--save-preprocessed", str(tmp_path / "notes.txt")])
+    assert onto_file.exit_code == 2 and "is a file" in onto_file.stderr
+    onto_image = runner.invoke(app, ["predict", str(run), *images, "--save-preprocessed", str(tmp_path / "a")])
+    assert onto_image.exit_code == 2 and "over the image itself" in onto_image.stderr
+    both = runner.invoke(app, ["predict", str(run), *images, "--save-preprocessed", str(tmp_path / "seen")])
+    assert both.exit_code == 0, both.output
+    assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == ["digit-2.png", "digit.png"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_blank_page_says_no_digit_was_found(trained_runs, tmp_path):
+    run = sorted(trained_runs[0].iterdir())[0]
+    Image.new("L", (200, 200), 255).save(tmp_path / "white.png")
+    Image.new("RGB", (200, 200), 0).save(tmp_path / "black.png")
+    paths = [str(tmp_path / "white.png"), str(tmp_path / "black.png")]
+    table = runner.invoke(app, ["predict", str(run), *paths])
+    assert table.exit_code == 0 and table.stdout.count("no digit found") == 2, table.output
+    answers = json.loads(runner.invoke(app, ["predict", str(run), *paths, "--format", "json"]).stdout)
+    assert [a["prediction"] for a in answers] == [None, None] and all(a["top"] == [] for a in answers)
+
+
+@pytest.mark.parametrize("mode", ["F", "I;16"])
+def test_a_float_or_16_bit_tiff_reads_like_the_same_picture_in_8_bits(mode, tmp_path):
+    digit = mnist_digits(1)[0][0]
+    values = digit.astype(np.float32) / 255 if mode == "F" else digit.astype(np.uint16) * 257
+    Image.fromarray(values).save(tmp_path / "digit.tif")  # a float32 or uint16 array: mode F or I;16
+    from mlcl_train.serve.predict import read_image
+
+    seen = preprocess(read_image(tmp_path / "digit.tif"))
+    assert seen.max() == 1.0 and np.abs(seen - preprocess(Image.fromarray(digit))).max() < 0.02
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_number_of_files(trained_runs, tmp_path):
+    """Peak RSS of `predict` on 2 and on 24 pictures of 2048x2048 (each about 16 MB decoded): the same."""
+    run = sorted(trained_runs[0].iterdir())[0]
+    big = Image.new("RGB", (2048, 2048), "white")
+    ImageDraw.Draw(big).line([(1024, 300), (1024, 1700)], fill="black", width=150)
+    big.save(tmp_path / "big0.png")
+    for i in range(1, 24):
+        os.link(tmp_path / "big0.png", tmp_path / f"big{i}.png")
+    code = ("import resource, sys; from mlcl_train.serve.predict import predict_files; "
+            "predict_files(sys.argv[1], sys.argv[2:]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+
+    def peak(n: int) -> int:
+        args = [str(tmp_path / f"big{i}.png") for i in range(n)]
+        out = subprocess.run([sys.executable, "-c", code, str(run), *args], capture_output=True, text=True, check=True)
+        return int(out.stdout.split()[-1]) // 1024
+
+    two, many = peak(2), peak(24)
+    print(f"peak RSS: {two} MB for 2 pictures, {many} MB for 24")
+    assert many - two < 60  # kept decoded, 22 more pictures take over 260 MB

@@ -66,6 +66,7 @@ def texts(slide) -> str:
     return "\n".join(out)
 
 
+@pytest.mark.slow
 def test_slides_title_table_one_slide_per_run_curves_and_confusion(deck, three_runs):
     prs, stdout = deck
     best = best_name(three_runs)
@@ -176,6 +177,7 @@ def test_a_long_layer_list_is_cut_in_the_middle_with_the_total_kept():
     ]
 
 
+@pytest.mark.slow
 def test_missing_weights_and_a_run_without_an_epoch_are_said_on_the_slides(three_runs, tmp_path):
     runs = shutil.copytree(three_runs, tmp_path / "runs")
     best = best_name(three_runs)
@@ -231,6 +233,7 @@ class Page(HTMLParser):
             self._text = None
 
 
+@pytest.mark.slow
 def test_report_is_one_self_contained_page(three_runs, tmp_path):
     out = tmp_path / "share" / "report.html"
     result = runner.invoke(app, ["report", str(three_runs), "-o", str(out)])
@@ -263,6 +266,7 @@ def test_wrong_output_names_and_missing_runs_are_one_line(tmp_path):
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, args
 
 
+@pytest.mark.slow
 def test_the_confusion_slide_names_the_epoch_its_weights_reproduce(trained_runs):
     """The deck is built from a snapshot: the record and model.pt's bytes, read once. The epoch it names is the
     one whose recorded accuracy the weights reproduce, so a run still training cannot contradict itself."""
@@ -280,6 +284,7 @@ def test_the_confusion_slide_names_the_epoch_its_weights_reproduce(trained_runs)
     assert lines[0].startswith("Its weights as last saved classify")
 
 
+@pytest.mark.slow
 def test_slides_and_report_show_their_progress_on_stderr(three_runs, tmp_path):
     result = runner.invoke(app, ["report", str(three_runs), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output

@@ -142,11 +142,13 @@ def test_the_table_renderer_without_a_rule_and_indented() -> None:
     assert table.render(["a"], [["x|y"]], "markdown") == "| a |\n|:---|\n| x\\|y |\n"
 
 
-def test_every_status_a_reader_can_find_has_a_note_on_the_slides() -> None:
-    from mlcl_train.present.content import STATUS_NOTES
+def test_every_status_a_reader_can_find_has_a_note_on_the_slides_in_each_language() -> None:
+    from mlcl_train.present.words import EN, KO
     from mlcl_train.runs.store import READ_STATUSES
 
-    assert set(STATUS_NOTES) == set(READ_STATUSES) - {"completed"}
+    for words in (EN, KO):
+        assert {key.removeprefix("status_") for key in words if key.startswith("status_")} - {"unknown", "fact"} == (
+            set(READ_STATUSES) - {"completed"})
 
 
 def test_a_run_name_too_long_for_a_folder_says_so(tmp_path: Path, make_config) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,8 +83,11 @@ def test_init_copies_the_configs_and_keeps_an_edited_file(elsewhere: Path) -> No
     course = elsewhere / "course" / "configs"
     copied = sorted(p.relative_to(course) for p in course.rglob("*.yaml"))
     assert copied == shipped_files and len(copied) > 10
-    everything = [p for p in (elsewhere / "course").rglob("*") if p.is_file()]  # configs/ and sweeps/
-    assert f"copied {len(everything)} files" in result.stdout
+    configs = [p for p in course.rglob("*") if p.is_file()]
+    sweeps = [p for p in (elsewhere / "course" / "sweeps").rglob("*") if p.is_file()]
+    assert (f"copied {len(configs) + len(sweeps)} files ({len(configs)} into course/configs, {len(sweeps)} into "
+            "course/sweeps)") in result.stdout and sweeps
+    assert (course / "my_models.py").is_file() and load_config(course / "tiny.yaml").model.width == 32  # models.md's
     assert (elsewhere / "course" / "sweeps" / "width_depth.yaml").is_file()
 
     edited = elsewhere / "course" / "configs" / "mlp_deep.yaml"
@@ -92,7 +99,7 @@ def test_init_copies_the_configs_and_keeps_an_edited_file(elsewhere: Path) -> No
     assert load_config(edited).model.hidden == [32]  # extends works in the copy
 
     result = run("init", "course", "--force")
-    assert result.exit_code == 0 and "copied 1 files" in result.stdout
+    assert result.exit_code == 0 and "copied 1 file (1 into course/configs, 0 into course/sweeps)" in result.stdout
     assert edited.read_bytes() == (CONFIGS / "mlp_deep.yaml").read_bytes()
 
 
@@ -117,6 +124,52 @@ def test_every_shipped_folder_is_found_in_the_clone() -> None:
     assert "_homework2" not in shipped.names()
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: os.mkfifo(p), "is a FIFO"),
+])
+def test_init_over_a_folder_or_fifo_is_one_line(elsewhere: Path, make, message) -> None:
+    (elsewhere / "configs").mkdir()
+    make(elsewhere / "configs" / "mlp_deep.yaml")
+    result = CliRunner().invoke(app, ["init", str(elsewhere)])
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_init_force_replaces_a_link_and_never_writes_through_it(elsewhere: Path) -> None:
+    outside = elsewhere / "outside.txt"
+    outside.write_text("precious")
+    (elsewhere / "course" / "configs").mkdir(parents=True)
+    link = elsewhere / "course" / "configs" / "mlp_deep.yaml"
+    link.symlink_to(outside)
+    kept = CliRunner().invoke(app, ["init", str(elsewhere / "course")])
+    assert kept.exit_code == 0 and f"kept {link}" in kept.stderr
+    forced = CliRunner().invoke(app, ["init", str(elsewhere / "course"), "--force"])
+    assert forced.exit_code == 0 and outside.read_text() == "precious"
+    assert not link.is_symlink() and link.read_bytes() == shipped.find("mlp_deep").read_bytes()
+
+
+def unshare_works() -> bool:
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "-rm", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not unshare_works() and os.environ.get("CI") != "true",
+                    reason="needs `unshare -rm` (a user and mount namespace) to mount a small tmpfs")
+def test_init_on_a_full_disk_leaves_no_empty_config(tmp_path: Path) -> None:
+    """init into a real 24 KB file system: it fails in one line, and no file it leaves is empty."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = (f'mount -t tmpfs -o size=24k tmpfs "{disk}" && "$@" init "{disk}/course"; code=$?; '
+              f'find "{disk}" -type f -empty; exit $code')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", sys.executable, "-m", "mlcl_train"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: cannot write") and "No space left on device" in result.stderr
+    assert len(result.stderr.splitlines()) == 1  # find printed no empty file
+
+
+@pytest.mark.slow
 def test_the_speedrun_config_resolves_and_trains_a_few_steps(tmp_path: Path, tiny_root: Path) -> None:
     """configs/speedrun.yaml as shipped (one cycle, label smoothing, bf16 where the CPU has it), on the tiny data."""
     from mlcl_train.runs.store import read_csv

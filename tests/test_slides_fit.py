@@ -126,6 +126,7 @@ def test_every_text_fits_its_box_in_decks_of_many_runs(tmp_path: Path, count: in
     assert len(labels) == count and len(set(labels)) == count  # cut before the keys that tell runs apart
 
 
+@pytest.mark.slow
 def test_every_text_fits_in_a_deck_of_one_trained_run(trained_runs, tmp_path: Path):
     run = shutil.copytree(next(trained_runs[0].glob("*-hidden16")), tmp_path / "runs" / "one")
     config = (run / "config.yaml").read_text().replace("name: hidden16", f"name: {LONG_NAME}")

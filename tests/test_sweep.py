@@ -124,6 +124,7 @@ def test_two_workers_train_each_pair_once_and_a_rerun_trains_nothing(finished) -
     assert "4 of 4 trials finished" in out
 
 
+@pytest.mark.slow
 def test_compare_group_makes_one_row_per_point(finished) -> None:
     folder = finished[1] / "sweeps" / "tiny"
     grouped = CliRunner().invoke(app, ["compare", str(folder), "--group"])
@@ -147,6 +148,7 @@ def test_plot_params_draws_a_panel_per_swept_key(finished, tmp_path: Path) -> No
     assert (tmp_path / "params.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_report_shows_a_sweep_as_one_grouped_table(finished, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(finished[1] / "sweeps" / "tiny"), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
@@ -275,7 +277,7 @@ def test_random_and_tpe_take_ranges_and_check_both_ends(tmp_path: Path, make_con
     path = write_sweep(tmp_path, make_config(), method="tpe", trials=5, seeds=[3], space=space)
     result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "tpe, 5 points x 1 seeds (3) = 5 trials" in result.output
+    assert "tpe, 5 points x 1 seed (3) = 5 trials" in result.output
     assert "0.001..0.1 (log)" in result.output and "int 16..128" in result.output
     space["train.batch_size"] = {"low": 0, "high": 128, "int": True}  # batch size 0 is not a valid config
     path = write_sweep(tmp_path, make_config(), method="random", trials=5, space=space)
@@ -346,6 +348,7 @@ def test_hosts_starting_together_on_a_new_database_all_join(tmp_path: Path, make
     assert sorted(counts.values()) == [1, 1, 1, 1] and {s for *_, s in counts} == {"completed"}
 
 
+@pytest.mark.slow
 def test_a_database_that_accepts_and_never_answers_is_one_line(tmp_path: Path, make_config, monkeypatch) -> None:
     import socket
     import threading

@@ -288,6 +288,7 @@ def test_hard_kill_leaves_every_file_complete(tmp_path: Path, make_config) -> No
     assert [int(r["epoch"]) for r in read_csv(run / "metrics.csv")] == list(range(1, done + 2))
 
 
+@pytest.mark.slow
 def test_resume_restores_a_metrics_row_cut_off_by_a_kill(tmp_path: Path, make_config) -> None:
     runs = tmp_path / "runs"
     result = train("--config", str(make_config()), "--runs-dir", str(runs), "--set", "train.epochs=3")

@@ -69,6 +69,7 @@ def test_the_best_epoch_is_chosen_on_val_when_there_is_one() -> None:
     assert (picked["best_split"], picked["best_epoch"], picked["best_val_acc"]) == ("test", 2, None)
 
 
+@pytest.mark.slow
 def test_val_lines_columns_and_best_weights(tmp_path: Path, make_config) -> None:
     runs = tmp_path / "runs"
     result = train("--config", str(make_config(train={"epochs": 3}, data={"val_split": 100})), "--runs-dir", str(runs))
@@ -96,6 +97,7 @@ def test_val_lines_columns_and_best_weights(tmp_path: Path, make_config) -> None
     assert same == (summary["best_epoch"] == 3)
 
 
+@pytest.mark.slow
 def test_without_a_val_split_the_val_columns_are_empty(tmp_path: Path, make_config) -> None:
     runs = tmp_path / "runs"
     result = train("--config", str(make_config()), "--runs-dir", str(runs))
@@ -106,6 +108,7 @@ def test_without_a_val_split_the_val_columns_are_empty(tmp_path: Path, make_conf
     assert read_run(only_run(runs)).best_split == "test"
 
 
+@pytest.mark.slow
 def test_best_pt_holds_the_best_epochs_weights(tmp_path: Path, make_config) -> None:
     """A learning rate that blows the model up after epoch 1: best.pt keeps epoch 1's weights."""
     runs = tmp_path / "runs"
@@ -126,6 +129,7 @@ def test_best_pt_holds_the_best_epochs_weights(tmp_path: Path, make_config) -> N
     assert f"weights best.pt (epoch {record.best_epoch})" in evaluated.stdout
 
 
+@pytest.mark.slow
 def test_eval_best_on_a_run_chosen_on_test_says_so(trained_runs) -> None:
     run = next(p for p in trained_runs[0].iterdir() if p.is_dir())
     result = CliRunner().invoke(app, ["eval", str(run), "--weights", "best", "-o", str(run.parent.parent / "ev")])
@@ -140,6 +144,7 @@ def test_early_stop_needs_a_val_split() -> None:
         resolve({"train": {"early_stop": {"patience": 2}}})
 
 
+@pytest.mark.slow
 def test_early_stop_ends_a_run_that_stops_improving(tmp_path: Path, make_config) -> None:
     runs = tmp_path / "runs"
     cfg = make_config(train={"epochs": 6, "optimizer": {"name": "sgd", "lr": 1e-12}, "early_stop": {"patience": 2}},

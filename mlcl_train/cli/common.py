@@ -32,6 +32,11 @@ BaselineOpt = Annotated[
     typer.Option("--baseline", metavar="RUN|NAME", help="the run the others are described against: a run folder or "
                  "a run's name (default: the oldest run named *baseline*, else the oldest run)"),
 ]
+TrustOpt = Annotated[
+    bool,
+    typer.Option("--trust-code", help="import the model file (FILE.py:Class) the run names even if it is not one you "
+                 "trained with on this machine; importing it runs its code"),
+]
 ProgressOpt = Annotated[
     Optional[bool],
     typer.Option("--progress/--no-progress", help="progress bars on stderr (default: when it is a terminal)"),
@@ -116,10 +121,14 @@ def run_paths(paths: list[Path] | None, runs_dir: Path | None) -> list[Path]:
 
 
 def records(paths: list[Path]) -> list[RunRecord]:
+    """The runs in paths; a note on stderr names the sweep trials under a folder's sweeps/, which are left out."""
     from mlcl_train.inspect.compare import NO_RUNS
-    from mlcl_train.runs.store import read_runs
+    from mlcl_train.runs.store import read_runs, sweeps_left_out
 
-    return read_runs(paths, NO_RUNS)
+    found = read_runs(paths, NO_RUNS)
+    if note := sweeps_left_out(paths):
+        typer.echo(f"note: {note}", err=True)
+    return found
 
 
 def terminal_width() -> int:

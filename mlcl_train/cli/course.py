@@ -12,6 +12,7 @@ import typer
 
 from mlcl_train.cli.common import command
 from mlcl_train.core import shipped
+from mlcl_train.core.values import plural
 
 
 @command
@@ -23,9 +24,10 @@ def init(
     written, kept = shipped.copy_into(folder, force)
     for path in kept:
         typer.echo(f"kept {path} (it differs from the shipped one; --force overwrites it)", err=True)
-    where = folder / shipped.FOLDERS[0]
-    typer.echo(f"copied {len(written)} files into {where}" + (f", kept {len(kept)}" if kept else ""))
-    typer.echo(f"train one with: mlcl-train --config {where / 'mlp_deep.yaml'}")
+    into = ", ".join(f"{sum(p.is_relative_to(folder / name) for p in written)} into {folder / name}"
+                     for name in shipped.FOLDERS)
+    typer.echo(f"copied {plural(len(written), 'file')} ({into})" + (f", kept {len(kept)}" if kept else ""))
+    typer.echo(f"train one with: mlcl-train --config {folder / shipped.FOLDERS[0] / 'mlp_deep.yaml'}")
 
 
 def _weight(into: str, source: str) -> Any:

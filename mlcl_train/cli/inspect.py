@@ -20,14 +20,17 @@ from mlcl_train.cli.common import (
     ConfigOpt,
     RunsDirOpt,
     SetOpt,
+    TrustOpt,
     Weights,
     WeightsOpt,
     command,
     fail,
+    records,
     run_paths,
     terminal_width,
 )
 from mlcl_train.core import shipped
+from mlcl_train.core.values import plural
 
 RunsFormat = Choice("RunsFormat", {f: f for f in ("table", "csv", "json", "markdown")})  # compare.FORMATS
 
@@ -77,21 +80,20 @@ def compare(
     Status: completed, running, interrupted, diverged, failed, pruned; incomplete (no summary.json),
     broken (unreadable summary.json), killed (marked running, but its process is gone).
     """
-    from mlcl_train.inspect.compare import NO_RUNS
     from mlcl_train.inspect.compare import compare as compare_runs
     from mlcl_train.inspect.groups import compare_groups
-    from mlcl_train.runs.store import read_runs
 
-    records = read_runs(run_paths(paths, runs_dir), NO_RUNS)
-    if group:
-        typer.echo(compare_groups(records, sort, top, filter_, fmt.value), nl=False)
-        return
+    found = records(run_paths(paths, runs_dir))
     width, left_out = terminal_width(), []
-    text = compare_runs(records, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out, baseline)
+    if group:
+        text = compare_groups(found, sort, top, filter_, fmt.value, width, left_out)
+    else:
+        text = compare_runs(found, sort, reverse, top, filter_ or [], fmt.value, columns or [], width, left_out,
+                            baseline)
     typer.echo(text, nl=False)
     if left_out:
-        typer.echo(f"note: {len(left_out)} columns did not fit {width} characters: {', '.join(left_out)}; "
-                   "choose columns with --columns, or see them all with --format csv", err=True)
+        typer.echo(f"note: {plural(len(left_out), 'column')} did not fit {width} characters: {', '.join(left_out)}; "
+                   f"{'' if group else 'choose columns with --columns, or '}see them all with --format csv", err=True)
 
 
 @command
@@ -148,11 +150,12 @@ def eval_run(
         int, typer.Option(min=0, metavar="N", help="how many wrong test images to show (0: none)")
     ] = 24,
     weights: WeightsOpt = Weights.last,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Evaluate runs' saved weights on the test split: accuracy, per class, confusion matrix, mistakes."""
     from mlcl_train.inspect.evaluation import report
 
-    for text, note in report(runs, output, device, mistakes, weights.value):
+    for text, note in report(runs, output, device, mistakes, weights.value, trust_code):
         typer.echo(text, err=note)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlcl_train.cli.common import BaselineOpt, RunsDirOpt, command, progress_line, records, run_paths, where
+from mlcl_train.core.values import plural
 
 RunsArg = Annotated[
     Optional[list[Path]], typer.Argument(metavar="RUN", help="run folders, or folders of run folders [default: runs]")
@@ -68,7 +69,7 @@ def slides(
     paths = run_paths(runs, runs_dir)
     path, count = write_slides(records(paths), output, title, filter_ or [], device, where(paths), progress_line,
                                baseline, appendix, lang, columns or [])
-    typer.echo(f"wrote {path} ({count} slides)")
+    typer.echo(f"wrote {path} ({plural(count, 'slide')})")
 
 
 @command

@@ -11,8 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlcl_train.cli.common import Choice, Weights, WeightsOpt, command
+from mlcl_train.cli.common import Choice, TrustOpt, Weights, WeightsOpt, command
 from mlcl_train.core.datasets import IMAGE_SIZE, INPUT_SHAPE
+from mlcl_train.core.values import plural
 
 PredictFormat = Choice("PredictFormat", {"table": "table", "json": "json"})
 
@@ -29,25 +30,27 @@ def predict(
     fmt: Annotated[PredictFormat, typer.Option("--format", help="how to print the predictions")] = PredictFormat.table,
     device: Annotated[str, typer.Option(metavar="DEVICE", help="cpu | auto | cuda | mps")] = "cpu",
     weights: WeightsOpt = Weights.last,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Read your own images as MNIST was made (crop, scale to 20 px, centre) and print the top classes."""
     from mlcl_train.serve.predict import predict_files, render
 
-    results = predict_files(run, images, top, save_preprocessed, device, weights.value)
+    results = predict_files(run, images, top, save_preprocessed, device, weights.value, trust_code)
     typer.echo(render(results, fmt.value), nl=False)
     if save_preprocessed is not None:
-        typer.echo(f"wrote {len(results)} images the model saw to {save_preprocessed}", err=True)
+        typer.echo(f"wrote {plural(len(results), 'image')} the model saw to {save_preprocessed}", err=True)
 
 
 @command
 def demo(
     run: Annotated[Path, typer.Argument(metavar="RUN", help="the run folder whose model reads the drawing")],
     port: Annotated[int, typer.Option(help="the port on 127.0.0.1")] = 8000,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Serve a page on 127.0.0.1 where you draw a digit and watch the model's probabilities. Ctrl-C stops it."""
     from mlcl_train.serve.demo import serve
 
-    serve(run, port, lambda url: typer.echo(f"Draw a digit at {url} (Ctrl-C stops)"))
+    serve(run, port, lambda url: typer.echo(f"Draw a digit at {url} (Ctrl-C stops)"), trust_code)
     typer.echo("stopped")
 
 
@@ -57,10 +60,11 @@ def export(
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="onnx")] = "onnx",
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", metavar="FILE", help="the file to write [default: model.onnx in the run folder]")] = None,
+    trust_code: TrustOpt = False,
 ) -> None:
     from mlcl_train.serve.export import export_run
 
-    typer.echo(f"wrote {export_run(run, fmt, output)}")
+    typer.echo(f"wrote {export_run(run, fmt, output, trust_code)}")
 
 
 export.__doc__ = (  # its --help, with the data set's shape

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlcl_train.cli.common import ConfigOpt, ProgressOpt, SetOpt, command, terminal_width
+from mlcl_train.cli.common import ConfigOpt, ProgressOpt, SetOpt, TrustOpt, command, terminal_width
 from mlcl_train.core import shipped
 
 
@@ -41,11 +41,12 @@ def resume(
         Optional[int], typer.Option(min=1, help="train up to this many epochs in all (extends the run)")
     ] = None,
     progress: ProgressOpt = None,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Continue an interrupted run from its last finished epoch, in the same folder."""
     from mlcl_train.training.jobs import resume_job
 
-    end = resume_job(run, epochs, sys.stderr.isatty() if progress is None else progress)
+    end = resume_job(run, epochs, sys.stderr.isatty() if progress is None else progress, trust_code)
     if end.message:
         typer.echo(end.message, err=True)
     raise typer.Exit(end.code)

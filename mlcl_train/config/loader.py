@@ -53,6 +53,9 @@ def read_raw(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[s
 
 def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """raw with each {dotted key: value} merged in, as --set would."""
+    for key in values:
+        if not isinstance(key, str) or not key:
+            raise UserError(f"config key {key!r}: keys are dotted names as strings, e.g. {{'model.hidden': [256]}}")
     for key, value in sorted(values.items(), key=lambda item: not _picks_name(item[0])):  # as --set
         raw = merge(raw, nest(key, value))
     return raw

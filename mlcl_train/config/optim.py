@@ -5,7 +5,7 @@
 
 The config checks a `train.optimizer` / `train.scheduler` section against the fields here;
 the engine builds the torch object from the class named here (so this module needs no torch).
-A new optimizer is one entry below and one row in the README's table (a test compares them).
+A new optimizer is one entry below and one row in docs/reference.md's table (a test compares them).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mlcl_train.core.values import NonNegative, Positive, PositiveInt, Probabili
 class Field:
     type: Any
     default: Any
-    help: str  # one line; for the config's keys, their description in the README
+    help: str  # one line; for the config's keys, their description in docs/reference.md
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
     flatten(cfg)["train.optimizer.lr"]                 # the same value by its dotted key
 
 The classes below are the schema: a key's type is its annotation, its default and its help (the
-README's description of the key; a test compares them) are its field's. `resolve` walks them to
+description of the key in docs/reference.md; a test compares them) are its field's. `resolve` walks them to
 check a raw config and builds the frozen values; `Config()` is the default config. The sections
 picked by a `name` get one frozen record per name: an optimizer's or scheduler's fields come from
 config/optim.py, a model's from its builder's signature (models/), a user's own class included.

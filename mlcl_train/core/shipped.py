@@ -12,12 +12,15 @@ always come first.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-import shutil
+import os
+import stat
 from glob import glob as files_glob
 from pathlib import Path, PurePosixPath
 
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.files import KINDS, open_regular
 
 PACKAGE = Path(__file__).resolve().parents[1]
 FOLDERS = ("configs", "sweeps")  # repository folders shipped inside the package (setup.py reads this)
@@ -103,7 +106,11 @@ def names() -> list[str]:
 
 def copy_into(dest: str | Path, force: bool = False) -> tuple[list[Path], list[Path]]:
     """Copy every shipped folder into dest (dest/configs/...); returns (written, kept): an existing
-    file that differs is kept unless force, one that is the same is left alone."""
+    file that differs is kept unless force, one that is the same is left alone.
+
+    Each file is written whole or not at all (a temporary file renamed over the target), so a full
+    disk leaves no empty config behind. A symlink in place of a config is replaced by the file with
+    --force (never written through); a folder, FIFO or device in its place is an error."""
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise UserError(f"{dest} is a file; name a folder to copy the configs into")
@@ -114,15 +121,56 @@ def copy_into(dest: str | Path, force: bool = False) -> tuple[list[Path], list[P
             raise UserError(f"this installation of mlcl-train has no {name}/ folder to copy; reinstall it")
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             target = dest / name / path.relative_to(root)
-            if target.exists() and target.read_bytes() == path.read_bytes():
+            data = path.read_bytes()
+            state = _existing(target, data, dest)
+            if state == "same":
                 continue
-            if target.exists() and not force:
+            if state == "differs" and not force:
                 kept.append(target)
                 continue
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-            except OSError as err:
-                raise UserError(f"cannot write {target}: {err.strerror}") from None
+            _write_atomically(target, data)
             written.append(target)
     return written, kept
+
+
+def _existing(target: Path, data: bytes, dest: Path) -> str:
+    """What is at target: "missing", "same" (a regular file holding data), "differs" (another file or a link)."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        raise UserError(f"cannot read {target}: {err.strerror}") from None
+    inside = dest.resolve()
+    if not target.parent.resolve().is_relative_to(inside):  # configs/ itself a link out of the folder
+        raise UserError(f"{target.parent} leads out of {dest} (a symlink to {target.parent.resolve()}); "
+                        "remove the link, then run init again")
+    if mode is None:
+        return "missing"
+    if stat.S_ISLNK(mode):
+        return "differs"  # not followed: it may lead anywhere
+    if not stat.S_ISREG(mode):
+        kind = KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise UserError(f"{target} is {kind}, not a config file; move it away, then run init again")
+    with open_regular(target) as f:
+        return "same" if f.read(len(data) + 1) == data else "differs"
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """data into target through a temporary file that is synced and renamed; on any failure, target is as it was."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)  # replaces a symlink itself, never the file it points to
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UserError(f"cannot write {target}: {err.strerror}") from None

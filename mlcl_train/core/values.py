@@ -10,6 +10,7 @@ import difflib
 import reprlib
 import types
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from mlcl_train.core.errors import UserError
@@ -154,6 +155,18 @@ class _ShortRepr(reprlib.Repr):
 _SHORT = _ShortRepr()
 _SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = QUOTE
 _SHORT.maxlevel = 3
+
+
+def plural(count: int, word: str) -> str:
+    """A count with its word: 1 seed, 2 seeds, 0 files."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def model_shown(name: str) -> str:
+    """A model's name as shown: a class from a user's file by the file's name, `my_models.py:TinyNet`, never the
+    absolute path that the run's config.yaml keeps; a registered model's name as it is."""
+    path, colon, cls = name.rpartition(":")
+    return f"{PurePosixPath(path).name}:{cls}" if colon and path.endswith(".py") else name
 
 
 def shorten(text: str, most: int, mark: str = "\u2026") -> str:

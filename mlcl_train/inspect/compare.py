@@ -23,8 +23,8 @@ import yaml
 from mlcl_train.config.schema import lookup
 from mlcl_train.core import table
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import shorten, suggest
-from mlcl_train.runs.labels import MISSING, differing_keys, run_labels
+from mlcl_train.core.values import model_shown, shorten, suggest
+from mlcl_train.runs.labels import MISSING, differing_keys, run_labels, shorten_label
 from mlcl_train.runs.store import COLUMNS as MACHINE
 from mlcl_train.runs.store import RunRecord, as_number
 
@@ -129,7 +129,8 @@ def _passes(have: Any, op: str, want: str, text: str) -> bool:
             parsed = yaml.safe_load(want) if want else None
         except yaml.YAMLError:
             parsed = want
-        equal = have is not MISSING and (have == parsed or fnmatch.fnmatchcase(show(have), want))
+        equal = have is not MISSING and (have == parsed or any(fnmatch.fnmatchcase(shown, want)
+                                                              for shown in {show(have), model_shown(show(have))}))
         return equal == (op == "=")
     bound = _number(want)
     if bound is None:
@@ -194,7 +195,8 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
             at = shown.index("best_acc") + 1
             shown = [*shown[:at], *AGAINST, *shown[at:]]
     headers, rows = cells(runs, keys, shown, labels, baseline)
-    rows = [[v if h in ("run", "path") else shorten(v, 2 * CELL_CHARS if h == "changes" else CELL_CHARS)
+    rows = [[v if h in ("run", "path") else label_cell(v) if h == "label"
+             else shorten(v, 2 * CELL_CHARS if h == "changes" else CELL_CHARS)
              for h, v in zip(headers, row, strict=True)]
             for row in rows]
     if fmt == "table" and width is not None and columns is None:
@@ -202,6 +204,11 @@ def render(runs: list[RunRecord], fmt: str = "table", keys: list[str] | None = N
         (left_out if left_out is not None else []).extend(dropped)
     right = {i for i, h in enumerate(headers) if is_numeric(runs, h)}
     return table.render(headers, rows, "text" if fmt == "table" else fmt, right)
+
+
+def label_cell(label: str) -> str:
+    """A label as a cell: a name's label cut in its name; a sweep trial's (all keys, `hidden=[64] s1`) kept longer."""
+    return shorten_label(label, 2 * CELL_CHARS if "=" in label.split(" ")[0] else CELL_CHARS)
 
 
 def cells(runs: list[RunRecord], keys: list[str], columns: list[str] | None = None,
@@ -264,8 +271,8 @@ def said_keys(keys: list[str], labels: list[str]) -> list[str]:
     """The keys the runs' labels already show (`mlp_deep lr=0.05` shows train.optimizer.lr)."""
     from mlcl_train.runs.labels import abbreviate
 
-    tails = [label.split(" ", 1)[1] for label in labels if " " in label]
-    return [k for k in keys if any(f"{abbreviate(k, keys)}=" in tail for tail in tails)]
+    words = {word.split("=", 1)[0] for label in labels for word in label.split(" ") if "=" in word}
+    return [k for k in keys if abbreviate(k, keys) in words]
 
 
 def telling_keys(runs: list[RunRecord], keys: list[str], labels: list[str] = ()) -> list[str]:
@@ -306,7 +313,7 @@ def _display(run: RunRecord, key: str, label: str, baseline: RunRecord | None = 
         return "base" if run is baseline else "-" if points is None else f"{points:+.1f}"
     if key in MACHINE:
         return cell(run, key)
-    return show(value(run, key)) if run.config is not None else "?"
+    return model_shown(show(value(run, key))) if run.config is not None else "?"  # a model: FILE.py:Class
 
 
 def is_numeric(runs: list[RunRecord], column: str) -> bool:
@@ -340,6 +347,8 @@ def cell(run: RunRecord, column: str) -> str:
         return "-"
     if column == "epochs" and run.epochs_planned is not None:
         return f"{v}/{run.epochs_planned}"
+    if column == "model":
+        return model_shown(str(v))
     return SHOWN.get(column, "{}").format(v)
 
 

@@ -20,6 +20,8 @@ from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError, first_line
 from mlcl_train.core.table import render
 from mlcl_train.data.loader import Split, eval_batches, load_test
+from mlcl_train.models import anchor_model_file
+from mlcl_train.models.trust import reading_run
 from mlcl_train.runs.store import RunRecord
 from mlcl_train.training.engine import as_probabilities, build_model, evaluate, load_state, resolve_device
 
@@ -37,9 +39,11 @@ class Evaluation:
 
 
 def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: str = "cpu",
-                 mistakes: int = 24, weights: bytes | None = None, which: str = "last") -> Evaluation:
+                 mistakes: int = 24, weights: bytes | None = None, which: str = "last",
+                 trust_code: bool = False) -> Evaluation:
     """Reload a run's config and model.pt (best.pt when `which` is "best"; or the `weights`, that file's
-    bytes read before), evaluate the test split, write the two figures."""
+    bytes read before), evaluate the test split, write the two figures. A model file the config names is
+    found from the run folder, and imported only if known or trusted (models.trust), as every command does."""
     run = record.path
     if not run.is_dir():
         raise UserError(f"{run}: no such folder; pass a run folder such as runs/20261127-101500-mlp_deep")
@@ -52,9 +56,10 @@ def evaluate_run(record: RunRecord, out_dir: str | Path | None = None, device: s
             raise UserError(f"{run} has no {name}; pass a run folder that finished at least one epoch{hint}")
     if record.config is None:
         raise UserError(f"{run}/config.yaml is not a readable YAML mapping; pass a run folder written by mlcl-train")
-    cfg = resolve(copy.deepcopy(record.config))
     dev, _ = resolve_device(device)
-    model = build_model(cfg).to(dev)
+    with reading_run(trust_code):
+        cfg = resolve(anchor_model_file(copy.deepcopy(record.config), run))
+        model = build_model(cfg).to(dev)
     state = load_state(run / weights_file, "train the run again, or evaluate another", map_location=dev, data=weights)
     try:
         model.load_state_dict(state)
@@ -119,7 +124,7 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
 
 
 def report(runs: list[Path], output: Path | None = None, device: str = "cpu", mistakes: int = 24,
-           which: str = "last") -> Iterator[tuple[str, bool]]:
+           which: str = "last", trust_code: bool = False) -> Iterator[tuple[str, bool]]:
     """`mlcl-train eval`: evaluate each run in turn; yields its lines as (text, True where it is a note for stderr).
 
     With several runs, output (if given) gets one folder per run."""
@@ -133,7 +138,8 @@ def report(runs: list[Path], output: Path | None = None, device: str = "cpu", mi
     for i, run in enumerate(runs):
         out = output / run.name if output is not None and len(runs) > 1 else output
         record = read_run(run)
-        yield from run_report(record, evaluate_run(record, out, device, mistakes, which=which), device, which, i == 0)
+        result = evaluate_run(record, out, device, mistakes, which=which, trust_code=trust_code)
+        yield from run_report(record, result, device, which, i == 0)
 
 
 def run_report(record: RunRecord, result: Evaluation, device: str, which: str,

@@ -19,7 +19,17 @@ from typing import Any
 
 from mlcl_train.core import table
 from mlcl_train.core.errors import UserError
-from mlcl_train.inspect.compare import MISSING, differing_keys, filter_runs, show, value
+from mlcl_train.core.values import model_shown, shorten
+from mlcl_train.inspect.compare import (
+    CELL_CHARS,
+    MISSING,
+    columns_within,
+    differing_keys,
+    filter_runs,
+    show,
+    telling_keys,
+    value,
+)
 from mlcl_train.runs.store import RunRecord
 from mlcl_train.sweeps.spec import Sweep
 
@@ -51,15 +61,32 @@ class Group:
 
 
 def compare_groups(records: list[RunRecord], sort: str = "best_acc", top: int | None = None,
-                   filters: list[str] | None = None, fmt: str = "table") -> str:
-    """`mlcl-train compare --group`: the runs kept by the filters, one row per setting, best first by sort's mean."""
+                   filters: list[str] | None = None, fmt: str = "table", width: int | None = None,
+                   left_out: list[str] | None = None) -> str:
+    """`mlcl-train compare --group`: the runs kept by the filters, one row per setting, best first by sort's mean;
+    a table within `width` characters, as compare's, its keys that did not fit added to left_out."""
     if fmt == "json":
         raise UserError("--group prints table, markdown or csv")
     if sort not in METRICS:
         raise UserError(f"--group sorts by a mean: --sort {' | '.join(METRICS)}")
     kept = filter_runs(records, filters or [])
     keys = seedless_keys(kept)
-    return render_groups(best_first(group_runs(kept, keys), sort)[:top], keys, sort, {"table": "text"}.get(fmt, fmt))
+    groups = best_first(group_runs(kept, keys), sort)[:top]
+    if fmt == "table" and width is not None:
+        shown = fitting_keys(groups, keys, sort, width, telling_keys(kept, keys))
+        (left_out if left_out is not None else []).extend(k for k in keys if k not in shown)
+        keys = shown
+    return render_groups(groups, keys, sort, {"table": "text"}.get(fmt, fmt))
+
+
+def fitting_keys(groups: list[Group], keys: list[str], metric: str, width: int, telling: list[str]) -> list[str]:
+    """The keys whose columns fit beside the mean, n and status in `width` characters, the least telling left out
+    first (as compare leaves out config columns)."""
+    headers, rows = group_cells(groups, keys, metric)
+    rows = [[shorten(v, CELL_CHARS) for v in row] for row in rows]
+    fixed = sum(max(len(x) for x in [h, *(r[i] for r in rows)]) + 2 for i, h in enumerate(headers) if h not in keys)
+    kept, _, _ = columns_within(keys, [row[:len(keys)] for row in rows], max(width - fixed, 0), telling)
+    return kept
 
 
 def seedless_keys(records: list[RunRecord]) -> list[str]:
@@ -87,6 +114,8 @@ def best_first(groups: list[Group], metric: str) -> list[Group]:
 def render_groups(groups: list[Group], keys: list[str], metric: str = "best_acc", fmt: str = "text") -> str:
     """The groups as a table: the keys, the metric's mean ± std over completed runs, n, status counts."""
     headers, rows = group_cells(groups, keys, metric)
+    if fmt in ("text", "markdown"):  # as compare's table: a long value is cut; csv gives it whole
+        rows = [[shorten(v, CELL_CHARS) for v in row] for row in rows]
     return table.render(headers, rows, fmt, right={len(keys), len(keys) + 1})
 
 
@@ -98,7 +127,8 @@ def group_cells(groups: list[Group], keys: list[str], metric: str = "best_acc") 
         spread = "-"
         if scores:
             spread = f"{statistics.fmean(scores):.2f} ± {statistics.stdev(scores) if len(scores) > 1 else 0:.2f}"
-        rows.append([*(show(g.values.get(k, MISSING)) for k in keys), spread, str(len(scores)), g.counts()])
+        shown = [model_shown(show(g.values.get(k, MISSING))) for k in keys]  # a model: FILE.py:Class
+        rows.append([*shown, spread, str(len(scores)), g.counts()])
     return [*keys, f"{metric} (mean ± std)", "n", "status"], rows
 
 

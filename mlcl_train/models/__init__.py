@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import importlib.util
 import inspect
 import re
 import sys
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +32,12 @@ from typing import Any, Callable
 
 from mlcl_train.core.datasets import INPUT_SHAPE, NUM_CLASSES
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.files import read_bytes
 from mlcl_train.core.values import coerce, quote, type_name, unknown_key
 
 _MODELS: dict[str, Callable[..., Any]] = {}
 _NOTES: dict[str, Callable[[], list[str]]] = {}  # more lines for `mlcl-train models`, by model name
+MODEL_FILE_LIMIT = 4 * 2**20  # bytes of a model file of the user's own
 FILE_MODEL = re.compile(r"(?P<file>.+\.py):(?P<cls>[A-Za-z_]\w*)")  # my_models.py:TinyNet
 
 
@@ -148,20 +150,25 @@ def anchor_model_file(config: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 def _file_class(name: str) -> Any:
-    """The class FILE.py:Class names, imported from its file (once per file)."""
+    """The class FILE.py:Class names, imported from its file (once per content) if trust.admit allows it."""
+    from mlcl_train.models import trust
+
     match = FILE_MODEL.fullmatch(name)
     path = Path(match["file"]).expanduser()
     if not path.is_file():
         raise UserError(f"model.name: model file not found: {path} (give FILE.py:Class, FILE relative to the config)")
-    key = f"_mlcl_model_{path.stem}_{hashlib.md5(str(path.resolve()).encode()).hexdigest()[:8]}"
+    source = read_bytes(path, MODEL_FILE_LIMIT)
+    digest = hashlib.sha256(source).hexdigest()
+    trust.admit(path.resolve(), digest)
+    key = "_mlcl_model_" + re.sub(r"\W", "_", path.stem) + "_" + digest[:12]
     module = sys.modules.get(key)
     if module is None:
-        spec = importlib.util.spec_from_file_location(key, path)
-        module = importlib.util.module_from_spec(spec)
+        module = types.ModuleType(key)
+        module.__file__ = str(path)
         sys.modules[key] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as err:  # the user's file: any error in it is reported as one line
+        try:  # the bytes hashed are the bytes run
+            exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102
+        except (Exception, SystemExit) as err:  # the user's file: any error in it, even exit(), is reported as one line
             del sys.modules[key]
             raise UserError(f"model.name: importing {path} fails: {type(err).__name__}: {err}") from None
     cls = getattr(module, match["cls"], None)
@@ -198,11 +205,11 @@ def _build_file_model(name: str, kwargs: dict[str, Any]) -> Any:
     short = f"{Path(FILE_MODEL.fullmatch(name)['file']).name}:{FILE_MODEL.fullmatch(name)['cls']}"
     try:
         model = get_builder(name)(**kwargs)
-    except Exception as err:  # the user's __init__
+    except (Exception, SystemExit) as err:  # the user's __init__
         raise UserError(f"model {short}: building it fails: {type(err).__name__}: {err}") from None
     try:
         out = probe(model)
-    except Exception as err:  # the user's forward
+    except (Exception, SystemExit) as err:  # the user's forward
         reason = f"{type(err).__name__}: {err}"
         raise UserError(f"model {short}: the forward pass on images {(2, *INPUT_SHAPE)} fails: {reason}") from None
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, NUM_CLASSES):

@@ -131,7 +131,7 @@ class VisionTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (N, T, dim), patches in reading order
-        cls = self.cls_token.expand(len(x), -1, -1)
+        cls = self.cls_token.expand(x.shape[0], -1, -1)
         x = self.drop(torch.cat([cls, x], dim=1) + self.pos_embed)  # (N, T+1, dim)
         x = self.norm(self.blocks(x))
         return self.output(self.head(x[:, 0]))  # the class token: (N, dim) -> (N, 10)

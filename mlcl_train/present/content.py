@@ -23,7 +23,7 @@ import yaml
 
 from mlcl_train.core.datasets import DATASETS
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import shorten
+from mlcl_train.core.values import model_shown, plural, shorten
 from mlcl_train.inspect.compare import (
     NO_RUNS,
     cells,
@@ -47,16 +47,6 @@ FONT_PT = 14  # figure text at the size it is shown on a 13.3 x 7.5 inch slide
 RUN_CURVES_IN = (6.4, 3.8)  # a run's loss and accuracy panels, beside its layer table
 ALL_CURVES_IN = (12.4, 5.6)  # every run's test accuracy, a whole slide
 SUBTITLE_KEYS = 6  # of the differing config keys named under the title (the slides fit as many as one line holds)
-STATUS_NOTES = {
-    "running": "still training",
-    "killed": "marked running, but its process is gone",
-    "interrupted": "stopped early; continue it with mlcl-train resume",
-    "incomplete": "no summary.json; results as far as metrics.csv goes",
-    "broken": "summary.json is unreadable; results from metrics.csv",
-    "diverged": "the training loss became NaN or infinite",
-    "failed": "stopped by an error",
-    "pruned": "a sweep stopped it early: it trailed the other trials",
-}
 
 
 @dataclass
@@ -70,6 +60,7 @@ class RunContent:
     layers_note: str  # why there is no layer table, or ""
     facts: list[tuple[str, str]]  # ("final accuracy", "98.12% (epoch 10 of 10)"), ...
     status_note: str  # "" when completed
+    no_curves: str  # what the slide says where the curves would be, in the deck's language
     curves: bytes | None  # PNG
 
 
@@ -149,19 +140,17 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
                                  size=ALL_CURVES_IN, colors=[colors[i] for i in shown])
         bars = bars_png(plt, story, runs, colors, lang)
         for name, members in trials.items():
-            say(f"the sweep {name}: {len(members)} trials")
+            say(f"the sweep {name}: {plural(len(members), 'trial')}")
         sweeps = [sweep_content(plt, name, members) for name, members in trials.items()]
     if best is not None:
         say(f"evaluating the weights of the best run, {labels[best]}")
         confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device,
-                                                       has_hangul(lang, labels, title))
+                                                       has_hangul(lang, labels, title), lang)
     else:
-        confusion_title, lines, images = "Confusion matrix", ["No run has finished an epoch yet"], {}
-    mistakes_title = f"Most confident mistakes: {labels[best]}" if best is not None else ""
-    if best is not None:
-        confusion_title = words(lang)("confusion", label=labels[best])
-        mistakes_title = words(lang)("mistakes", label=labels[best])
-    notes = [f"{p.label}: {p.record.status} ({p.status_note})" for p in parts if p.status_note]
+        confusion_title, lines, images = words(lang)("confusion_plain"), [words(lang)("no_curves")], {}
+    mistakes_title = words(lang)("mistakes", label=labels[best]) if best is not None else ""
+    notes = [words(lang)("not_completed", label=p.label, status=p.record.status, note=p.status_note)
+             for p in parts if p.status_note]
     numeric = [is_numeric(runs, h) or h == DELTA for h in headers]
     under = subtitle(runs, labels, keys, best, lang)
     if story.baseline is not None and len(runs) > 1 and runs[story.baseline].best_acc is not None:
@@ -191,7 +180,8 @@ def sweep_content(plt: Any, name: str, trials: list[RunRecord]) -> SweepContent:
     keys = swept_keys(trials)
     headers, rows = group_cells(group_runs(trials, keys), keys)
     counts = ", ".join(f"{s} {n}" for s, n in Counter(r.status for r in trials).most_common())
-    line = f"{len(trials)} trials of {len(rows)} points ({counts}); its best trial is shown as a run"
+    line = (f"{plural(len(trials), 'trial')} of {plural(len(rows), 'point')} ({counts}); "
+            "its best trial is shown as a run")
     try:
         fig = params_figure(plt, trials)
         fig.set_size_inches(*ALL_CURVES_IN)
@@ -266,12 +256,15 @@ def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: in
 def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: str = "en") -> RunContent:
     """A run's model section, layer table, facts and curves (in the run's colour); notes where something is
     missing."""
-    from mlcl_train.present.words import fact_name
+    from mlcl_train.present.words import fact_name, status_note
 
     layers, layers_note = layer_table(run)
-    note = "" if run.status == "completed" else STATUS_NOTES.get(run.status, "unknown status")
-    shown = [(fact_name(name, lang), v) if name != "status" else (name, v) for name, v in facts(run)]
-    return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note,
+    note = status_note(run.status, lang)
+    say = words(lang)
+    planned = "?" if run.epochs_planned is None else run.epochs_planned
+    status = run.status if not note else say("status_fact", status=run.status, done=run.epochs, planned=planned)
+    shown = [(fact_name(name, lang), status if name == "status" else v) for name, v in facts(run)]
+    return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note, say("no_epoch"),
                       curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
                                  colors=[color]))
 
@@ -291,6 +284,8 @@ def model_yaml(run: RunRecord) -> str:
     model = run.config.get("model")
     if model is None:
         return "(config.yaml has no model section)"
+    if isinstance(model, dict) and isinstance(model.get("name"), str):
+        model = {**model, "name": model_shown(model["name"])}
     # width: half a slide
     return yaml.safe_dump({"model": model}, sort_keys=False, default_flow_style=None, width=44).rstrip()
 
@@ -443,11 +438,12 @@ def png(plt: Any, fig: Any) -> bytes:
 
 
 def best_run_eval(run: RunRecord, label: str, weights: bytes | None, device: str = "cpu",
-                  hangul: bool = False) -> tuple[str, list[str], dict[str, bytes]]:
+                  hangul: bool = False, lang: str = "en") -> tuple[str, list[str], dict[str, bytes]]:
     """The best run's confusion matrix and mistakes from its saved weights (evaluation's figures)."""
-    title = f"Confusion matrix: {label}"
+    say = words(lang)
+    title = say("confusion", label=label)
     if weights is None:
-        return title, [f"No confusion matrix: {run.run} has no saved weights (model.pt) yet"], {}
+        return title, [say("no_weights", run=run.run)], {}
     from mlcl_train.inspect.evaluation import evaluate_run
     from mlcl_train.training.engine import resolve_device
 
@@ -457,17 +453,17 @@ def best_run_eval(run: RunRecord, label: str, weights: bytes | None, device: str
             result = evaluate_run(run, out, device, mistakes=12, weights=weights)
         except (UserError, OSError, RuntimeError) as err:
             print(f"note: no confusion matrix: {err}", file=sys.stderr)  # the deck says it too
-            return title, [f"No confusion matrix: {err}"], {}
+            return title, [say("no_confusion", err=err)], {}
         images = {path.stem: path.read_bytes() for path in result.files}  # confusion, mistakes
     count = sum(n for n, _ in result.per_class)
     epoch = weights_epoch(run, result.acc)
-    after = f"after epoch {epoch}" if epoch is not None else "as last saved"
-    lines = [f"Its weights {after} classify {result.acc:.2f}% of {count:,} test images right"]
+    after = say("after_epoch", epoch=epoch) if epoch is not None else say("as_saved")
+    lines = [say("eval_acc", after=after, acc=result.acc, count=count)]
     if run.status != "completed":
-        lines.append(f"The run is {run.status}, not completed: these are its last saved weights")
+        lines.append(say("eval_partial", status=run.status))
     hardest = sorted((c / n, name) for name, (n, c) in zip(result.classes, result.per_class, strict=True) if n)[:3]
-    lines.append("Lowest accuracy: " + ", ".join(f"{name} ({100 * share:.1f}%)" for share, name in hardest))
-    lines.append("Most often confused (true \u2192 predicted): " + ", ".join(confused(result.matrix, result.classes)))
+    lines.append(say("lowest", classes=", ".join(f"{name} ({100 * share:.1f}%)" for share, name in hardest)))
+    lines.append(say("confused", pairs=", ".join(confused(result.matrix, result.classes))))
     return title, lines, images
 
 

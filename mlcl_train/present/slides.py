@@ -227,8 +227,8 @@ def table_slides(prs: Any, content: Content, talk: bool = False) -> None:
     headers, rows = [content.headers[c] for c in cols], [[r[c] for c in cols] for r in rows]
     left_out = [h for i, h in enumerate(content.headers) if i not in cols]
     below = [
-        *(["Same for all runs: " + ", ".join(f"{k} {v}" for k, v in content.same)] if content.same else []),
-        *([f"Not shown ({len(left_out)}, see mlcl-train compare): " + ", ".join(left_out)] if left_out else []),
+        *([say("same_all") + ", ".join(f"{k} {v}" for k, v in content.same)] if content.same else []),
+        *([say("not_shown", n=len(left_out)) + ", ".join(left_out)] if left_out else []),
     ]
     below = [clip(line, pt, inner(width), 2) for line in below]
     notes = [typeset.cut(note, pt, inner(width)) for note in content.notes]
@@ -395,16 +395,18 @@ def structure(slide: Any, run: RunContent, plan: dict[str, Any]) -> None:
 def results(slide: Any, run: RunContent, left: float, width: float) -> None:
     """The run's facts, one a line (status in red unless completed), and its curves below them."""
     pt = BODY_PT if width > 5 else 16 if width > 4 else 14
-    facts = [(n, fitted(f"{n}: {v}", pt, inner(width), 2)) for n, v in run.facts if n != "status" or run.status_note]
-    height = typeset.height_in([text for _, text in facts], pt, inner(width)) + 2 * BOX_PAD[1] + 0.05
+    shown = run.facts if run.status_note else run.facts[1:]  # the first fact is the status, shown when not completed
+    facts = [fitted(f"{n}: {v}", pt, inner(width), 2) for n, v in shown]
+    height = typeset.height_in(facts, pt, inner(width)) + 2 * BOX_PAD[1] + 0.05
     box = textbox(slide, left, TOP, width, height)
-    for i, (name, text) in enumerate(facts):
-        span(box.paragraphs[0] if i == 0 else box.add_paragraph(), text, pt, color=WARN if name == "status" else None)
+    for i, text in enumerate(facts):
+        red = i == 0 and run.status_note
+        span(box.paragraphs[0] if i == 0 else box.add_paragraph(), text, pt, color=WARN if red else None)
     top = TOP + height + 0.2
     if run.curves is not None:
         picture(slide, run.curves, left, top, width, BOTTOM - top)
     else:
-        write(textbox(slide, left, top + 0.5, width, 1.0), ["No finished epoch yet: no curves"], pt)
+        write(textbox(slide, left, top + 0.5, width, 1.0), [run.no_curves], pt)
 
 
 # ---------------------------------------------------------------- layout

@@ -86,6 +86,29 @@ EN = {
     "note_table": "One row per run, best first: {columns}.",
     "note_run": "{label}: {facts}.",
     "note_sweep": "{line}",
+    # the run's status, where it is not completed
+    "status_running": "still training",
+    "status_killed": "marked running, but its process is gone",
+    "status_interrupted": "stopped early; continue it with mlcl-train resume",
+    "status_incomplete": "no summary.json; results as far as metrics.csv goes",
+    "status_broken": "summary.json is unreadable; results from metrics.csv",
+    "status_diverged": "the training loss became NaN or infinite",
+    "status_failed": "stopped by an error",
+    "status_pruned": "a sweep stopped it early: it trailed the other trials",
+    "status_unknown": "unknown status",
+    "status_fact": "{status}, {done} of {planned} epochs done",
+    "same_all": "Same for all runs: ",
+    "not_shown": "Not shown ({n}, see mlcl-train compare): ",
+    # the best run's confusion matrix
+    "confusion_plain": "Confusion matrix",
+    "eval_acc": "Its weights {after} classify {acc:.2f}% of {count:,} test images right",
+    "after_epoch": "after epoch {epoch}",
+    "as_saved": "as last saved",
+    "eval_partial": "The run is {status}, not completed: these are its last saved weights",
+    "lowest": "Lowest accuracy: {classes}",
+    "confused": "Most often confused (true \u2192 predicted): {pairs}",
+    "no_weights": "No confusion matrix: {run} has no saved weights (model.pt) yet",
+    "no_confusion": "No confusion matrix: {err}",
 }
 
 KO = {
@@ -158,6 +181,27 @@ KO = {
     "note_table": "실행마다 한 행, 최고부터: {columns}.",
     "note_run": "{label}: {facts}.",
     "note_sweep": "{line}",
+    "status_running": "아직 학습 중",
+    "status_killed": "실행 중으로 표시됐지만 프로세스가 없습니다",
+    "status_interrupted": "중간에 멈췄습니다; mlcl-train resume으로 이어서 학습하세요",
+    "status_incomplete": "summary.json이 없습니다; metrics.csv에 있는 만큼의 결과",
+    "status_broken": "summary.json을 읽을 수 없습니다; metrics.csv의 결과",
+    "status_diverged": "학습 손실이 NaN 또는 무한대가 되었습니다",
+    "status_failed": "오류로 멈췄습니다",
+    "status_pruned": "스윕이 일찍 멈췄습니다: 다른 시도보다 뒤처졌습니다",
+    "status_unknown": "알 수 없는 상태",
+    "status_fact": "{status}, 에폭 {done}/{planned} 완료",
+    "same_all": "모든 실행에서 같음: ",
+    "not_shown": "표에 없는 키 ({n}개, mlcl-train compare 참고): ",
+    "confusion_plain": "혼동 행렬",
+    "eval_acc": "{after} 가중치가 테스트 이미지 {count:,}장 중 {acc:.2f}%를 맞힙니다",
+    "after_epoch": "에폭 {epoch} 이후의",
+    "as_saved": "마지막으로 저장된",
+    "eval_partial": "이 실행은 {status} 상태로 완료되지 않았습니다: 마지막으로 저장된 가중치입니다",
+    "lowest": "정확도가 가장 낮은 클래스: {classes}",
+    "confused": "가장 자주 혼동한 쌍 (정답 \u2192 예측): {pairs}",
+    "no_weights": "혼동 행렬 없음: {run}에 저장된 가중치(model.pt)가 아직 없습니다",
+    "no_confusion": "혼동 행렬 없음: {err}",
 }
 
 FACTS_KO = {
@@ -175,6 +219,12 @@ def words(lang: str) -> Callable[..., str]:
         return table[key].format(**values)
 
     return say
+
+
+def status_note(status: str, lang: str) -> str:
+    """Why a run that is not completed looks as it does ("still training"), in `lang`; "" when completed."""
+    table = KO if lang == "ko" else EN
+    return "" if status == "completed" else table.get(f"status_{status}", table["status_unknown"])
 
 
 def fact_name(name: str, lang: str) -> str:

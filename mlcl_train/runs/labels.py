@@ -1,11 +1,13 @@
 """One short, distinct label per run, for legends, slide titles, report headings and compare.
 
-    run_labels(records)   # ['mlp_deep', 'mlp_deep lr=0.05', 'mlp_deep hidden=[1024,512]', 'cnn']
+    run_labels(records)   # ['mlp_deep', 'mlp_deep lr=0.05', 'mlp_deep hidden=[1024,512]', 'cnn', 'hidden=[512] s1']
 
-A run is labelled by its name. Where names repeat, the label adds the few config keys that tell
-those runs apart, abbreviated (`lr` for train.optimizer.lr), and only where a run's value differs
-from the most common one among them; never the full list of differing keys (that is compare's
-table). Runs whose configs are the same are numbered in the order they ran (`mlp_deep #2`).
+A run is labelled by its name; a sweep's trial by its swept values and seed (`hidden=[512] s1`, with
+the sweep's name first where trials of several sweeps are shown together). Where labels repeat, the
+label adds the few config keys that tell those runs apart, abbreviated (`lr` for train.optimizer.lr),
+and only where a run's value differs from the most common one among them; never the full list of
+differing keys (that is compare's table). Runs whose configs are the same are numbered in the order
+they ran (`mlp_deep #2`).
 Reads only the records: no torch.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 
 from mlcl_train.config.schema import MISSING  # a config key the run does not have (momentum in an adam run)
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import shorten
+from mlcl_train.core.values import model_shown, shorten
 from mlcl_train.runs.store import RunRecord
 
 IGNORED = {"name"}  # differs between almost all runs and is already in the run folder's name
@@ -27,7 +29,8 @@ SECTIONS = ("model", "train", "data", "eval")  # the order of keys: model keys f
 
 def run_labels(runs: list[RunRecord]) -> list[str]:
     """A short label per run, distinct where the runs differ at all."""
-    names = [str(r.name or r.run) for r in runs]
+    sweeps = {r.sweep for r in runs if r.point}
+    names = [trial_name(r, len(sweeps) > 1) if r.point else str(r.name or r.run) for r in runs]
     labels = list(names)
     for name, count in Counter(names).items():
         if count > 1:
@@ -41,6 +44,14 @@ def run_labels(runs: list[RunRecord]) -> list[str]:
         seen[labels[i]] += 1
         nth[i] = seen[labels[i]]
     return [f"{lab} #{nth[i]}" if counts[lab] > 1 else lab for i, lab in enumerate(labels)]
+
+
+def trial_name(run: RunRecord, with_sweep: bool = False) -> str:
+    """A sweep trial's name: its swept values and its seed, `hidden=[512] activation=relu s1`."""
+    keys = list(run.point or {})
+    values = [f"{abbreviate(k, keys)}={compact(v)}" for k, v in (run.point or {}).items()]
+    seed = [] if run.seed is None else [f"s{run.seed}"]
+    return " ".join([*([run.sweep] if with_sweep and run.sweep else []), *values, *seed])
 
 
 def differing_keys(runs: list[RunRecord]) -> list[str]:
@@ -79,7 +90,7 @@ def compact(v: Any, most: int = VALUE_CHARS) -> str:
     elif isinstance(v, (list, dict)):
         text = json.dumps(v, separators=(",", ":"))
     else:
-        text = str(v)
+        text = model_shown(str(v))  # only a model's name has the form FILE.py:Class
     return shorten(text, most)
 
 

@@ -390,6 +390,22 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def sweeps_left_out(paths: Iterable[str | Path]) -> str | None:
+    """One line naming the sweep trials under a given folder's sweeps/ (runs/sweeps/<name>/), which find_runs
+    does not descend into, and how to see them; None when there are none."""
+    found = {}
+    for path in map(Path, paths):
+        if (path / "sweeps").is_dir() and not is_run(path):
+            for sweep in sorted(p for p in (path / "sweeps").iterdir() if p.is_dir()):
+                if trials := find_runs([sweep]):
+                    found[sweep] = len(trials)
+    if not found:
+        return None
+    count = sum(found.values())
+    return (f"left out {count} sweep trial{'s' * (count != 1)} ({', '.join(p.name for p in found)}); "
+            f"show them with: mlcl-train compare {next(iter(found))}")
+
+
 def is_run(path: Path) -> bool:
     return any((path / name).is_file() for name in RUN_FILES)
 

@@ -11,6 +11,7 @@ normalisation and the preprocessing.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -42,10 +43,10 @@ class Deployed(nn.Module):
         return out.exp() if self.kind == "log_softmax" else out.softmax(1)
 
 
-def deployed(run_path: str | Path) -> tuple[Deployed, dict[str, str]]:
+def deployed(run_path: str | Path, trust_code: bool = False) -> tuple[Deployed, dict[str, str]]:
     """The wrapped model (eval mode, CPU) and the metadata that describes its input and output."""
-    dataset = run_dataset(run_path)
-    model = load_model(run_path)
+    dataset = run_dataset(run_path, trust_code)
+    model = load_model(run_path, trust_code=trust_code)
     mean, std = STATS[dataset]
     kind = model_output_kind(model)
     recipe = RECIPES[dataset]
@@ -62,22 +63,38 @@ def deployed(run_path: str | Path) -> tuple[Deployed, dict[str, str]]:
     return Deployed(model, mean, std, kind).eval(), meta
 
 
-def export_run(run_path: str | Path, fmt: str = "onnx", output: str | Path | None = None) -> Path:
+def export_run(run_path: str | Path, fmt: str = "onnx", output: str | Path | None = None,
+               trust_code: bool = False) -> Path:
     """Write the run's model in `fmt`; returns the file's path."""
     if fmt == "torchscript":
         raise UserError("--format torchscript: torch 2.9 and later deprecate TorchScript; use --format onnx")
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     path = Path(output) if output is not None else Path(run_path) / FORMATS[fmt]
-    model, meta = deployed(run_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = _claim(path)
     try:
+        model, meta = deployed(run_path, trust_code)
         write_onnx(model, meta, tmp)
         tmp.replace(path)
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _claim(path: Path) -> Path:
+    """The temporary file beside `path` that the export is written to, created now: a path that cannot be
+    written is one line before the model is loaded."""
+    if path.is_dir():
+        raise UserError(f"-o {path} is a folder; name the file to write, e.g. {path / 'model.onnx'}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}; choose another -o") from None
+    return tmp
 
 
 def write_onnx(model: Deployed, meta: dict[str, str], path: Path) -> None:
@@ -98,5 +115,9 @@ def write_onnx(model: Deployed, meta: dict[str, str], path: Path) -> None:
         proto.metadata_props.add(key=key, value=value)
     proto.doc_string = meta["preprocessing"]
     onnx.checker.check_model(proto)
+    batch = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    if not batch.dim_param:  # a forward that takes the batch size as a number (len(x), a view(2, ...)) fixes it
+        raise UserError(f"the model exports with a batch fixed at {batch.dim_value} images: its forward uses the "
+                        "batch size as a number; use x.shape[0] (not len(x)) to keep it symbolic")
     onnx.save(proto, str(path))
 

@@ -25,11 +25,14 @@ from mlcl_train.config.loader import load_config
 from mlcl_train.core import table
 from mlcl_train.core.datasets import DATASETS, IMAGE_SIZE
 from mlcl_train.core.errors import UserError, first_line
+from mlcl_train.core.files import open_regular
 from mlcl_train.data.loader import STATS
+from mlcl_train.models.trust import reading_run
 from mlcl_train.training.engine import as_probabilities, build_model, load_state, resolve_device
 
 SIDE = IMAGE_SIZE  # pixels per side of the image a model takes
 WORK = 256  # images are shrunk to at most this many pixels on their longer side before anything else
+MAX_PIXELS = 64 * 2**20  # a picture is decoded only up to this many pixels (a 48-megapixel photo is 48e6)
 THIN, STROKE = 1.5, 2.0  # MNIST's strokes are 1.3-2.3 px wide (5th to 75th percentile); thinner ones are widened to 2
 
 
@@ -50,12 +53,25 @@ class Prediction:
     image: str
     top: list[tuple[str, float]]  # (class name, probability), most likely first
     seen: np.ndarray  # (28, 28) in [0, 1]: the image the model saw, before normalisation
+    dataset: str = "mnist"
 
     @property
-    def prediction(self) -> str:
-        return self.top[0][0]
+    def found(self) -> bool:
+        """Whether the picture held anything to read (a blank page gives an empty 28x28 image)."""
+        return bool(self.seen.any())
+
+    @property
+    def prediction(self) -> str | None:
+        return self.top[0][0] if self.found else None
+
+    @property
+    def note(self) -> str:
+        thing = "digit" if self.dataset == "mnist" else "object"
+        return "" if self.found else f"no {thing} found: the image is blank"
 
     def as_json(self) -> dict[str, Any]:
+        if not self.found:
+            return {"image": self.image, "prediction": None, "top": [], "note": self.note}
         return {"image": self.image, "prediction": self.prediction,
                 "top": [{"class": c, "probability": round(p, 6)} for c, p in self.top]}
 
@@ -63,16 +79,18 @@ class Prediction:
 # ---------------------------------------------------------------- the run's model
 
 
-def load_model(run_path: str | Path, weights: str = "last", device: str = "cpu") -> torch.nn.Module:
-    """A run's model in eval mode with its saved weights ("last": model.pt; "best": best.pt; else a state_dict file)."""
+def load_model(run_path: str | Path, weights: str = "last", device: str = "cpu",
+               trust_code: bool = False) -> torch.nn.Module:
+    """A run's model in eval mode with its saved weights ("last": model.pt; "best": best.pt; else a state_dict file).
+    A model file of the run's own is imported only if known or trusted (models.trust)."""
     run = Path(run_path)
     file = run / {"last": "model.pt", "best": "best.pt"}[weights] if weights in ("last", "best") else Path(weights)
     for path in (run / "config.yaml", file):
         if not path.is_file():
             raise UserError(f"{path} not found; pass a run folder that finished at least one epoch")
-    cfg = load_config(run / "config.yaml")
     dev, _ = resolve_device(device)
-    model = build_model(cfg).to(dev)
+    with reading_run(trust_code):
+        model = build_model(load_config(run / "config.yaml")).to(dev)
     state = load_state(file, "train the run again, or pass another", map_location=dev)
     try:
         model.load_state_dict(state)
@@ -82,12 +100,13 @@ def load_model(run_path: str | Path, weights: str = "last", device: str = "cpu")
     return model.eval()
 
 
-def run_dataset(run_path: str | Path) -> str:
+def run_dataset(run_path: str | Path, trust_code: bool = False) -> str:
     """The dataset a run was trained on (its config's data.dataset)."""
     path = Path(run_path) / "config.yaml"
     if not path.is_file():
         raise UserError(f"{path} not found; pass a run folder")
-    return load_config(path).data.dataset
+    with reading_run(trust_code):
+        return load_config(path).data.dataset
 
 
 def probabilities(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -100,16 +119,33 @@ def probabilities(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- pictures -> 28x28
 
 
-def read_image(path: str | Path) -> Image.Image:
-    """Open a PNG/JPEG (any format Pillow reads); a missing or unreadable file is a UserError."""
+def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open a PNG/JPEG (any format Pillow reads) of at most max_pixels; a missing, unreadable, huge or
+    non-regular file (a FIFO, a folder) is a UserError."""
+    if not Path(path).exists():
+        raise UserError(f"image not found: {path}")
+    with open_regular(Path(path)) as f:
+        return decode(f, str(path), max_pixels)
+
+
+def decode(source: Any, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """The picture in a file object, decoded only when its declared size is at most max_pixels; else a UserError."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            return ImageOps.exif_transpose(img)  # phone photos: upright as they were taken
-    except FileNotFoundError:
-        raise UserError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise UserError(f"{path} is not an image Pillow can read ({type(err).__name__}); use a PNG or JPEG") from None
+        img = Image.open(source)
+        if img.width * img.height > max_pixels:
+            raise UserError(f"{name} is {img.width}x{img.height} pixels; at most {max_pixels:,} pixels are read: "
+                            "scale it down")
+        img.load()
+        return ImageOps.exif_transpose(img)  # phone photos: upright as they were taken
+    except Image.DecompressionBombError:  # declares even more pixels than Pillow's own limit
+        raise UserError(f"{name} declares over {max_pixels:,} pixels; at most that many are read: "
+                        "scale it down") from None
+    except UnidentifiedImageError:
+        raise UserError(f"{name} is not an image Pillow can read; use a PNG or JPEG") from None
+    except UserError:
+        raise
+    except Exception as err:  # any error a damaged file raises inside a decoder (OSError, SyntaxError, struct.error...)
+        raise UserError(f"{name} is not an image Pillow can read ({type(err).__name__}); use a PNG or JPEG") from None
 
 
 def preprocess(img: Image.Image, dataset: str = "mnist") -> np.ndarray:
@@ -134,16 +170,27 @@ def normalise(seen: np.ndarray, dataset: str) -> torch.Tensor:
 
 def _grayscale(img: Image.Image) -> np.ndarray:
     """Luminance in [0, 1], at most WORK pixels on the longer side; transparency reads as white paper."""
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(paper, rgba)
-    gray = img.convert("L")
+    if img.mode in ("F", "I") or img.mode.startswith("I;"):  # 16- and 32-bit pictures (TIFF): on their own scale
+        gray, top = Image.fromarray(_unit(np.asarray(img, np.float32)), "F"), 1.0
+    else:
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(paper, rgba)
+        gray, top = img.convert("L"), 255.0
     if max(gray.size) > WORK:
         scale = WORK / max(gray.size)
         size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
         gray = gray.resize(size, Image.Resampling.BOX)
-    return np.asarray(gray, np.float32) / 255.0
+    return np.asarray(gray, np.float32) / top
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """Pixel values in [0, 1]: as they are when they lie there (a float image), else over 255 or 65535 (or the max)."""
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    high = float(values.max(initial=0.0))
+    top = next((t for t in (1.0, 255.0, 65535.0) if high <= t), high)
+    return np.clip(values / top, 0, 1).astype(np.float32)
 
 
 def _ink(gray: np.ndarray, saturate: bool) -> np.ndarray:
@@ -252,8 +299,11 @@ def _place(ink: np.ndarray, centre_of_mass: bool) -> np.ndarray:
 
 def save_seen(seen: np.ndarray, path: Path) -> None:
     """Write the 28x28 image the model saw as a PNG (white ink on black, as in MNIST)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((seen * 255).round().astype(np.uint8), "L").save(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((seen * 255).round().astype(np.uint8), "L").save(path)
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 # ---------------------------------------------------------------- the command
@@ -262,36 +312,67 @@ def save_seen(seen: np.ndarray, path: Path) -> None:
 def predict_images(model: torch.nn.Module, dataset: str, images: list[Image.Image], top: int = 3,
                    names: list[str] | None = None) -> list[Prediction]:
     """Preprocess each picture, run the model once on all of them, keep the `top` classes of each."""
-    seen = [preprocess(img, dataset) for img in images]
+    return classify(model, dataset, [preprocess(img, dataset) for img in images], top, names)
+
+
+def classify(model: torch.nn.Module, dataset: str, seen: list[np.ndarray], top: int = 3,
+             names: list[str] | None = None) -> list[Prediction]:
+    """Run the model once on preprocessed (28, 28) images; keep the `top` classes of each."""
     probs = probabilities(model, torch.cat([normalise(s, dataset) for s in seen]))
     classes = list(DATASETS[dataset].classes)
     results = []
     for i, (row, s) in enumerate(zip(probs, seen, strict=True)):
         best = row.argsort(descending=True)[:top].tolist()
-        results.append(Prediction(names[i] if names else str(i), [(classes[c], float(row[c])) for c in best], s))
+        name = names[i] if names else str(i)
+        results.append(Prediction(name, [(classes[c], float(row[c])) for c in best], s, dataset))
     return results
 
 
 def predict_files(run_path: str | Path, paths: list[str | Path], top: int = 3, save_dir: Path | None = None,
-                  device: str = "cpu", weights: str = "last") -> list[Prediction]:
-    """`mlcl-train predict`: the top classes of each image file; the 28x28 inputs written to save_dir."""
+                  device: str = "cpu", weights: str = "last", trust_code: bool = False) -> list[Prediction]:
+    """`mlcl-train predict`: the top classes of each image file; the 28x28 inputs written to save_dir.
+
+    The files are read one at a time, each kept only as its 28x28 image: memory does not grow with their number."""
     if top < 1:
         raise UserError("--top must be >= 1")
     if weights not in ("last", "best"):
         raise UserError(f"--weights {weights!r}: unknown; valid: last, best")
-    model = load_model(run_path, weights, device=device)
-    images = [read_image(p) for p in paths]
-    results = predict_images(model, run_dataset(run_path), images, top, [str(p) for p in paths])
-    if save_dir is not None:
-        for path, result in zip(paths, results, strict=True):
-            save_seen(result.seen, Path(save_dir) / f"{Path(path).stem}.png")
+    targets = save_paths(paths, Path(save_dir)) if save_dir is not None else None
+    model = load_model(run_path, weights, device=device, trust_code=trust_code)
+    dataset = run_dataset(run_path, trust_code)
+    seen = [preprocess(read_image(p), dataset) for p in paths]
+    results = classify(model, dataset, seen, top, [str(p) for p in paths])
+    for target, result in zip(targets or [], results, strict=False):
+        save_seen(result.seen, target)
     return results
+
+
+def save_paths(paths: list[str | Path], folder: Path) -> list[Path]:
+    """Where --save-preprocessed writes each image's 28x28: FOLDER/<stem>.png, -2, -3... for stems seen before.
+
+    Checked before anything is read: FOLDER must be a folder (or not yet exist), and no name may be an input."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--save-preprocessed {folder} is a file; name a folder for the 28x28 images")
+    inputs = {Path(p).resolve() for p in paths}
+    taken: set[str] = set()
+    targets = []
+    for path in paths:
+        stem, n = Path(path).stem, 1
+        while (name := f"{stem}.png" if n == 1 else f"{stem}-{n}.png") in taken:
+            n += 1
+        taken.add(name)
+        if (folder / name).resolve() in inputs:
+            raise UserError(f"--save-preprocessed {folder} would write {folder / name} over the image itself; "
+                            "name another folder")
+        targets.append(folder / name)
+    return targets
 
 
 def render(results: list[Prediction], fmt: str = "table") -> str:
     """What `mlcl-train predict` prints: one line per image (its path, the prediction, the top classes with
-    probabilities), or with fmt "json" a list of objects."""
+    probabilities, or why no digit was read), or with fmt "json" a list of objects."""
     if fmt == "json":
         return json.dumps([r.as_json() for r in results], indent=2) + "\n"
-    rows = [[r.image, r.prediction, "  ".join(f"{c} {100 * p:5.1f}%" for c, p in r.top)] for r in results]
+    rows = [[r.image, r.prediction or "-", "  ".join(f"{c} {100 * p:5.1f}%" for c, p in r.top) if r.found else r.note]
+            for r in results]
     return table.render(["image", "prediction", "top"], rows, rule=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from mlcl_train.core.values import plural
 from mlcl_train.training.jobs import train_job
 
 
@@ -36,7 +37,7 @@ def train_series(paths: list[Path], sets: list[str], runs_dir: Path, progress: b
     if trained:
         from mlcl_train.inspect.compare import render, sort_runs
 
-        echo(f"----- {len(trained)} runs, best first -----")
+        echo(f"----- {plural(len(trained), 'run')}, best first -----")
         left_out: list[str] = []
         echo(render(sort_runs(trained), width=width, left_out=left_out).rstrip("\n"))
         if left_out:

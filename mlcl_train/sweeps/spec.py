@@ -20,7 +20,7 @@ from typing import Any
 from mlcl_train.config.loader import read_raw, read_yaml, with_values
 from mlcl_train.config.schema import Config, resolve
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.values import quote, suggest, unknown_key
+from mlcl_train.core.values import plural, quote, suggest, unknown_key
 
 KEYS = ("name", "base", "set", "method", "trials", "seeds", "metric", "pruner", "space")
 METHODS = ("grid", "random", "tpe")
@@ -121,21 +121,7 @@ def load_sweep(path: str | Path, check: bool = True) -> Sweep:
     if not path.exists():
         raise UserError(f"sweep file not found: {path}; see sweeps/ for examples")
     data = read_yaml(path)
-    for key in data:
-        if key not in KEYS:
-            raise UserError(f"{path}: {unknown_key(str(key), list(KEYS))}")
-    if "base" not in data or not isinstance(data["base"], str):
-        raise UserError(f"{path}: 'base' must name the config every trial starts from, "
-                        "e.g. base: ../configs/mlp_deep.yaml")
-    base = path.parent / data["base"]
-    if not base.is_file():
-        raise UserError(f"{path}: base: {base} is not a config file")
-    method = data.get("method", "grid")
-    if method not in METHODS:
-        raise UserError(f"{path}: method: unknown value {quote(method)}; {suggest(str(method), list(METHODS))}")
-    metric = data.get("metric", "best_acc")
-    if metric not in METRICS:
-        raise UserError(f"{path}: metric: unknown value {quote(metric)}; {suggest(str(metric), list(METRICS))}")
+    base, method, metric = _header(data, path)
     fixed = _mapping(data.get("set"), path, "set")
     space = {key: _values(key, v, method, path) for key, v in _mapping(data.get("space"), path, "space").items()}
     if not space:
@@ -168,6 +154,26 @@ def load_sweep(path: str | Path, check: bool = True) -> Sweep:
     if check:
         _check_points(sweep)
     return sweep
+
+
+def _header(data: dict[str, Any], path: Path) -> tuple[Path, str, str]:
+    """A sweep file's keys checked, and its base config, method and metric."""
+    for key in data:
+        if key not in KEYS:
+            raise UserError(f"{path}: {unknown_key(str(key), list(KEYS))}")
+    if "base" not in data or not isinstance(data["base"], str):
+        raise UserError(f"{path}: 'base' must name the config every trial starts from, "
+                        "e.g. base: ../configs/mlp_deep.yaml")
+    base = path.parent / data["base"]
+    if not base.is_file():
+        raise UserError(f"{path}: base: {base} is not a config file")
+    method = data.get("method", "grid")
+    if method not in METHODS:
+        raise UserError(f"{path}: method: unknown value {quote(method)}; {suggest(str(method), list(METHODS))}")
+    metric = data.get("metric", "best_acc")
+    if metric not in METRICS:
+        raise UserError(f"{path}: metric: unknown value {quote(metric)}; {suggest(str(metric), list(METRICS))}")
+    return base, method, metric
 
 
 def _mapping(value: Any, path: Path, key: str) -> dict[str, Any]:
@@ -292,14 +298,14 @@ def describe(sweep: Sweep, page: int = 1) -> str:
 
     seeds = ", ".join(map(str, sweep.seeds))
     if sweep.method == "grid":
-        head = (f"sweep {sweep.name}: grid of {sweep.point_count} points x {len(sweep.seeds)} seeds ({seeds}) = "
-                f"{sweep.total} trials, from {sweep.base}\n")
+        head = (f"sweep {sweep.name}: grid of {plural(sweep.point_count, 'point')} x "
+                f"{plural(len(sweep.seeds), 'seed')} ({seeds}) = {plural(sweep.total, 'trial')}, from {sweep.base}\n")
         start, stop, note = page_of(sweep.point_count, page)
         points = itertools.islice(enumerate(sweep.points()), start, stop)
         rows = [[str(i), *(_show(p[k]) for k in sweep.keys)] for i, p in points]
         return head + render(["#", *sweep.keys], rows, right={0}) + note
-    head = (f"sweep {sweep.name}: {sweep.method}, {sweep.points_wanted} points x {len(sweep.seeds)} seeds ({seeds}) "
-            f"= {sweep.total} trials, from {sweep.base}\n")
+    head = (f"sweep {sweep.name}: {sweep.method}, {plural(sweep.points_wanted, 'point')} x "
+            f"{plural(len(sweep.seeds), 'seed')} ({seeds}) = {plural(sweep.total, 'trial')}, from {sweep.base}\n")
     rows = [[k, str(v) if isinstance(v, Range) else ", ".join(map(_show, v))] for k, v in sweep.space.items()]
     return head + render(["key", "values"], rows)
 

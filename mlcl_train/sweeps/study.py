@@ -36,6 +36,7 @@ from optuna.storages.journal import JournalFileOpenLock
 from optuna.trial import FrozenTrial, TrialState
 
 from mlcl_train.core.errors import Stopped, UserError
+from mlcl_train.core.values import plural
 from mlcl_train.inspect.groups import FINISHED
 from mlcl_train.runs import store as runs
 from mlcl_train.sweeps.spec import Range, Sweep, point_key
@@ -526,16 +527,8 @@ def _worker_main(sweep: Sweep, url: str | None, runs_dir: Path, threads: int, gp
 
 def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus: list[str] | None = None) -> int:
     """Train the sweep with `workers` processes on this machine (worker i on GPU gpus[i % len]); the exit code."""
-    print(f"sweep {sweep.name}: {sweep.total} trials, {workers} worker{'s' if workers > 1 else ''}", file=sys.stderr)
-    folder = sweep.folder(runs_dir)
-    check_writable(folder)
-    study = open_study(sweep, open_storage(url, folder))  # created before the workers race
-    check_definition(study, sweep)
-    restored = restore_from_runs(study, sweep, folder)
-    if restored:
-        print(f"[{sweep.name}] the storage had no record of {restored} finished trial{'s' if restored > 1 else ''} "
-              f"that the run folders in {folder} show (a new, emptied or other storage); recorded them from the "
-              "run folders: they are not trained again", file=sys.stderr)
+    print(f"sweep {sweep.name}: {plural(sweep.total, 'trial')}, {plural(workers, 'worker')}", file=sys.stderr)
+    study = _prepare(sweep, url, sweep.folder(runs_dir))
     free, may_draw = plan(sweep, study.get_trials(deepcopy=False))
     if not free and not may_draw:
         return 0  # all done (or in progress elsewhere): no worker needs to start
@@ -544,17 +537,48 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
         if gpus:
             os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]
         return work(sweep, url, runs_dir, threads, spread="SLURM_ARRAY_TASK_ID" in os.environ or url is not None)
+    devices = [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
+    procs = _start_workers(sweep, url, runs_dir, threads, devices)
+    stopped = _join(procs)
+    if stopped is not None:
+        return 128 + stopped
+    codes = [p.exitcode for p in procs]
+    _report_killed(sweep, study, procs, codes)
+    return 0 if all(c == 0 for c in codes) else 130 if 130 in codes else 1
+
+
+def _prepare(sweep: Sweep, url: str | None, folder: Path) -> Any:
+    """The sweep's study, checked against the sweep file, with the finished trials its run folders show."""
+    check_writable(folder)
+    study = open_study(sweep, open_storage(url, folder))  # created before the workers race
+    check_definition(study, sweep)
+    restored = restore_from_runs(study, sweep, folder)
+    if restored:
+        print(f"[{sweep.name}] the storage had no record of {restored} finished trial{'s' if restored > 1 else ''} "
+              f"that the run folders in {folder} show (a new, emptied or other storage); recorded them from the "
+              "run folders: they are not trained again", file=sys.stderr)
+    return study
+
+
+def _start_workers(
+    sweep: Sweep, url: str | None, runs_dir: Path, threads: int, devices: list[str | None]
+) -> list[Any]:
+    """One worker process per device (None: no GPU of its own), started."""
     import multiprocessing
 
     fork = "fork" in multiprocessing.get_all_start_methods()
     if fork:  # imported once here, not by each worker at once; no tensor work before the fork (OpenMP, CUDA)
         import torch  # noqa: F401
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
-    devices = [gpus[i % len(gpus)] if gpus else None for i in range(workers)]
     procs = [ctx.Process(target=_worker_main, args=(sweep, url, runs_dir, threads, gpu, os.getpid()))
              for gpu in devices]
     for p in procs:
         p.start()
+    return procs
+
+
+def _join(procs: list[Any]) -> int | None:
+    """Wait for the workers; on Ctrl-C or SIGTERM pass one signal on to each, wait again, and return its number."""
     stopped: list[int] = []
 
     def stop(signum: int, frame: Any) -> None:
@@ -565,6 +589,7 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
     try:
         for p in procs:
             p.join()
+        return None
     except (KeyboardInterrupt, Stopped):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # one signal per worker; a second Ctrl-C waits too
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -574,11 +599,14 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
                     os.kill(p.pid, stopped[0] if stopped else signal.SIGINT)
         for p in procs:
             p.join()
-        return 128 + (stopped[0] if stopped else signal.SIGINT)
+        return int(stopped[0] if stopped else signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, old[0])
         signal.signal(signal.SIGINT, old[1])
-    codes = [p.exitcode for p in procs]
+
+
+def _report_killed(sweep: Sweep, study: Any, procs: list[Any], codes: list[int | None]) -> None:
+    """Close the claims of workers killed by a signal, and say how to train their trials."""
     if any(c is not None and c < 0 for c in codes):
         with contextlib.suppress(Exception):  # closing is a courtesy: the next worker to claim closes them too
             close_dead(study, study.get_trials(deepcopy=False))
@@ -586,4 +614,3 @@ def run_sweep(sweep: Sweep, url: str | None, runs_dir: Path, workers: int, gpus:
         if code is not None and code < 0:
             print(f"[{sweep.name}] worker {p.pid} was killed ({signal.Signals(-code).name}); "
                   "run the same command again to train its trial", file=sys.stderr)
-    return 0 if all(c == 0 for c in codes) else 130 if 130 in codes else 1

@@ -35,8 +35,8 @@ def train_job(path: Path, sets: list[str], runs_dir: Path, progress: bool, name:
     return run_job(train_file, path, sets, runs_dir, progress, name)
 
 
-def resume_job(run: Path, epochs: int | None, progress: bool) -> Ending:
+def resume_job(run: Path, epochs: int | None, progress: bool, trust_code: bool = False) -> Ending:
     """Continue a run from its last finished epoch (`mlcl-train resume RUN`)."""
     from mlcl_train.training.loop import resume
 
-    return run_job(resume, run, epochs, progress)
+    return run_job(resume, run, epochs, progress, trust_code)

@@ -32,7 +32,9 @@ from mlcl_train.config.loader import load_config, to_yaml
 from mlcl_train.core import signals
 from mlcl_train.core.errors import Diverged, Failed, Pruned, Stopped, UserError
 from mlcl_train.core.files import CONFIG_LIMIT, read_bytes
+from mlcl_train.core.values import plural
 from mlcl_train.data.loader import Split, load_splits, num_batches, train_batches
+from mlcl_train.models.trust import reading_run
 from mlcl_train.runs.store import (
     Epoch,
     Run,
@@ -166,7 +168,8 @@ def train_file(
     return train(dataclasses.replace(cfg, name=name or cfg.name), runs_dir, progress)
 
 
-def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False) -> RunRecord:
+def resume(run_path: str | Path, epochs: int | None = None, progress: bool = False,
+           trust_code: bool = False) -> RunRecord:
     """Continue a stopped run from its last finished epoch, in the same folder; returns its record.
 
     Everything is checked before the folder changes; a resume that fails before it finishes an
@@ -180,9 +183,10 @@ def resume(run_path: str | Path, epochs: int | None = None, progress: bool = Fal
         if old.get("status") == "completed" and old.get("stopped_early"):
             raise UserError(f"{run.path} stopped early after epoch {old['stopped_early']} (train.early_stop) and "
                             "is completed; to train further, start a new run with a larger train.early_stop.patience")
-        cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
-        ckpt = checkpoint.read(run.path, cfg)
-        s = setup(cfg)
+        with reading_run(trust_code):  # a model file of the run's own: imported only if known or trusted
+            cfg = load_config(run.path / "config.yaml", [f"train.epochs={epochs}"] if epochs else [])
+            ckpt = checkpoint.read(run.path, cfg)
+            s = setup(cfg)
         checkpoint.load(s, ckpt, run.path / "checkpoint.pt")
         summary = _reopen(s, run, ckpt, old)
         _fit_again(s, run, summary, ckpt["epoch"], progress, before)
@@ -377,7 +381,7 @@ def _stop_early(cfg: dict[str, Any], run: Run, summary: Summary, epoch: int) -> 
     if epoch - best.epoch < patience:
         return False
     summary.stopped_early = epoch
-    run.log(f"Early stop: {metric} has not improved for {patience} epochs (best at epoch {best.epoch}); "
+    run.log(f"Early stop: {metric} has not improved for {plural(patience, 'epoch')} (best at epoch {best.epoch}); "
             f"stopped after epoch {epoch} of {cfg.train.epochs}")
     return True
 
