@@ -192,3 +192,18 @@ def test_host_waits_sets_the_sync_debug_mode_only_when_one_is_on(monkeypatch, mo
     with engine.host_waits(torch.device("cuda")):
         inside = list(seen)
     assert inside == calls[:1] and seen == calls
+
+
+def test_train_threads_sets_the_threads_torch_computes_with(make_config) -> None:
+    from mlcl_train.config.loader import load_config
+    from mlcl_train.training.setup import setup
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        setup(load_config(make_config(train={"threads": 1})))
+        assert torch.get_num_threads() == 1
+        setup(load_config(make_config()))  # null: the process keeps what it has
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -180,7 +180,15 @@ def test_the_speedrun_config_resolves_and_trains_a_few_steps(tmp_path: Path, tin
     with pytest.raises(UserError, match=r"pct_start 0.25 of 4 steps \(1 epochs x 4 batches\) leaves no steps"):
         train(cfg, tmp_path)  # 512 images at batch 128: 4 steps, one of them warm-up, which torch cannot plan
     assert not list(tmp_path.iterdir())  # refused before a run folder exists
-    record = train(load_config("speedrun", [f"data.root={tiny_root}", "device=cpu", "train.batch_size=64"]), tmp_path)
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        record = train(load_config("speedrun", [f"data.root={tiny_root}", "device=cpu", "train.batch_size=64"]),
+                       tmp_path)
+        assert torch.get_num_threads() == cfg.train.threads == 1
+    finally:
+        torch.set_num_threads(before)  # the tests after this one keep the process's threads
     (row,) = read_csv(record.path / "metrics.csv")
     assert (record.status, record.epochs, record.params) == ("completed", 1, 44_354)
     assert float(row["lr"]) == pytest.approx(0.02 / 25) and 0 < float(row["test_acc"]) <= 100

@@ -122,6 +122,9 @@ class Train(Section):
                                        "unsmoothed; 0 = off")
     compile: bool = key(False, "`torch.compile` the model (slow first epoch; see Speed)")
     channels_last: bool = key(False, "channels-last memory format for conv nets")
+    threads: PositiveInt | None = key(None, "CPU threads torch computes with (`torch.set_num_threads`, for the "
+                                      "whole process); `null` = torch's default, one per core; a small model "
+                                      "can be faster on one")
     amp: Literal["auto", "bf16", "fp16"] | None = key(
         None, "mixed precision, float32 weights and optimizer: `bf16` on CUDA and on CPUs with bf16 "
         "instructions (AVX512-BF16 or AMX), `fp16` on CUDA; `auto`: bf16 where the device has it; "

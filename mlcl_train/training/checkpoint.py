@@ -25,7 +25,7 @@ from mlcl_train.training.engine import load_state, per_step_scheduler
 from mlcl_train.training.setup import Setup
 
 MAY_CHANGE = (  # config keys a resume may change: none of them changes what is learned
-    "name", "device", "train.epochs", "eval.batch_size", "train.compile", "train.cuda_graphs",
+    "name", "device", "train.epochs", "eval.batch_size", "train.compile", "train.cuda_graphs", "train.threads",
 )
 
 

@@ -53,6 +53,8 @@ def setup(cfg: Config, data_loader: Callable[..., tuple[Split, Split | None, Spl
 
     data_loader(dataset, root, device, train_subset, val_split, seed) gives the train, validation
     (or None) and test splits (a sweep's worker passes a cached one)."""
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
     device, note = resolve_device(cfg.device)
     notes = [note] if note else []
     model = build_model(cfg)
