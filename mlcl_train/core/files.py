@@ -56,3 +56,26 @@ def read_text(path: Path, limit: int = CONFIG_LIMIT, error: type[UserError] = Us
     except UnicodeDecodeError as err:
         raise error(f"{path} is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
                     "save it as UTF-8") from None
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """data into target through a temporary file beside it, synced and renamed: target is whole or as it was.
+
+    A link at target is replaced, never written through. On any failure (a full disk, Ctrl-C) the temporary
+    file is removed and the error raised, an OSError naming target."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:  # os.write names no file
+            raise OSError(err.errno, err.strerror, str(target)) from None
+        raise

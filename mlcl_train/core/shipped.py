@@ -12,7 +12,6 @@ always come first.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import os
 import stat
@@ -20,7 +19,7 @@ from glob import glob as files_glob
 from pathlib import Path, PurePosixPath
 
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.files import KINDS, open_regular
+from mlcl_train.core.files import KINDS, open_regular, write_atomically
 
 PACKAGE = Path(__file__).resolve().parents[1]
 FOLDERS = ("configs", "sweeps")  # repository folders shipped inside the package (setup.py reads this)
@@ -157,20 +156,9 @@ def _existing(target: Path, data: bytes, dest: Path) -> str:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    """data into target through a temporary file that is synced and renamed; on any failure, target is as it was."""
-    tmp = target.with_name(f".{target.name}.tmp")
+    """data into target, whole or not at all (never through a link); a failure is one UserError."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)  # replaces a symlink itself, never the file it points to
+        write_atomically(target, data)
     except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise UserError(f"cannot write {target}: {err.strerror}") from None

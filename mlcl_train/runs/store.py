@@ -44,7 +44,7 @@ import yaml
 from mlcl_train.config.schema import Config, flatten
 from mlcl_train.core import signals
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.files import CONFIG_LIMIT, read_text
+from mlcl_train.core.files import CONFIG_LIMIT, read_text, write_atomically
 
 METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds", "val_loss", "val_acc"]
 METRICS_LIMIT = 64 * 2**20  # bytes of metrics.csv: about 500,000 epochs
@@ -91,22 +91,7 @@ class Run:
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Write a whole file atomically; a failed write (a full disk) leaves no temporary file."""
-        tmp = self.path / f".{name}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path / name)
-        except BaseException as err:
-            tmp.unlink(missing_ok=True)
-            if isinstance(err, OSError) and err.filename is None:  # os.write names no file
-                raise OSError(err.errno, err.strerror, str(self.path / name)) from None
-            raise
+        write_atomically(self.path / name, data)
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         self.write_text(name, json.dumps(data, indent=2) + "\n")
