@@ -440,6 +440,31 @@ def test_an_emptied_journal_records_the_finished_run_folders_and_trains_nothing(
     assert "no record" not in again.output and run_folders(runs) == before
 
 
+def test_a_pair_its_run_folders_show_finished_is_recorded_not_trained_when_claimed(finished_copy) -> None:
+    """A worker killed after its run finished but before the storage heard of it: the next claim of that pair
+    finds the finished run folder (a storage that lost it, and no restore at the start, stand in for the race)."""
+    from mlcl_train.sweeps.spec import load_sweep
+    from mlcl_train.sweeps.study import claim, open_storage, open_study, run_trial
+
+    path, runs = finished_copy
+    before = run_folders(runs)
+    folder = runs / "sweeps" / "tiny"
+    (folder / "optuna.journal").write_bytes(b"")
+    sweep = load_sweep(path)
+    study = open_study(sweep, open_storage(None, folder))
+
+    def no_training(*args):
+        raise AssertionError("a finished pair was trained again")
+
+    statuses = []
+    for _ in range(5):  # 4 pairs; bounded, since a pair that fails is claimed again
+        if (claimed := claim(study, sweep, False, False)) is None:
+            break
+        statuses.append(run_trial(study, sweep, claimed, folder, no_training))
+    assert statuses == ["completed"] * 4 and run_folders(runs) == before
+    assert sorted(t.state.name for t in study.get_trials()) == ["COMPLETE"] * 4
+
+
 @pytest.mark.parametrize("change, message", [
     ({"space": {"model.activation": ["relu", "gelu"]}}, "the keys model.hidden (this file: model.activation)"),
     ({"space": {"model.hidden": [[8], [32]]}}, "model.hidden: [[8], [16]] (this file: [[8], [32]])"),

@@ -239,6 +239,16 @@ def restore_from_runs(study: optuna.Study, sweep: Sweep, folder: Path) -> int:
     return added
 
 
+def finished_run(sweep: Sweep, folder: Path, index: int, point: dict[str, Any], seed: int) -> runs.RunRecord | None:
+    """A run folder of this pair that finished (completed, pruned, diverged), or None: the run folders are the
+    truth when a worker died between its run's end and telling the storage."""
+    for path in sorted(folder.glob(f"*-{sweep.name}-{index}-s{seed}")):
+        r = runs.read_run(path, full=False)
+        if r.sweep == sweep.name and r.status in FINISHED and r.point == point and r.seed == seed:
+            return r
+    return None
+
+
 def fits(sweep: Sweep, point: dict[str, Any]) -> bool:
     """Whether a point (from a run folder) lies in the sweep's space."""
     if set(point) != set(sweep.space):
@@ -399,6 +409,16 @@ def run_trial(study: optuna.Study, sweep: Sweep, claimed: tuple[int, int, dict[s
 
     meta = {"name": sweep.name, "point": point, "seed": seed, "trial": trial.number}
     status, value = "failed", None
+    done = finished_run(sweep, folder, index, point, seed)
+    if done is not None:  # trained, but its worker was killed before the storage heard of it: not again
+        study._storage.set_trial_user_attr(trial_id, "status", done.status)
+        study._storage.set_trial_user_attr(trial_id, "run", done.run)
+        value = getattr(done, sweep.metric)
+        if done.status == "completed" and value is not None:
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=TrialState.PRUNED if done.status == "pruned" else TrialState.FAIL)
+        return done.status
     try:
         with Heartbeat(study._storage, trial_id), open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
             record = train(sweep.config(point, seed, index), folder, False, on_epoch, meta, data_loader)
