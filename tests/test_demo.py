@@ -114,7 +114,7 @@ def test_ctrl_c_stops_the_demo_cleanly(digit_run):
         assert response.status == 200
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and out.strip() == "stopped" and "Traceback" not in err
+    assert proc.returncode == 0 and out.strip() == "stopped" and "Traceback" not in err, (proc.returncode, out, err)
 
 
 def test_a_port_in_use_is_one_line(server, digit_run):

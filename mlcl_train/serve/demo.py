@@ -46,7 +46,7 @@ DEADLINE = 30  # seconds a connection may last in all
 class Demo(ThreadingHTTPServer):
     """The server: the run's model, its dataset, and the page."""
 
-    daemon_threads = True
+    daemon_threads = False  # server_close joins them: no request is cut off mid-way when the process ends
     request_queue_size = 128  # connections the kernel holds while every slot is busy
 
     def __init__(self, run: Path, port: int, host: str = "127.0.0.1", trust_code: bool = False) -> None:
@@ -95,6 +95,14 @@ class Demo(ThreadingHTTPServer):
         with self.waiting_lock:
             self.waiting[sock] = time.monotonic()
         return sock, address
+
+    def close_waiting(self) -> None:
+        """Cut every connection whose request has not arrived yet (a stalled client), so that closing is quick."""
+        with self.waiting_lock:
+            socks = list(self.waiting)
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def evict(self) -> None:
         with self.waiting_lock:
@@ -231,4 +239,5 @@ def serve(run: str | Path, port: int = 8000, announce: Callable[[str], None] = p
     except (KeyboardInterrupt, Stopped):  # Stopped: the command line's SIGINT/SIGTERM handler
         pass
     finally:
-        server.server_close()
+        server.close_waiting()
+        server.server_close()  # joins the requests in flight
