@@ -184,3 +184,8 @@ def test_name_limit_is_checked_before_any_folder_is_made(tmp_path: Path) -> None
     with pytest.raises(UserError, match="characters long"):
         Run.create(tmp_path / "runs", "x" * (NAME_MAX + 1))
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_table_aligns_wide_characters_by_the_columns_they_take() -> None:
+    text = table.render(["name", "acc"], [["합성곱", "98.1"], ["mlp", "97.0"]], right={1}, rule=False)
+    assert text == "name     acc\n합성곱  98.1\nmlp     97.0\n"  # 합성곱 takes 6 columns

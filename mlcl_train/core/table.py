@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from typing import Collection, Sequence
 
 FORMATS = ("text", "markdown", "csv")
@@ -25,13 +26,19 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[str]], fmt: str = "te
     if fmt == "markdown":
         return markdown(headers, rows, right)
     assert fmt == "text", f"unknown table format {fmt!r}"
-    widths = [max(len(x) for x in col) for col in zip(headers, *rows, strict=True)]
+    widths = [max(map(width, col)) for col in zip(headers, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        aligned = (x.rjust(w) if i in right else x.ljust(w) for i, (x, w) in enumerate(zip(cells, widths, strict=True)))
+        pads = (" " * (w - width(x)) for x, w in zip(cells, widths, strict=True))
+        aligned = (pad + x if i in right else x + pad for i, (x, pad) in enumerate(zip(cells, pads, strict=True)))
         return (indent + "  ".join(aligned)).rstrip() + "\n"
 
     return "".join(line(cells) for cells in [headers, *([["-" * w for w in widths]] if rule else []), *rows])
+
+
+def width(text: str) -> int:
+    """Columns text takes in a terminal: two for a wide character (Hangul, CJK), one for the others."""
+    return len(text) + sum(unicodedata.east_asian_width(c) in "WF" for c in text if ord(c) > 0x10FF)
 
 
 def markdown(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> str:
