@@ -29,6 +29,7 @@ from mlcl_train.core.errors import UserError
 from mlcl_train.core.files import open_regular
 from mlcl_train.data.loader import Split, eval_batches, num_batches
 from mlcl_train.models import create_model, probe
+from mlcl_train.training import optimizers
 
 
 def resolve_device(name: str) -> tuple[torch.device, str | None]:
@@ -89,7 +90,7 @@ def build_model(cfg: Config) -> nn.Module:
 def make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
     """The configured optimizer over the model's parameters (its class from mlcl_train.config.optim)."""
     spec = cfg.train.optimizer
-    return _build(OPTIMIZERS[spec.name], model.parameters(), spec, {})
+    return _build(OPTIMIZERS[spec.name], model.parameters(), spec, {}, eager=not cfg.train.compile)
 
 
 def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
@@ -111,10 +112,11 @@ def per_step_scheduler(cfg: Config) -> bool:
     return cfg.train.scheduler is not None and SCHEDULERS[cfg.train.scheduler.name].per_step
 
 
-def _build(algorithm: Algorithm, first: Any, section: Choice, known: dict[str, Any]) -> Any:
+def _build(algorithm: Algorithm, first: Any, section: Choice, known: dict[str, Any], eager: bool = False) -> Any:
+    """The torch class named, built; eager: its variant that skips torch._dynamo (training/optimizers.py)."""
     module, _, name = algorithm.torch_class.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
-    return cls(first, **torch_arguments(algorithm, section, known))
+    return (optimizers.eager(cls) if eager else cls)(first, **torch_arguments(algorithm, section, known))
 
 
 def loss_fn(name: str, out: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
