@@ -88,3 +88,17 @@ def test_a_count_of_one_is_singular():
     from mlcl_train.core.values import plural
 
     assert [plural(n, "seed") for n in (0, 1, 2)] == ["0 seeds", "1 seed", "2 seeds"]
+
+
+def test_a_change_of_section_is_told_by_its_name_and_the_parameters_both_runs_have():
+    from mlcl_train.runs.labels import changes_against
+
+    base = record("20261127-100000-base", "base", train__scheduler=None)
+    cosine = record("20261127-100100-cos", "cos", train__scheduler={"name": "cosine", "t_max": None, "eta_min": 0})
+    assert changes_against(cosine, base) == ["scheduler none -> cosine"]
+    assert changes_against(base, cosine) == ["scheduler cosine -> none"]
+    base = record("20261127-100000-base", "base")
+    cnn = record("20261127-100200-cnn", "cnn", model__name="cnn", model__channels=[32, 64], model__activation="tanh")
+    assert changes_against(cnn, base) == ["model mlp -> cnn", "activation relu -> tanh"]
+    adam = record("20261127-100300-adam", "adam", train__optimizer={"name": "adam", "lr": 0.01, "betas": [0.9, 0.99]})
+    assert changes_against(adam, base) == ["optimizer sgd -> adam"]

@@ -2,17 +2,18 @@
 
 Decks of 1, 4 and 30 runs: long names, several --set variants of one config (as a sweep makes), a CNN
 and long `sequential` models. The measuring here is written apart from the deck's layout code
-(present/typeset.py): Pillow reads the TTF files of the fonts, text wraps at spaces (and zero-width
-spaces), a line is 1.2 times the font size, and a table row must hold its cell's lines.
+(present/typeset.py): Pillow reads the TTF files of Liberation Sans and Liberation Mono, metric-compatible
+with the Arial and Courier New the deck names (Debian's fonts-liberation, which CI installs), text wraps
+at spaces (and zero-width spaces), a line is 1.2 times the font size, and a table row must hold its cell's lines.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import unicodedata
 from pathlib import Path
 
-import matplotlib
 import pytest
 from conftest import LONG_NAME, many_runs
 from PIL import ImageFont
@@ -21,14 +22,23 @@ from pptx.util import Emu
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
+from mlcl_train.present import fontmetrics
 
-TTF = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-FONTS = {  # the fonts a deck may name -> their files (matplotlib ships them, so CI has them)
-    ("DejaVu Sans", False): TTF / "DejaVuSans.ttf",
-    ("DejaVu Sans", True): TTF / "DejaVuSans-Bold.ttf",
-    ("DejaVu Sans Mono", False): TTF / "DejaVuSansMono.ttf",
-    ("DejaVu Sans Mono", True): TTF / "DejaVuSansMono-Bold.ttf",
+LIBERATION = [Path("/usr/share/fonts/truetype/liberation"), Path("/usr/share/fonts/truetype/liberation2")]
+FONTS = {  # the fonts a deck may name -> their metric-compatible files
+    (typeface, bold): next((d / file for d in LIBERATION if (d / file).is_file()), LIBERATION[0] / file)
+    for (typeface, bold), file in fontmetrics.FILES.items()
 }
+
+
+@pytest.fixture(autouse=True)
+def liberation_fonts() -> None:
+    """The fonts to measure with; outside CI a machine without them skips, saying how to get them."""
+    missing = [str(f) for f in FONTS.values() if not f.is_file()]
+    if missing and os.environ.get("CI") == "true":
+        pytest.fail(f"no {missing[0]}: .ci/run installs fonts-liberation")
+    if missing:
+        pytest.skip("no Liberation fonts to measure the deck with (apt-get install fonts-liberation)")
 runner = CliRunner()
 
 
@@ -145,10 +155,28 @@ def test_the_check_finds_text_that_runs_off_its_box(tmp_path: Path):
     frame = slide.shapes.add_textbox(Inches(1), Inches(2), Inches(3), Inches(0.5)).text_frame
     frame.word_wrap = True
     run = frame.paragraphs[0].add_run()
-    run.text, run.font.size, run.font.name = "words " * 20, Pt(18), "DejaVu Sans"
+    run.text, run.font.size, run.font.name = "words " * 20, Pt(18), "Arial"
     slide.shapes.title.text_frame.text = "t"
-    slide.shapes.title.text_frame.paragraphs[0].runs[0].font.name = "DejaVu Sans"
+    slide.shapes.title.text_frame.paragraphs[0].runs[0].font.name = "Arial"
     slide.shapes.title.text_frame.paragraphs[0].runs[0].font.size = Pt(20)
     prs.save(tmp_path / "bad.pptx")
     with pytest.raises(AssertionError, match="takes"):
         check_deck(tmp_path / "bad.pptx")
+
+
+def test_the_deck_measures_with_the_widths_of_the_metric_compatible_fonts():
+    """fonts.json, which the deck's layout measures with, is what the TTF files say, character by character."""
+    import json
+
+    from mlcl_train.present import typeset
+
+    table = json.loads(fontmetrics.TABLE.read_text(encoding="utf-8"))
+    for (typeface, bold), path in FONTS.items():
+        em, widths = fontmetrics.advances(path)
+        entry = table[f"{typeface}{' Bold' if bold else ''}"]
+        assert entry["units_per_em"] == em and {int(k): v for k, v in entry["widths"].items()} == widths, path
+    for text, bold in (("Test accuracy: 98.23% (+41.2 points)", False), ("What each change did", True)):
+        pt = 18  # the layout adds advances unkerned, as PowerPoint draws (kerning is off by default); Pillow kerns
+        kerned = text_width(text, "Arial", bold, pt)
+        assert kerned - 0.005 <= typeset.width_in(text, pt, bold) <= kerned * 1.01
+    assert typeset.width_in("정확도", 20) == pytest.approx(3 * 20 / 72)  # Malgun Gothic: at most 1 em

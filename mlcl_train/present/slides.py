@@ -8,7 +8,7 @@ model's confusion matrix and mistakes; findings; takeaways. Then "Appendix": the
 sweeps, one slide per run, every run's curves. At most 10 slides before the appendix, whatever the
 number of runs; speaker notes on every slide.
 
-16:9 slides in DejaVu Sans, with Malgun Gothic as the East Asian typeface for Hangul. Every text is
+16:9 slides in Arial (code in Courier New), with Malgun Gothic as the East Asian typeface for Hangul. Every text is
 measured (present/typeset.py) and laid out to fit its box: titles shrink, the comparison shows the
 columns that fit (in the order they matter) and lists the others below, a long layer table gets a
 smaller font or two columns.

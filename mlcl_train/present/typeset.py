@@ -4,59 +4,39 @@
     wrap("Compared: model.hidden, ...", 18, 6.0)  # the lines it wraps into in a 6-inch box
     cut("a long label", 18, 3.0)                 # the text, cut with an ellipsis to one line of 3 inches
 
-The deck names DejaVu Sans and DejaVu Sans Mono: matplotlib ships both TTF files, so the metrics
-are the same wherever mlcl-train runs, and a viewer without them substitutes a narrower font.
-Hangul and other wide East Asian characters, which DejaVu lacks, are drawn in the East Asian
-typeface the deck names (Malgun Gothic) and measured as one em each, the widest its glyphs are.
+The deck names Arial and Courier New, which Office has on Windows and macOS, and measures them with
+the advance widths of Liberation Sans and Liberation Mono, their metric-compatible free twins
+(fonts.json, written by present/fontmetrics.py): what fits here fits in PowerPoint, and LibreOffice
+draws them in the Liberation fonts themselves. Hangul and other wide East Asian characters are
+drawn in the East Asian typeface the deck names (Malgun Gothic) and measured as one em each, the
+widest its glyphs are; so is any other character the table lacks.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
-FONT, MONO = "DejaVu Sans", "DejaVu Sans Mono"
+from mlcl_train.present.fontmetrics import TABLE
+
+FONT, MONO = "Arial", "Courier New"
 EAST_ASIAN = "Malgun Gothic"  # <a:ea>: Office's Korean font on Windows; its glyphs are at most 1 em wide
-FILES = {  # (font, bold) -> file in matplotlib's fonts/ttf
-    (FONT, False): "DejaVuSans.ttf",
-    (FONT, True): "DejaVuSans-Bold.ttf",
-    (MONO, False): "DejaVuSansMono.ttf",
-    (MONO, True): "DejaVuSansMono-Bold.ttf",
-}
 LINE = 1.2  # a line's height, times the font size (single spacing)
 BREAKS = (" ", "\u200b")  # where a line may break: a space, or a zero-width space (after _ and . in headers)
-SCALE = 20  # the font is loaded at pt * SCALE pixels, for sub-point precision
 
 
-def font_file(font: str = FONT, bold: bool = False) -> Path:
-    """The TTF file of a font the deck names."""
-    import matplotlib
-
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / FILES[(font, bold)]
-
-
-@lru_cache(maxsize=64)
-def _face(font: str, bold: bool, pt: float) -> Any:
-    from PIL import ImageFont
-
-    return ImageFont.truetype(str(font_file(font, bold)), round(pt * SCALE))
+@lru_cache(maxsize=8)
+def _widths(font: str, bold: bool) -> tuple[int, dict[str, int]]:
+    """The font's units per em and its advance widths by character (fonts.json)."""
+    entry = json.loads(TABLE.read_text(encoding="utf-8"))[f"{font}{' Bold' if bold else ''}"]
+    return entry["units_per_em"], {chr(int(cp)): w for cp, w in entry["widths"].items()}
 
 
 def width_in(text: str, pt: float, bold: bool = False, font: str = FONT) -> float:
-    """Inches the text takes on one line (a wide East Asian character: one em)."""
-    text = text.replace("\u200b", "")
-    wide = sum(1 for ch in text if is_wide(ch))
-    if wide:
-        text = "".join(ch for ch in text if not is_wide(ch))
-    return _face(font, bold, pt).getlength(text) / SCALE / 72 + wide * pt / 72
-
-
-def is_wide(ch: str) -> bool:
-    """A character drawn in the East Asian typeface: Hangul, CJK (Unicode's wide and full-width)."""
-    import unicodedata
-
-    return ch > "\u1000" and unicodedata.east_asian_width(ch) in ("W", "F")
+    """Inches the text takes on one line (a wide East Asian character, or one the table lacks: one em)."""
+    em, widths = _widths(font, bold)
+    units = sum(widths.get(ch, em) for ch in text if ch != "\u200b")
+    return units / em * pt / 72
 
 
 def line_in(pt: float) -> float:

@@ -143,11 +143,28 @@ def shorten_label(label: str, most: int) -> str:
 def changes_against(run: RunRecord, baseline: RunRecord, ignore: tuple[str, ...] = ("name",)) -> list[str]:
     """What a run changed against the baseline, one `key from -> to` each, model keys first:
     ['activation sigmoid -> relu', 'hidden [128,64] -> [512,256]']."""
-    mine, base = run.settings or {}, baseline.settings or {}
+    mine, base = _switched_sections(run.settings or {}, baseline.settings or {})
     keys = [k for k in dict.fromkeys([*base, *mine]) if k not in ignore
             and identity(mine.get(k, MISSING)) != identity(base.get(k, MISSING))]
     keys.sort(key=_section_rank)
     return [f"{abbreviate(k, keys)} {compact(base.get(k, MISSING))} -> {compact(mine.get(k, MISSING))}" for k in keys]
+
+
+def _switched_sections(mine: dict[str, Any], base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both runs' settings with a section switched to another name told by its name and the parameters
+    both have: `model mlp -> cnn`, `scheduler none -> cosine` (`train.scheduler: null` against a cosine
+    schedule), without the parameters that come with the new name alone."""
+    mine, base = dict(mine), dict(base)
+    for one, other in ((mine, base), (base, mine)):
+        for key in [k for k, v in one.items() if v is None and k + ".name" in other and k not in other]:
+            del one[key]
+            one[key + ".name"] = "none"
+    for name in [k for k in mine if k.endswith(".name") and k in base and mine[k] != base[k]]:
+        section = name[: -len("name")]
+        for side, other in ((mine, base), (base, mine)):
+            for sub in [k for k in side if k.startswith(section) and k not in other]:
+                side.pop(sub)
+    return mine, base
 
 
 def find_baseline(runs: list[RunRecord], labels: list[str], wanted: str | None) -> int | None:
