@@ -207,6 +207,11 @@ class Page(HTMLParser):
         self.links: list[str] = []
         self.tags: list[str] = []
         self._text: list[str] | None = None
+        self.data: list[str] = []
+
+    def text(self) -> str:
+        """Every text of the page, in order."""
+        return " ".join(self.data)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
@@ -221,6 +226,7 @@ class Page(HTMLParser):
             self._text = []
 
     def handle_data(self, data: str) -> None:
+        self.data.append(data)
         if self._text is not None:
             self._text.append(data)
 
@@ -242,16 +248,33 @@ def test_report_is_one_self_contained_page(three_runs, tmp_path):
     page.feed(out.read_text(encoding="utf-8"))
     best = best_name(three_runs)
     h2 = [text for tag, text in page.headings if tag == "h2"]
-    assert h2[0] == "Comparison" and sorted(h2[1:4]) == ["hidden16", "hidden32", "stopped"]
-    assert h2[4:] == ["Test accuracy of all runs", f"Confusion matrix: {best}"]
+    talk = ["Setup: what every run shares", "What each change did", "Comparison",
+            "Test accuracy: the baseline and the best runs", f"Confusion matrix: {best}", "Findings", "Takeaways"]
+    assert h2[:7] == talk and h2[7] == "Appendix"
+    assert sorted(h2[8:]) == ["hidden16", "hidden32", "stopped"]  # 3 runs: the talk's curves show them all
+    text = page.text()
+    assert "training images: " in text and "epochs: " in text  # the setup the runs share
     comparison = page.tables[0]
     assert sorted(row[0] for row in comparison[1:]) == ["hidden16", "hidden32", "stopped"]
     assert "model.hidden" in comparison[0] and any("fc1" in row for t in page.tables[1:] for row in t)
-    assert len(page.sources) == 3 + 1 + 2  # the runs' curves, all runs, confusion and mistakes
+    assert len(page.sources) == 1 + 1 + 2 + 3  # changes, curves, confusion and mistakes, then the runs' curves
     assert all(src.startswith("data:image/png;base64,") for src in page.sources)
     assert all(base64.b64decode(src.split(",", 1)[1])[:8] == PNG for src in page.sources)
     assert not [link for link in page.links if "http:" in link or "https:" in link or "//" in link.split(",")[0]]
     assert "script" not in page.tags and "link" not in page.tags and "style" in page.tags
+
+
+def test_a_korean_report_says_its_own_words_in_korean(three_runs, tmp_path):
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(three_runs), "-o", str(out), "--lang", "ko", "--title", "구조 실험"])
+    assert result.exit_code == 0, result.output
+    page = Page()
+    page.feed(out.read_text(encoding="utf-8"))
+    h2 = [text for tag, text in page.headings if tag == "h2"]
+    assert h2[:3] == ["실험 설정: 모든 실행이 같은 것", "각 변경의 효과", "비교"] and "부록" in h2
+    assert page.headings[0] == ("h1", "구조 실험") and '<html lang="ko">' in out.read_text(encoding="utf-8")
+    for english in ("Setup", "What each change did", "Findings", "Takeaways", "Model", "Layers", "Made by"):
+        assert english not in page.text(), english
 
 
 def test_wrong_output_names_and_missing_runs_are_one_line(tmp_path):

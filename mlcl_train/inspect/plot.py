@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from mlcl_train.config.schema import Config, as_dict
 from mlcl_train.core.datasets import INPUT_SHAPE
@@ -98,13 +98,16 @@ def font_families() -> list[str]:
 
 
 def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool,
-                  size: tuple[float, float] | None = None, colors: list[str] | None = None) -> tuple[Any, list[str]]:
+                  size: tuple[float, float] | None = None, colors: list[str] | None = None,
+                  say: Callable[[str], str] | None = None) -> tuple[Any, list[str]]:
     """Loss (train dashed, test solid, val dotted) and test (and val) accuracy per epoch, one color and style
     per run; a star marks the best epoch where validation chose it; legend below.
 
     `size` is the axes' (width, height) in inches; the legend's rows add to the height. `colors`, one per run,
-    keeps a run's colour the same in every figure."""
+    keeps a run's colour the same in every figure. `say` gives the figure's own words in another language."""
     import textwrap
+
+    say = say or (lambda text: text)
 
     color_of = {id(run): color for run, color in zip(runs, colors or [], strict=False)}
 
@@ -133,25 +136,31 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
             loss_ax.plot(epochs, [r.train_loss for r in rows], color=color, linestyle="--", alpha=0.7)
             if run.best_split == "val":
                 loss_ax.plot(epochs, [r.val_loss for r in rows], color=color, linestyle=":", alpha=0.9)
-    _style(acc_ax, "Test accuracy (val dotted)" if with_val else "Test accuracy", "accuracy (%)")
+    _style(acc_ax, say("Test accuracy (val dotted)" if with_val else "Test accuracy"), say("accuracy (%)"), say)
     if with_val:
-        handles += [plt.Line2D([], [], color="0.3", linestyle=":", label="validation"),
+        handles += [plt.Line2D([], [], color="0.3", linestyle=":", label=say("validation")),
                     plt.Line2D([], [], color="0.3", marker="*", markersize=10, linestyle="",
-                               label="best epoch (chosen on val; test shown)")]
+                               label=say("best epoch (chosen on val; test shown)"))]
     if not acc_only:
-        _style(loss_ax, "Loss", "mean loss per image")
-        handles += [plt.Line2D([], [], color="0.3", label="test loss"),
-                    plt.Line2D([], [], color="0.3", linestyle="--", label="train loss")]
+        _style(loss_ax, say("Loss"), say("mean loss per image"), say)
+        handles += [plt.Line2D([], [], color="0.3", label=say("test loss")),
+                    plt.Line2D([], [], color="0.3", linestyle="--", label=say("train loss"))]
+    _legend(plt, fig, handles, width, height)
+    finished = sum(1 for run in runs if run.metrics)
+    if finished > MOST_RUNS:
+        title = say("The {most} runs with the best test accuracy, of {finished}")
+        fig.suptitle(title.format(most=MOST_RUNS, finished=finished), fontsize="medium")
+    return fig, notes
+
+
+def _legend(plt: Any, fig: Any, handles: list[Any], width: float, height: float) -> None:
+    """The legend below the axes, as many entries side by side as fit; the figure grows by its rows."""
     longest = max(len(line) for h in handles for line in h.get_label().splitlines())
     char = 0.5 * plt.rcParams["font.size"] / 72  # inches of a character of the legend's "small" font
     columns = max(1, min(len(handles), int(width / (char * longest + 0.6))))  # legend entries side by side
     rows = max(sum(len(h.get_label().splitlines()) for h in handles[i::columns]) for i in range(columns))
     fig.set_figheight(height + 0.2 * rows)  # the legend's rows below the axes: at most about 4.5 inches more
     fig.legend(handles=handles, loc="outside lower center", ncol=columns, frameon=False, fontsize="small")
-    finished = sum(1 for run in runs if run.metrics)
-    if finished > MOST_RUNS:
-        fig.suptitle(f"The {MOST_RUNS} runs with the best test accuracy, of {finished}", fontsize="medium")
-    return fig, notes
 
 
 def augment_figure(cfg: Config, output: str | Path, images: int = 8, versions: int = 7) -> Path:
@@ -366,11 +375,11 @@ def _positive(text: str | None) -> float:
     return v if v > 0 else float("nan")
 
 
-def _style(ax: Any, title: str, ylabel: str) -> None:
+def _style(ax: Any, title: str, ylabel: str, say: Callable[[str], str] = str) -> None:
     from matplotlib.ticker import MaxNLocator
 
     ax.set_title(title)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(say("epoch"))
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     lo, hi = ax.get_xlim()

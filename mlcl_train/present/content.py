@@ -36,7 +36,7 @@ from mlcl_train.inspect.compare import (
     telling_keys,
 )
 from mlcl_train.present.story import Story, takeaways, tell
-from mlcl_train.present.words import LANGS, words
+from mlcl_train.present.words import LANGS, chart_words, words
 from mlcl_train.runs.labels import differing_keys, run_labels
 from mlcl_train.runs.store import RunRecord
 
@@ -134,10 +134,10 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
             say(f"run {i} of {len(runs)}: {label}")
             parts.append(run_content(plt, run, label, colors[i - 1], lang))
         say("the curves of all runs")
-        all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN, colors=colors)
+        all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN, colors=colors, lang=lang)
         shown = [i for i in [story.baseline, *story.best_few] if i is not None]
         best_curves = curves_png(plt, [runs[i] for i in shown], [labels[i] for i in shown], acc_only=True,
-                                 size=ALL_CURVES_IN, colors=[colors[i] for i in shown])
+                                 size=ALL_CURVES_IN, colors=[colors[i] for i in shown], lang=lang)
         bars = bars_png(plt, story, runs, colors, lang)
         for name, members in trials.items():
             say(f"the sweep {name}: {plural(len(members), 'trial')}")
@@ -266,7 +266,7 @@ def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: s
     shown = [(fact_name(name, lang), status if name == "status" else v) for name, v in facts(run)]
     return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note, say("no_epoch"),
                       curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
-                                 colors=[color]))
+                                 colors=[color], lang=lang))
 
 
 def read_weights(run: RunRecord) -> bytes | None:
@@ -378,12 +378,13 @@ def run_colors(count: int, baseline: int | None = None) -> list[str]:
 
 
 def curves_png(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool, size: tuple[float, float],
-               colors: list[str] | None = None) -> bytes | None:
-    """plot's curves of the runs as PNG bytes (each run in its colour), or None when none has a finished epoch."""
+               colors: list[str] | None = None, lang: str = "en") -> bytes | None:
+    """plot's curves of the runs as PNG bytes (each run in its colour, the words in `lang`), or None when none
+    has a finished epoch."""
     from mlcl_train.inspect.plot import curves_figure
 
     try:
-        fig, _ = curves_figure(plt, runs, labels, acc_only, size, colors)
+        fig, _ = curves_figure(plt, runs, labels, acc_only, size, colors, chart_words(lang))
     except UserError:
         return None
     return png(plt, fig)
@@ -478,3 +479,20 @@ def confused(matrix: list[list[int]], classes: list[str], most: int = 3) -> list
     """The largest off-diagonal counts, as "9 \u2192 4 (75\u00d7)"."""
     pairs = sorted(((n, i, j) for i, row in enumerate(matrix) for j, n in enumerate(row) if i != j and n), reverse=True)
     return [f"{classes[i]} \u2192 {classes[j]} ({n}\u00d7)" for n, i, j in pairs[:most]] or ["none"]
+
+
+def setup_lines(content: Content) -> tuple[list[str], str]:
+    """What every run shares, one line each; and the line on fairness: a warning naming the keys outside
+    model.* in which the runs differ, or that only the model differs."""
+    say, story = words(content.lang), content.story
+    lines = [f"{say(phrase)}: {value}" for phrase, value in story.setup]
+    keys = ", ".join(story.outside[:4]) + (f" (+{len(story.outside) - 4})" if len(story.outside) > 4 else "")
+    return lines, say("warn_outside", keys=keys) if story.outside else say("same_recipe")
+
+
+def change_lines(content: Content) -> list[str]:
+    """Each run but the baseline, best first: its changes against the baseline and its points over it."""
+    say, story = words(content.lang), content.story
+    return [f"{c.label}: {', '.join(c.what) or say('no_change')} ({say('points', d=c.delta)})"
+            for c in story.changes if c.index != story.baseline and c.delta is not None]
+

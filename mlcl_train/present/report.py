@@ -2,8 +2,9 @@
 
     mlcl-train report runs/ -o report.html     # mail it, or put it on a wiki; it needs no network
 
-Same order as the deck: comparison table, one section per run, all runs' test accuracy, the best
-run's confusion matrix and mistakes. Layer tables are shown whole here.
+Same order as the deck: the talk (setup, what each change did, comparison, curves of the baseline and
+the best runs, the best model's confusion matrix and mistakes, findings, takeaways), then the appendix
+(sweeps, one section per run, all runs' curves). Layer tables are shown whole here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from mlcl_train import __version__
 from mlcl_train.core.errors import UserError
 from mlcl_train.core.values import shorten
 from mlcl_train.inspect.summary import display_rows
-from mlcl_train.present.content import Content, RunContent, gather, is_number, total_params
+from mlcl_train.present.content import (
+    Content,
+    RunContent,
+    change_lines,
+    gather,
+    is_number,
+    setup_lines,
+    total_params,
+)
+from mlcl_train.present.words import words
 from mlcl_train.runs.labels import shorten_label
 from mlcl_train.runs.store import RunRecord
 
@@ -35,7 +45,8 @@ th { background: #3b5b7a; color: #fff; text-align: left; vertical-align: bottom;
 th, td { padding: 4px 8px; } td { white-space: nowrap; }
 tr:nth-child(even) td { background: #eef2f6; } tr.best td { background: #d9ead3; font-weight: bold; }
 tr.total td { font-weight: bold; border-top: 1px solid #999; } .num { text-align: right; }
-.warn { color: #a61c00; font-weight: bold; } pre { background: #f4f6f8; padding: 8px 12px; font-size: 14px; }
+.warn { color: #a61c00; font-weight: bold; } .ok { color: #1d5e20; }
+pre { background: #f4f6f8; padding: 8px 12px; font-size: 14px; }
 .cols { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; } .cols > div { flex: 1 1 420px; }
 img { max-width: 100%; height: auto; } dl { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; }
 dt { color: #555; } dd { margin: 0; } footer { margin-top: 40px; color: #777; font-size: 13px; }
@@ -75,46 +86,71 @@ def check_output(output: str | Path) -> Path:
 
 
 def render(content: Content) -> str:
-    """The whole page as a string."""
-    e = html.escape
-    parts = [
-        f"<h1>{e(content.title)}</h1>",
-        *(f'<p class="sub">{e(line)}</p>' for line in content.subtitle),
-        '<h2 id="comparison">Comparison</h2>',
-        '<div class="scroll">' + table(content.headers, content.rows, content.best, numeric=content.numeric) + "</div>",
-        *([f"<p>Same for all runs: {e(', '.join(f'{k} {v}' for k, v in content.same))}</p>"] if content.same else []),
-        *(f'<p class="warn">{e(note)}</p>' for note in content.notes),
-    ]
+    """The whole page as a string: the talk's sections in the deck's order, then the appendix."""
+    e, say = html.escape, words(content.lang)
+    parts = [f"<h1>{e(content.title)}</h1>", *(f'<p class="sub">{e(line)}</p>' for line in content.subtitle)]
+    parts += talk(content)
+    parts += [f'<h2 id="appendix">{e(say("appendix"))}</h2>', f'<p class="sub">{e(say("appendix_page"))}</p>']
     for part in content.sweeps:  # a sweep: one grouped table and its figure, not a section per trial
-        parts += [f"<h2>Sweep {e(part.name)}</h2>", f"<p>{e(part.line)}</p>",
+        parts += [f"<h2>{e(say('sweep', name=part.name))}</h2>", f"<p>{e(part.line)}</p>",
                   '<div class="scroll">' + table(part.headers, part.rows, 0, numeric=part.numeric) + "</div>"]
-        parts += [image(part.figure, "accuracy against each swept key")] if part.figure is not None else []
-    parts += [run_section(run, i) for i, run in enumerate(content.runs, 1)]
-    if content.all_curves is not None:
-        parts += [
-            '<h2 id="curves">Test accuracy of all runs</h2>',
-            image(content.all_curves, "test accuracy per epoch"),
-        ]
+        parts += [image(part.figure, say("sweep_params", name=part.name))] if part.figure is not None else []
+    parts += [run_section(run, i, say) for i, run in enumerate(content.runs, 1)]
+    if content.all_curves is not None and len(content.runs) > len(content.story.best_few) + 1:
+        parts += [f'<h2 id="curves-all">{e(say("all_curves"))}</h2>', image(content.all_curves, say("all_curves"))]
+    folders = ", ".join(sorted({str(r.record.path.parent) for r in content.runs}))
+    parts.append(f"<footer>{e(say('made_by', version=__version__, folders=folders))}</footer>")
+    return (
+        f'<!DOCTYPE html>\n<html lang="{e(content.lang)}">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{e(content.title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+        + "\n".join(parts) + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def talk(content: Content) -> list[str]:
+    """The talk's sections: setup, what each change did, comparison, curves, the best model, findings, takeaways."""
+    e, say, several = html.escape, words(content.lang), len(content.runs) > 1
+    lines, fairness = setup_lines(content)
+    parts = [f'<h2 id="setup">{e(say("setup"))}</h2>', bullets(lines),
+             f'<p class="{"warn" if content.story.outside else "ok"}">{e(fairness)}</p>']
+    if several:
+        parts.append(f'<h2 id="changes">{e(say("changes"))}</h2>')
+        parts += [image(content.bars, say("changes"))] if content.bars is not None else []
+        parts.append(bullets(change_lines(content)))
+    parts += comparison(content, say("comparison"))
+    if content.best_curves is not None:
+        parts += [f'<h2 id="curves">{e(say("curves"))}</h2>', image(content.best_curves, say("curves"))]
     parts += [f'<h2 id="confusion">{e(content.confusion_title)}</h2>', '<div class="cols">']
     if "confusion" in content.images:
-        parts.append(f"<div>{image(content.images['confusion'], 'confusion matrix', 560)}</div>")
-    parts.append("<div><ul>" + "".join(f"<li>{e(line)}</li>" for line in content.confusion_lines) + "</ul></div></div>")
+        parts.append(f"<div>{image(content.images['confusion'], content.confusion_title, 560)}</div>")
+    parts.append(f"<div>{bullets(content.confusion_lines)}</div></div>")
     if "mistakes" in content.images:
-        parts += [
-            f"<h3>{e(content.mistakes_title)}</h3>",
-            image(content.images["mistakes"], "most confident mistakes", 900),
-        ]
-    parts.append(
-        f"<footer>Made by mlcl-train {e(__version__)} from the run folders: "
-        f"{e(', '.join(sorted({str(r.record.path.parent) for r in content.runs})))}</footer>"
-    )
-    return (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{e(content.title)}</title>\n'
-        f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n" + "\n".join(parts) + "\n</main>\n</body>\n</html>\n"
-    )
+        mistakes = content.images["mistakes"]
+        parts += [f"<h3>{e(content.mistakes_title)}</h3>", image(mistakes, content.mistakes_title, 900)]
+    if several:
+        findings = [line for _, line in content.story.findings] or [say("no_findings")]
+        parts += [f'<h2 id="findings">{e(say("findings"))}</h2>', bullets(findings)]
+    return [*parts, f'<h2 id="takeaways">{e(say("takeaways"))}</h2>', bullets(content.takeaways)]
 
 
-def run_section(run: RunContent, n: int) -> str:
+def comparison(content: Content, heading: str) -> list[str]:
+    """The comparison table (one row per run, best first, every run), what all runs share, and the runs not
+    completed."""
+    e, say = html.escape, words(content.lang)
+    return [
+        f'<h2 id="comparison">{e(heading)}</h2>',
+        '<div class="scroll">' + table(content.headers, content.rows, content.best, numeric=content.numeric) + "</div>",
+        *([f"<p>{e(say('same_all') + ', '.join(f'{k} {v}' for k, v in content.same))}</p>"] if content.same else []),
+        *(f'<p class="warn">{e(note)}</p>' for note in content.notes),
+    ]
+
+
+def bullets(lines: list[str]) -> str:
+    """Lines as a bulleted list."""
+    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+
+
+def run_section(run: RunContent, n: int, say: Callable[..., str]) -> str:
     """A run: its status if not completed, model YAML and layers beside its results and curves."""
     e = html.escape
     status = f'<p class="warn">{e(run.record.status)}: {e(run.status_note)}</p>' if run.status_note else ""
@@ -128,12 +164,12 @@ def run_section(run: RunContent, n: int) -> str:
     curves = (
         image(run.curves, f"loss and accuracy of {run.label}")
         if run.curves
-        else "<p>No finished epoch yet: no curves.</p>"
+        else f"<p>{e(say('no_epoch'))}</p>"
     )
     return (
         f'<h2 id="run-{n}">{e(run.label)}</h2>{status}<div class="cols">'
-        f"<div><h3>Model</h3><pre>{e(run.model_yaml)}</pre><h3>Layers</h3>{layers}</div>"
-        f"<div><h3>Results</h3><dl>{facts}</dl>{curves}</div></div>"
+        f"<div><h3>{e(say('model_h'))}</h3><pre>{e(run.model_yaml)}</pre><h3>{e(say('layers_h'))}</h3>{layers}</div>"
+        f"<div><h3>{e(say('results_h'))}</h3><dl>{facts}</dl>{curves}</div></div>"
     )
 
 

@@ -24,7 +24,16 @@ from typing import Any, Callable, Iterable
 from mlcl_train.core.errors import UserError
 from mlcl_train.inspect.summary import Layer, display_rows
 from mlcl_train.present import typeset
-from mlcl_train.present.content import DELTA, Content, RunContent, gather, is_number, total_params
+from mlcl_train.present.content import (
+    DELTA,
+    Content,
+    RunContent,
+    change_lines,
+    gather,
+    is_number,
+    setup_lines,
+    total_params,
+)
 from mlcl_train.present.words import words
 from mlcl_train.runs.store import RunRecord
 
@@ -145,9 +154,7 @@ def setup_slide(prs: Any, content: Content) -> None:
     say, story = words(content.lang), content.story
     slide = new_slide(prs, say("setup"))
     width = WIDTH - 2 * MARGIN
-    lines = [f"{say(phrase)}: {value}" for phrase, value in story.setup]
-    keys = ", ".join(story.outside[:4]) + (f" (+{len(story.outside) - 4})" if len(story.outside) > 4 else "")
-    warn = say("warn_outside", keys=keys) if story.outside else say("same_recipe")
+    lines, warn = setup_lines(content)
     pt = next((p for p in (BODY_PT + 2, BODY_PT, 16, 14) if typeset.height_in([*lines, warn], p, inner(width))
                + 8 / 72 * (len(lines) + 1) <= BOTTOM - TOP - 2 * BOX_PAD[1] - 0.2), 14)
     box = textbox(slide, MARGIN, TOP, width, BOTTOM - TOP)
@@ -167,8 +174,7 @@ def changes_slide(prs: Any, content: Content) -> None:
     if content.bars is not None:
         picture(slide, content.bars, MARGIN, TOP, WIDTH - 2 * MARGIN, BOTTOM - TOP)
     base = content.runs[story.baseline].record.best_acc if story.baseline is not None else None
-    told = [f"{c.label}: {', '.join(c.what) or say('no_change')} ({say('points', d=c.delta)})"
-            for c in story.changes if c.index != story.baseline and c.delta is not None]
+    told = change_lines(content)
     speaker_notes(slide, say("note_changes", acc=base or 0.0, top="; ".join(told[:3]) or "-")
                   + "".join(f"\n{line}" for line in told))
 

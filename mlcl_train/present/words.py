@@ -109,6 +109,11 @@ EN = {
     "confused": "Most often confused (true \u2192 predicted): {pairs}",
     "no_weights": "No confusion matrix: {run} has no saved weights (model.pt) yet",
     "no_confusion": "No confusion matrix: {err}",
+    "model_h": "Model",
+    "layers_h": "Layers",
+    "results_h": "Results",
+    "appendix_page": "Each run's model, layers and curves",
+    "made_by": "Made by mlcl-train {version} from the run folders: {folders}",
 }
 
 KO = {
@@ -202,6 +207,11 @@ KO = {
     "confused": "가장 자주 혼동한 쌍 (정답 \u2192 예측): {pairs}",
     "no_weights": "혼동 행렬 없음: {run}에 저장된 가중치(model.pt)가 아직 없습니다",
     "no_confusion": "혼동 행렬 없음: {err}",
+    "model_h": "모델",
+    "layers_h": "레이어",
+    "results_h": "결과",
+    "appendix_page": "실행별 모델, 레이어와 곡선",
+    "made_by": "mlcl-train {version}이 실행 폴더에서 만든 페이지: {folders}",
 }
 
 FACTS_KO = {
@@ -209,6 +219,21 @@ FACTS_KO = {
     "best epoch chosen on": "최고 에폭 선택 기준", "early stop": "조기 종료", "final test loss": "최종 테스트 손실",
     "parameters": "파라미터 수", "time per epoch": "에폭당 시간", "folder": "폴더",
 }
+
+
+CHART_KO = {  # the curves' own words (inspect/plot.py's curves_figure), in Korean
+    "Test accuracy": "테스트 정확도", "Test accuracy (val dotted)": "테스트 정확도 (검증은 점선)",
+    "accuracy (%)": "정확도 (%)", "epoch": "에폭", "Loss": "손실", "mean loss per image": "이미지당 평균 손실",
+    "test loss": "테스트 손실", "train loss": "학습 손실", "validation": "검증",
+    "best epoch (chosen on val; test shown)": "최고 에폭 (검증으로 선택, 테스트 표시)",
+    "The {most} runs with the best test accuracy, of {finished}":
+        "테스트 정확도가 가장 높은 {most}개 실행 (전체 {finished}개)",
+}
+
+
+def chart_words(lang: str) -> Callable[[str], str]:
+    """The function that gives a chart's English words in `lang`."""
+    return (lambda text: CHART_KO.get(text, text)) if lang == "ko" else (lambda text: text)
 
 
 def words(lang: str) -> Callable[..., str]:
