@@ -154,7 +154,15 @@ def test_report_shows_a_sweep_as_one_grouped_table(finished, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     page = (tmp_path / "r.html").read_text()
     assert "<h2>Sweep tiny</h2>" in page and "4 trials of 2 points (completed 4)" in page
-    assert page.count('<h2 id="run-') == 1  # the best trial alone, not a section per trial
+    assert page.count('<h2 id="run-') == 4  # the sweep's folder alone: each trial is a run of the talk
+    assert '<h2 id="changes">What each change did</h2>' in page and "hidden=[16] s1: hidden [8] -&gt; [16] (+" in page
+    from conftest import fake_run
+
+    fake_run(tmp_path / "other", 0, "plain", [])  # with another run, the sweep folds into its best trial
+    mixed = CliRunner().invoke(app, ["report", str(finished[1] / "sweeps" / "tiny"), str(tmp_path / "other"),
+                                     "-o", str(tmp_path / "m.html")])
+    assert mixed.exit_code == 0, mixed.output
+    assert (tmp_path / "m.html").read_text().count('<h2 id="run-') == 2
 
 
 @pytest.mark.slow

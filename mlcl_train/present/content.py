@@ -141,7 +141,8 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
         bars = bars_png(plt, story, runs, colors, lang)
         for name, members in trials.items():
             say(f"the sweep {name}: {plural(len(members), 'trial')}")
-        sweeps = [sweep_content(plt, name, members) for name, members in trials.items()]
+        sweeps = [sweep_content(plt, name, members, alone=len(members) == len(runs))
+                  for name, members in trials.items()]
     if best is not None:
         say(f"evaluating the weights of the best run, {labels[best]}")
         confusion_title, lines, images = best_run_eval(runs[best], labels[best], weights, device,
@@ -161,17 +162,21 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
 
 
 def fold_sweeps(runs: list[RunRecord]) -> tuple[list[RunRecord], dict[str, list[RunRecord]]]:
-    """A sweep's trials leave the list of runs but for its best one: (runs, {sweep name: its trials})."""
+    """A sweep's trials leave the list of runs but for its best one: (runs, {sweep name: its trials}).
+    The trials of one sweep given alone (its folder) stay runs: the talk is about them."""
     trials: dict[str, list[RunRecord]] = {}
     for run in runs:
         if run.sweep is not None:
             trials.setdefault(run.sweep, []).append(run)
+    if len(trials) == 1 and all(run.sweep is not None for run in runs):
+        return runs, trials
     best = {id(members[0]) for members in trials.values()}  # runs come best first
     return [r for r in runs if r.sweep is None or id(r) in best], trials
 
 
-def sweep_content(plt: Any, name: str, trials: list[RunRecord]) -> SweepContent:
-    """A sweep's grouped table (the keys its trials vary) and plot --params's figure."""
+def sweep_content(plt: Any, name: str, trials: list[RunRecord], alone: bool = False) -> SweepContent:
+    """A sweep's grouped table (the keys its trials vary) and plot --params's figure; `alone`: its trials are
+    the runs shown."""
     from collections import Counter
 
     from mlcl_train.inspect.groups import group_cells, group_runs
@@ -181,7 +186,7 @@ def sweep_content(plt: Any, name: str, trials: list[RunRecord]) -> SweepContent:
     headers, rows = group_cells(group_runs(trials, keys), keys)
     counts = ", ".join(f"{s} {n}" for s, n in Counter(r.status for r in trials).most_common())
     line = (f"{plural(len(trials), 'trial')} of {plural(len(rows), 'point')} ({counts}); "
-            "its best trial is shown as a run")
+            + ("each trial is shown as a run" if alone else "its best trial is shown as a run"))
     try:
         fig = params_figure(plt, trials)
         fig.set_size_inches(*ALL_CURVES_IN)
