@@ -102,3 +102,18 @@ def test_a_change_of_section_is_told_by_its_name_and_the_parameters_both_runs_ha
     assert changes_against(cnn, base) == ["model mlp -> cnn", "activation relu -> tanh"]
     adam = record("20261127-100300-adam", "adam", train__optimizer={"name": "adam", "lr": 0.01, "betas": [0.9, 0.99]})
     assert changes_against(adam, base) == ["optimizer sgd -> adam"]
+
+
+def test_a_baseline_named_by_its_config_is_the_oldest_run_of_that_name_not_a_label_that_reads_alike():
+    from mlcl_train.runs.labels import find_baseline
+
+    runs = [
+        record("20261127-100000-hw", "hw"),  # the homework's weak model, trained first
+        record("20261127-100100-hw", "hw", model__activation="sigmoid"),
+        record("20261127-100200-hw", "hw", model__activation="sigmoid", model__output="logits"),
+        record("20261127-100300-hw", "hw", model__activation="tanh", model__output="logits"),
+    ]
+    labels = run_labels(runs)
+    assert labels[0] != "hw" and "hw" in labels  # the label "hw" is another run's
+    assert find_baseline(runs, labels, "hw") == 0
+    assert find_baseline(runs, labels, labels[0]) == 0 and find_baseline(runs, labels, "20261127-100200-hw") == 2

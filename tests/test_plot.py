@@ -107,3 +107,19 @@ def test_the_curves_speak_the_language_they_are_given(tmp_path):
     assert loss.get_title() == "손실" and "학습 손실" in [t.get_text() for t in fig.legends[0].get_texts()]
     fig, _ = curves_figure(plt, runs, ["base"], acc_only=True)
     assert (fig.axes[0].get_title(), fig.axes[0].get_xlabel()) == ("Test accuracy", "epoch")
+
+
+def test_the_evaluation_figures_speak_the_language_of_the_block_they_are_drawn_in():
+    import numpy as np
+
+    from mlcl_train.inspect.plot import confusion_figure, mistakes_figure, pyplot, speaking
+    from mlcl_train.present.words import chart_words
+
+    plt, classes = pyplot(), [str(i) for i in range(10)]
+    with speaking(chart_words("ko")):
+        fig = confusion_figure(plt, np.eye(10, dtype=int) * 5, classes, "t")
+        grid = mistakes_figure(plt, np.zeros((1, 28, 28)), [7], [2], [0.9], classes, "m")
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("예측", "정답")
+    assert grid.axes[0].get_title() == "정답 7\n예측 2 (90%)"
+    fig = confusion_figure(plt, np.eye(10, dtype=int) * 5, classes, "t")  # outside the block: English again
+    assert fig.axes[0].get_xlabel() == "predicted"

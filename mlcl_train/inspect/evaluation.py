@@ -97,7 +97,7 @@ def confusion(true: torch.Tensor, pred: torch.Tensor, n: int) -> torch.Tensor:
 def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: torch.Tensor, matrix: torch.Tensor,
                   classes: list[str], dataset: str, mistakes: int) -> list[Path]:
     """confusion.png and mistakes.png (the most confidently wrong test images) in out."""
-    from mlcl_train.inspect.plot import confusion_figure, mistakes_figure, pyplot, save
+    from mlcl_train.inspect.plot import WORDS, confusion_figure, mistakes_figure, pyplot, save
 
     plt = pyplot()
     labels = test.labels.cpu()
@@ -107,12 +107,13 @@ def write_figures(name: str, out: Path, test: Split, pred: torch.Tensor, conf: t
     images = (test.images[worst.to(test.images.device)].cpu()[:, 0] * std + mean).clamp(0, 1).numpy()  # (K, H, W)
     acc = 100.0 * float((pred == labels).float().mean())
     paths = [out / "confusion.png", out / "mistakes.png"]
-    save(
-        plt, confusion_figure(plt, matrix.numpy(), classes, f"{name}\nconfusion matrix ({acc:.2f}% correct)"), paths[0]
-    )
+    say = WORDS.get()
+    heading = f"{name}\n" + say("confusion matrix ({acc}% correct)").format(acc=f"{acc:.2f}")
+    save(plt, confusion_figure(plt, matrix.numpy(), classes, heading), paths[0])
     if mistakes == 0:  # no mistakes figure asked for
         return paths[:1]
-    title = f"{name}: the {len(worst)} most confident mistakes of {len(wrong)}" if len(wrong) else f"{name}: none wrong"
+    mistaken = say("the {k} most confident mistakes of {n}").format(k=len(worst), n=len(wrong))
+    title = f"{name}: " + (mistaken if len(wrong) else say("none wrong"))
     save(
         plt,
         mistakes_figure(

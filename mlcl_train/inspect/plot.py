@@ -11,8 +11,10 @@ own backend, and is imported only here.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from mlcl_train.config.schema import Config, as_dict
 from mlcl_train.core.datasets import INPUT_SHAPE
@@ -45,6 +47,17 @@ STYLES = (("-", "o"), ("-", "s"))  # (test line, marker) of runs 1-10 and 11-20;
 CJK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic",
              "AppleGothic", "Apple SD Gothic Neo", "UnDotum")  # the first found draws Hangul
 LABEL_CHARS = 36  # a legend label wraps after this many characters
+WORDS: ContextVar[Callable[[str], str]] = ContextVar("WORDS", default=str)  # the figures' own words, translated
+
+
+@contextmanager
+def speaking(say: Callable[[str], str]) -> Iterator[None]:
+    """Figures drawn inside the block give their own English words through `say` (a deck's --lang)."""
+    token = WORDS.set(say)
+    try:
+        yield
+    finally:
+        WORDS.reset(token)
 
 
 def plot_runs(runs: list[RunRecord], output: str | Path, acc_only: bool = False,
@@ -107,7 +120,7 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
     keeps a run's colour the same in every figure. `say` gives the figure's own words in another language."""
     import textwrap
 
-    say = say or (lambda text: text)
+    say = say or WORDS.get()
 
     color_of = {id(run): color for run, color in zip(runs, colors or [], strict=False)}
 
@@ -318,10 +331,11 @@ def confusion_figure(plt: Any, matrix: Sequence[Sequence[int]], classes: list[st
         ha="right" if max(map(len, classes)) > 2 else "center",
     )
     ax.set_yticks(ticks, classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    say = WORDS.get()
+    ax.set_xlabel(say("predicted"))
+    ax.set_ylabel(say("true"))
     ax.set_title(title)
-    fig.colorbar(image, ax=ax, label="share of the true class", ticks=[0, 0.01, 0.05, 0.2, 0.5, 1])
+    fig.colorbar(image, ax=ax, label=say("share of the true class"), ticks=[0, 0.01, 0.05, 0.2, 0.5, 1])
     fig.tight_layout()
     return fig
 
@@ -338,9 +352,10 @@ def mistakes_figure(
         ax.axis("off")
     for ax, image, t, p, c in zip(axes.flat, images, true, pred, conf, strict=False):  # more axes than images
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(f"true {classes[t]}\npred {classes[p]} ({c:.0%})", fontsize="small")  # 8 pt at the default size
+        text = WORDS.get()("true {t}\npred {p} ({c})").format(t=classes[t], p=classes[p], c=f"{c:.0%}")
+        ax.set_title(text, fontsize="small")  # 8 pt at the default size
     if n == 0:
-        axes[0, 0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center")
+        axes[0, 0].text(0.5, 0.5, WORDS.get()("no wrong predictions"), ha="center", va="center")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -454,7 +454,9 @@ def best_run_eval(run: RunRecord, label: str, weights: bytes | None, device: str
     from mlcl_train.training.engine import resolve_device
 
     resolve_device(device)  # a device this machine lacks is the user's error, not a note in the deck
-    with tempfile.TemporaryDirectory() as out, figure_style(hangul):
+    from mlcl_train.inspect.plot import speaking
+
+    with tempfile.TemporaryDirectory() as out, figure_style(hangul), speaking(chart_words(lang)):
         try:
             result = evaluate_run(run, out, device, mistakes=12, weights=weights)
         except (UserError, OSError, RuntimeError) as err:

@@ -125,7 +125,7 @@ def title_slide(prs: Any, content: Content) -> None:
     place(sub, MARGIN, 3.9, width, 3.0)
     lines = list(content.subtitle)
     if content.compared:
-        lines[0] = listing(words(content.lang)("compared"), content.compared, 22, inner(width))
+        lines[0] = listing(words(content.lang)("compared"), content.compared, 22, inner(width), content.lang)
     write(sub.text_frame, [typeset.cut(line, 22, inner(width)) for line in lines], 22)
     say = words(content.lang)
     runs = say("run_1") if len(content.runs) == 1 else say("runs_n", n=len(content.runs))
@@ -455,10 +455,10 @@ def clip(text: str, pt: float, width: float, lines: int, bold: bool = False) -> 
     return text[:lo].rstrip() + "\u2026"
 
 
-def listing(prefix: str, items: list[str], pt: float, width: float) -> str:
+def listing(prefix: str, items: list[str], pt: float, width: float, lang: str = "en") -> str:
     """prefix and as many items as fit one line, then "and N more"."""
     for n in range(len(items), 0, -1):
-        more = f" and {len(items) - n} more" if n < len(items) else ""
+        more = words(lang)("and_more", n=len(items) - n) if n < len(items) else ""
         text = prefix + ", ".join(items[:n]) + more
         if typeset.width_in(text, pt) <= width:
             return text

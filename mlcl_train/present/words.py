@@ -109,6 +109,7 @@ EN = {
     "confused": "Most often confused (true \u2192 predicted): {pairs}",
     "no_weights": "No confusion matrix: {run} has no saved weights (model.pt) yet",
     "no_confusion": "No confusion matrix: {err}",
+    "and_more": " and {n} more",
     "model_h": "Model",
     "layers_h": "Layers",
     "results_h": "Results",
@@ -207,6 +208,7 @@ KO = {
     "confused": "가장 자주 혼동한 쌍 (정답 \u2192 예측): {pairs}",
     "no_weights": "혼동 행렬 없음: {run}에 저장된 가중치(model.pt)가 아직 없습니다",
     "no_confusion": "혼동 행렬 없음: {err}",
+    "and_more": " 외 {n}개",
     "model_h": "모델",
     "layers_h": "레이어",
     "results_h": "결과",
@@ -228,6 +230,10 @@ CHART_KO = {  # the curves' own words (inspect/plot.py's curves_figure), in Kore
     "best epoch (chosen on val; test shown)": "최고 에폭 (검증으로 선택, 테스트 표시)",
     "The {most} runs with the best test accuracy, of {finished}":
         "테스트 정확도가 가장 높은 {most}개 실행 (전체 {finished}개)",
+    "predicted": "예측", "true": "정답", "share of the true class": "정답 클래스 중 비율",
+    "true {t}\npred {p} ({c})": "정답 {t}\n예측 {p} ({c})", "no wrong predictions": "틀린 예측 없음",
+    "confusion matrix ({acc}% correct)": "혼동 행렬 (정확도 {acc}%)",
+    "the {k} most confident mistakes of {n}": "오답 {n}개 중 가장 확신한 {k}개", "none wrong": "틀린 것 없음",
 }
 
 

@@ -168,15 +168,17 @@ def _switched_sections(mine: dict[str, Any], base: dict[str, Any]) -> tuple[dict
 
 
 def find_baseline(runs: list[RunRecord], labels: list[str], wanted: str | None) -> int | None:
-    """The baseline's index: the run named (folder, name or label) by `wanted`, else the oldest run whose name
-    says baseline, else the oldest run."""
+    """The baseline's index: the run named by `wanted` (its folder; else the oldest run of that name; else its
+    label), else the oldest run whose name says baseline, else the oldest run."""
     if wanted is not None:
-        for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
-            if wanted in (run.run, str(run.path), label) or wanted.rstrip("/").endswith("/" + run.run):
+        for i, run in enumerate(runs):
+            if wanted in (run.run, str(run.path)) or wanted.rstrip("/").endswith("/" + run.run):
                 return i
-        named = [i for i, run in enumerate(runs) if run.name == wanted]
+        named = [i for i, run in enumerate(runs) if run.name == wanted]  # a name before a label that reads alike
         if named:
             return min(named, key=lambda i: str(runs[i].path))
+        if wanted in labels:
+            return labels.index(wanted)
         raise UserError(f"--baseline {wanted}: no such run among the {len(runs)} given; "
                         "name a run folder or a run's name (see mlcl-train compare)")
     if not runs:
