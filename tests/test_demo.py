@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from mlcl_train.cli.app import app
-from mlcl_train.serve.demo import MAX_BYTES, Demo
+from mlcl_train.serve.demo import CONNECTIONS, MAX_BYTES, Demo
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -335,3 +336,17 @@ def test_stalled_clients_beyond_the_fd_limit_leave_the_server_serving_and_idle(d
         server.stop()
     print(f"the server used {used:.2f} s of CPU while the visitor waited")
     assert used < 2.0  # an accept loop spinning on EMFILE burns all of it
+
+
+def test_a_connection_closed_twice_frees_its_slot_once(digit_run):
+    """Ctrl-C while a request's thread starts: socketserver closes the connection, then the thread does too."""
+    demo = Demo(digit_run, 0)
+    try:
+        client = socket.create_connection(demo.server_address)
+        sock, _ = demo.get_request()
+        demo.shutdown_request(sock)
+        demo.shutdown_request(sock)  # was: ValueError, Semaphore released too many times
+        client.close()
+        assert demo.slots._value == CONNECTIONS
+    finally:
+        demo.server_close()

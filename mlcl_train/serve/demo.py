@@ -59,6 +59,7 @@ class Demo(ThreadingHTTPServer):
         self.slots = threading.BoundedSemaphore(CONNECTIONS)
         self.waiting: dict[socket.socket, float] = {}  # connections whose request has not fully arrived: since when
         self.waiting_lock = threading.Lock()
+        self.holding: set[socket.socket] = set()  # accepted connections that hold a slot until shut down
         self.nonce = secrets.token_urlsafe(16)  # the page's own script runs; anything injected into it does not
         template = (Path(__file__).parent / "demo.html").read_text(encoding="utf-8")
         classes = json.dumps(list(DATASETS[self.dataset].classes)).replace("<", "\\u003c")  # no </script> inside
@@ -94,6 +95,7 @@ class Demo(ThreadingHTTPServer):
             raise
         with self.waiting_lock:
             self.waiting[sock] = time.monotonic()
+            self.holding.add(sock)
         return sock, address
 
     def close_waiting(self) -> None:
@@ -117,11 +119,16 @@ class Demo(ThreadingHTTPServer):
             self.waiting.pop(sock, None)
 
     def shutdown_request(self, request) -> None:  # noqa: ANN001  (socketserver's signature)
+        """Close the connection and free its slot, once: a Ctrl-C while its thread starts closes it twice."""
         self.arrived(request)
+        with self.waiting_lock:
+            held = request in self.holding
+            self.holding.discard(request)
         try:
             super().shutdown_request(request)
         finally:
-            self.slots.release()  # called once for every accepted connection
+            if held:
+                self.slots.release()
 
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001  (socketserver's signature)
         print(f"demo: a request from {client_address[0]} failed: {sys.exc_info()[1]!r}", file=sys.stderr)
@@ -140,6 +147,7 @@ class Handler(BaseHTTPRequestHandler):
             super().handle()
         finally:
             deadline.cancel()
+            deadline.join()  # its thread holds this handler, hence the model: never let it outlive the server
 
     def parse_request(self) -> bool:
         ok = super().parse_request()  # the request line and the headers, read
