@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -313,3 +315,19 @@ def test_slides_and_report_show_their_progress_on_stderr(three_runs, tmp_path):
     assert result.exit_code == 0, result.output
     assert "run 1 of 3:" in result.stderr and "evaluating the weights of the best run" in result.stderr
     assert result.stdout == f"wrote {tmp_path / 'r.html'}\n"
+
+
+@pytest.mark.parametrize("command,name", [("slides", "deck.pptx"), ("report", "page.html"), ("plot", "c.png")])
+def test_an_output_that_is_a_fifo_is_replaced_not_written_into(three_runs, tmp_path, command, name):
+    """Opening a FIFO to write blocks until a reader comes (and Ctrl-C waits behind it): the file goes beside
+    it and is renamed over it, as a link or a half-written file would be."""
+    import os
+    import stat
+
+    out = tmp_path / name
+    os.mkfifo(out)
+    done = subprocess.run([sys.executable, "-m", "mlcl_train", command, str(three_runs), "-o", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISREG(out.stat().st_mode) and out.stat().st_size > 1000
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left beside it

@@ -367,16 +367,25 @@ def check_format(plt: Any, output: Path) -> None:
 
     formats = FigureCanvasBase.get_supported_filetypes()
     suffix = output.suffix.lstrip(".").lower()
+    if not suffix:
+        raise UserError(f"-o {output}: name an image file, e.g. -o curves.png (.png, .pdf or .svg)")
     if suffix not in formats:
-        raise UserError(f"-o {output}: cannot write .{suffix or '?'} images; use .png, .pdf or .svg")
+        raise UserError(f"-o {output}: cannot write .{suffix} images; use .png, .pdf or .svg")
 
 
 def save(plt: Any, fig: Any, output: Path) -> None:
+    """The figure into output (its format from the suffix), whole or not at all; a FIFO or link there is replaced."""
+    import io
+
+    from mlcl_train.core.files import write_atomically
+
+    data = io.BytesIO()
     try:
+        fig.savefig(data, format=output.suffix[1:].lower() or "png", dpi=150, bbox_inches="tight")
         output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output, dpi=150, bbox_inches="tight")
+        write_atomically(output, data.getvalue())
     except OSError as err:
-        raise UserError(f"cannot write {output}: {err.strerror}") from None
+        raise UserError(f"cannot write {output}: {err.strerror or err}") from None
     finally:
         plt.close(fig)
 

@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 
 from mlcl_train import __version__
 from mlcl_train.core.errors import UserError
+from mlcl_train.core.files import write_atomically
 from mlcl_train.core.values import shorten
 from mlcl_train.inspect.summary import display_rows
 from mlcl_train.present.content import (
@@ -71,7 +72,7 @@ def write_report(
     page = render(gather(records, title, filters, device, where, progress, baseline, lang, columns))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(page, encoding="utf-8")
+        write_atomically(output, page.encode("utf-8"))  # whole or not at all; a FIFO or link there is replaced
     except OSError as err:
         raise UserError(f"cannot write {output}: {err.strerror}") from None
     return output
