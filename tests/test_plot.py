@@ -94,14 +94,15 @@ def test_legend_labels_are_short_and_styles_distinct_for_twenty_runs(tmp_path):
 def test_the_curves_speak_the_language_they_are_given(tmp_path):
     from conftest import fake_run
 
-    from mlcl_train.inspect.plot import curves_figure, pyplot
+    from mlcl_train.inspect.plot import curves_figure, pyplot, speaking
     from mlcl_train.present.words import chart_words
     from mlcl_train.runs.store import read_runs
 
     fake_run(tmp_path / "runs", 0, "기준", [])
     runs = read_runs([tmp_path / "runs"])
     plt = pyplot()
-    fig, _ = curves_figure(plt, runs, ["기준"], acc_only=False, say=chart_words("ko"))
+    with speaking(chart_words("ko")):
+        fig, _ = curves_figure(plt, runs, ["기준"], acc_only=False)
     loss, acc = fig.axes
     assert (acc.get_title(), acc.get_xlabel(), acc.get_ylabel()) == ("테스트 정확도", "에폭", "정확도 (%)")
     assert loss.get_title() == "손실" and "학습 손실" in [t.get_text() for t in fig.legends[0].get_texts()]

@@ -79,3 +79,13 @@ def write_atomically(target: Path, data: bytes) -> None:
         if isinstance(err, OSError) and err.filename is None:  # os.write names no file
             raise OSError(err.errno, err.strerror, str(target)) from None
         raise
+
+
+def write_output(target: Path, data: bytes) -> None:
+    """A file a command was asked to write (its -o): its folder made, the file written whole through
+    write_atomically (a FIFO or a link there is replaced, never written into); an OSError is one UserError."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, data)
+    except OSError as err:
+        raise UserError(f"cannot write {target}: {err.strerror or err}") from None

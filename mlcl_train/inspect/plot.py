@@ -111,16 +111,15 @@ def font_families() -> list[str]:
 
 
 def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool,
-                  size: tuple[float, float] | None = None, colors: list[str] | None = None,
-                  say: Callable[[str], str] | None = None) -> tuple[Any, list[str]]:
+                  size: tuple[float, float] | None = None, colors: list[str] | None = None) -> tuple[Any, list[str]]:
     """Loss (train dashed, test solid, val dotted) and test (and val) accuracy per epoch, one color and style
     per run; a star marks the best epoch where validation chose it; legend below.
 
     `size` is the axes' (width, height) in inches; the legend's rows add to the height. `colors`, one per run,
-    keeps a run's colour the same in every figure. `say` gives the figure's own words in another language."""
+    keeps a run's colour the same in every figure. Its own words are those of the `speaking` block it is in."""
     import textwrap
 
-    say = say or WORDS.get()
+    say = WORDS.get()
 
     color_of = {id(run): color for run, color in zip(runs, colors or [], strict=False)}
 
@@ -149,13 +148,13 @@ def curves_figure(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: 
             loss_ax.plot(epochs, [r.train_loss for r in rows], color=color, linestyle="--", alpha=0.7)
             if run.best_split == "val":
                 loss_ax.plot(epochs, [r.val_loss for r in rows], color=color, linestyle=":", alpha=0.9)
-    _style(acc_ax, say("Test accuracy (val dotted)" if with_val else "Test accuracy"), say("accuracy (%)"), say)
+    _style(acc_ax, say("Test accuracy (val dotted)" if with_val else "Test accuracy"), say("accuracy (%)"))
     if with_val:
         handles += [plt.Line2D([], [], color="0.3", linestyle=":", label=say("validation")),
                     plt.Line2D([], [], color="0.3", marker="*", markersize=10, linestyle="",
                                label=say("best epoch (chosen on val; test shown)"))]
     if not acc_only:
-        _style(loss_ax, say("Loss"), say("mean loss per image"), say)
+        _style(loss_ax, say("Loss"), say("mean loss per image"))
         handles += [plt.Line2D([], [], color="0.3", label=say("test loss")),
                     plt.Line2D([], [], color="0.3", linestyle="--", label=say("train loss"))]
     _legend(plt, fig, handles, width, height)
@@ -377,17 +376,14 @@ def save(plt: Any, fig: Any, output: Path) -> None:
     """The figure into output (its format from the suffix), whole or not at all; a FIFO or link there is replaced."""
     import io
 
-    from mlcl_train.core.files import write_atomically
+    from mlcl_train.core.files import write_output
 
     data = io.BytesIO()
     try:
         fig.savefig(data, format=output.suffix[1:].lower() or "png", dpi=150, bbox_inches="tight")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(output, data.getvalue())
-    except OSError as err:
-        raise UserError(f"cannot write {output}: {err.strerror or err}") from None
     finally:
         plt.close(fig)
+    write_output(output, data.getvalue())
 
 
 def _positive(text: str | None) -> float:
@@ -399,11 +395,11 @@ def _positive(text: str | None) -> float:
     return v if v > 0 else float("nan")
 
 
-def _style(ax: Any, title: str, ylabel: str, say: Callable[[str], str] = str) -> None:
+def _style(ax: Any, title: str, ylabel: str) -> None:
     from matplotlib.ticker import MaxNLocator
 
     ax.set_title(title)
-    ax.set_xlabel(say("epoch"))
+    ax.set_xlabel(WORDS.get()("epoch"))
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     lo, hi = ax.get_xlim()

@@ -128,16 +128,16 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
     headers, rows = table(runs, labels, keys, story, chosen)
     headers, rows, same = (headers, rows, []) if chosen else split_same(headers, rows)
     colors = run_colors(len(runs), story.baseline)
-    with figure_style(has_hangul(lang, labels, title)) as plt:
+    with figure_style(has_hangul(lang, labels, title), lang) as plt:
         parts = []
         for i, (run, label) in enumerate(zip(runs, labels, strict=True), 1):
             say(f"run {i} of {len(runs)}: {label}")
             parts.append(run_content(plt, run, label, colors[i - 1], lang))
         say("the curves of all runs")
-        all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN, colors=colors, lang=lang)
+        all_curves = curves_png(plt, runs, labels, acc_only=True, size=ALL_CURVES_IN, colors=colors)
         shown = [i for i in [story.baseline, *story.best_few] if i is not None]
         best_curves = curves_png(plt, [runs[i] for i in shown], [labels[i] for i in shown], acc_only=True,
-                                 size=ALL_CURVES_IN, colors=[colors[i] for i in shown], lang=lang)
+                                 size=ALL_CURVES_IN, colors=[colors[i] for i in shown])
         bars = bars_png(plt, story, runs, colors, lang)
         for name, members in trials.items():
             say(f"the sweep {name}: {plural(len(members), 'trial')}")
@@ -271,7 +271,7 @@ def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: s
     shown = [(fact_name(name, lang), status if name == "status" else v) for name, v in facts(run)]
     return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note, say("no_epoch"),
                       curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
-                                 colors=[color], lang=lang))
+                                 colors=[color]))
 
 
 def read_weights(run: RunRecord) -> bytes | None:
@@ -352,13 +352,14 @@ def is_number(text: str) -> bool:
 
 
 @contextmanager
-def figure_style(hangul: bool = False) -> Iterator[Any]:
-    """pyplot with text at FONT_PT, for figures shown at about their own size; with a Korean font for Hangul."""
-    from mlcl_train.inspect.plot import font_families, pyplot
+def figure_style(hangul: bool = False, lang: str = "en") -> Iterator[Any]:
+    """pyplot with text at FONT_PT, for figures shown at about their own size; with a Korean font for Hangul,
+    and the figures' own words in `lang`."""
+    from mlcl_train.inspect.plot import font_families, pyplot, speaking
 
     plt = pyplot()
     style = {"font.size": FONT_PT, "legend.fontsize": FONT_PT - 1}
-    with plt.rc_context({**style, **({"font.family": font_families()} if hangul else {})}):
+    with plt.rc_context({**style, **({"font.family": font_families()} if hangul else {})}), speaking(chart_words(lang)):
         yield plt
 
 
@@ -383,13 +384,12 @@ def run_colors(count: int, baseline: int | None = None) -> list[str]:
 
 
 def curves_png(plt: Any, runs: list[RunRecord], labels: list[str], acc_only: bool, size: tuple[float, float],
-               colors: list[str] | None = None, lang: str = "en") -> bytes | None:
-    """plot's curves of the runs as PNG bytes (each run in its colour, the words in `lang`), or None when none
-    has a finished epoch."""
+               colors: list[str] | None = None) -> bytes | None:
+    """plot's curves of the runs as PNG bytes (each run in its colour), or None when none has a finished epoch."""
     from mlcl_train.inspect.plot import curves_figure
 
     try:
-        fig, _ = curves_figure(plt, runs, labels, acc_only, size, colors, chart_words(lang))
+        fig, _ = curves_figure(plt, runs, labels, acc_only, size, colors)
     except UserError:
         return None
     return png(plt, fig)
@@ -454,9 +454,7 @@ def best_run_eval(run: RunRecord, label: str, weights: bytes | None, device: str
     from mlcl_train.training.engine import resolve_device
 
     resolve_device(device)  # a device this machine lacks is the user's error, not a note in the deck
-    from mlcl_train.inspect.plot import speaking
-
-    with tempfile.TemporaryDirectory() as out, figure_style(hangul), speaking(chart_words(lang)):
+    with tempfile.TemporaryDirectory() as out, figure_style(hangul, lang):
         try:
             result = evaluate_run(run, out, device, mistakes=12, weights=weights)
         except (UserError, OSError, RuntimeError) as err:

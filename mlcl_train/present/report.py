@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from mlcl_train import __version__
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.files import write_atomically
+from mlcl_train.core.files import write_output
 from mlcl_train.core.values import shorten
 from mlcl_train.inspect.summary import display_rows
 from mlcl_train.present.content import (
@@ -70,11 +70,7 @@ def write_report(
     """Gather the runs' content and write the page; returns its path."""
     output = check_output(output)
     page = render(gather(records, title, filters, device, where, progress, baseline, lang, columns))
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(output, page.encode("utf-8"))  # whole or not at all; a FIFO or link there is replaced
-    except OSError as err:
-        raise UserError(f"cannot write {output}: {err.strerror}") from None
+    write_output(output, page.encode("utf-8"))
     return output
 
 
@@ -118,7 +114,7 @@ def talk(content: Content) -> list[str]:
         parts.append(f'<h2 id="changes">{e(say("changes"))}</h2>')
         parts += [image(content.bars, say("changes"))] if content.bars is not None else []
         parts.append(bullets(change_lines(content)))
-    parts += comparison(content, say("comparison"))
+    parts += comparison(content)
     if content.best_curves is not None:
         parts += [f'<h2 id="curves">{e(say("curves"))}</h2>', image(content.best_curves, say("curves"))]
     parts += [f'<h2 id="confusion">{e(content.confusion_title)}</h2>', '<div class="cols">']
@@ -134,12 +130,12 @@ def talk(content: Content) -> list[str]:
     return [*parts, f'<h2 id="takeaways">{e(say("takeaways"))}</h2>', bullets(content.takeaways)]
 
 
-def comparison(content: Content, heading: str) -> list[str]:
+def comparison(content: Content) -> list[str]:
     """The comparison table (one row per run, best first, every run), what all runs share, and the runs not
     completed."""
     e, say = html.escape, words(content.lang)
     return [
-        f'<h2 id="comparison">{e(heading)}</h2>',
+        f'<h2 id="comparison">{e(say("comparison"))}</h2>',
         '<div class="scroll">' + table(content.headers, content.rows, content.best, numeric=content.numeric) + "</div>",
         *([f"<p>{e(say('same_all') + ', '.join(f'{k} {v}' for k, v in content.same))}</p>"] if content.same else []),
         *(f'<p class="warn">{e(note)}</p>' for note in content.notes),

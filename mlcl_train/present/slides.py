@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from mlcl_train.core.errors import UserError
-from mlcl_train.core.files import write_atomically
+from mlcl_train.core.files import write_output
 from mlcl_train.inspect.summary import Layer, display_rows
 from mlcl_train.present import typeset
 from mlcl_train.present.content import (
@@ -66,11 +66,7 @@ def write_slides(records: list[RunRecord], output: str | Path, title: str | None
     prs = build_deck(gather(records, title, filters, device, where, progress, baseline, lang, columns), appendix)
     data = io.BytesIO()
     prs.save(data)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(output, data.getvalue())  # whole or not at all; a FIFO or link there is replaced
-    except OSError as err:
-        raise UserError(f"cannot write {output}: {err.strerror}") from None
+    write_output(output, data.getvalue())
     return output, len(prs.slides)
 
 

@@ -25,10 +25,16 @@ LINE = 1.2  # a line's height, times the font size (single spacing)
 BREAKS = (" ", "\u200b")  # where a line may break: a space, or a zero-width space (after _ and . in headers)
 
 
+@lru_cache(maxsize=1)
+def _table() -> dict[str, dict]:
+    """fonts.json, read once."""
+    return json.loads(TABLE.read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=8)
 def _widths(font: str, bold: bool) -> tuple[int, dict[str, int]]:
     """The font's units per em and its advance widths by character (fonts.json)."""
-    entry = json.loads(TABLE.read_text(encoding="utf-8"))[f"{font}{' Bold' if bold else ''}"]
+    entry = _table()[f"{font}{' Bold' if bold else ''}"]
     return entry["units_per_em"], {chr(int(cp)): w for cp, w in entry["widths"].items()}
 
 
