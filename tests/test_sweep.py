@@ -528,7 +528,8 @@ def slurm_wait(job: str, env: dict[str, str], until: Callable[[], bool] = lambda
 
 @pytest.mark.slow
 def test_a_real_slurm_array_cancelled_half_way_and_resubmitted_trains_each_pair_once(tmp_path, make_config, slurm):
-    path = write_sweep(tmp_path, make_config(train={"epochs": 4}), space={"model.hidden": [[8], [16], [24]]})
+    # 40 epochs: long enough that the cancel lands while pairs remain (at 4, all six once finished first)
+    path = write_sweep(tmp_path, make_config(train={"epochs": 40}), space={"model.hidden": [[8], [16], [24]]})
     runs = tmp_path / "runs"
     folder = runs / "sweeps" / "tiny"
     result = CliRunner().invoke(app, ["sweep", str(path), "--slurm", "--runs-dir", str(runs),
