@@ -49,6 +49,12 @@ def all_text(slide) -> str:
     return "\n".join(shape.text_frame.text for shape in slide.shapes if shape.has_text_frame)
 
 
+def cells(slide) -> str:
+    """The text of every table cell on a slide."""
+    return "\n".join(cell.text for shape in slide.shapes if shape.has_table for row in shape.table.rows
+                     for cell in row.cells)
+
+
 @pytest.fixture(scope="module")
 def homework(tmp_path_factory) -> tuple[Path, Presentation]:
     root = tmp_path_factory.mktemp("deck")
@@ -160,15 +166,19 @@ def test_korean_deck_names_an_east_asian_typeface_and_fits(tmp_path):
 
 @pytest.mark.slow
 def test_a_korean_deck_says_the_status_and_the_confusion_lines_in_korean(tmp_path):
-    """The red status of a run not completed, the confusion matrix's lines and the table's notes: no English."""
+    """The red status of a run not completed, the confusion matrix's lines, the table's notes, a run's facts and
+    its layer table: no English."""
     runs = homework_runs(tmp_path)
     summary = next(runs.glob("*-relu")) / "summary.json"
     summary.write_text(summary.read_text().replace('"status": "completed"', '"status": "interrupted"'))
     prs = slides(runs, tmp_path / "ko.pptx", "--lang", "ko", "--baseline", "hw2_baseline")
-    text = "\n".join(all_text(slide) + slide.notes_slide.notes_text_frame.text for slide in prs.slides)
-    assert "interrupted, 에폭 3/3 완료" in text and "중간에 멈췄습니다" in text
+    text = "\n".join(all_text(slide) + cells(slide) + slide.notes_slide.notes_text_frame.text for slide in prs.slides)
+    assert "중단됨, 에폭 3/3 완료" in text and "중간에 멈췄습니다" in text
     assert "혼동 행렬 없음" in text and "모든 실행에서 같음: " in text
-    for english in ("epochs done", "No confusion matrix", "Same for all runs", "stopped early", "continue it"):
+    assert "최종 정확도: " in text and "(에폭 3/3)" in text and "테스트 (검증 세트 없음: 낙관적)" in text
+    assert "출력 형태" in text and "합계" in text and "상태: 중단됨" in text and "MNIST: 실행 5개 비교" in text
+    for english in ("epochs done", "No confusion matrix", "Same for all runs", "stopped early", "continue it",
+                    "(epoch", "of 3)", "optimistic", "output shape", "total", "comparing"):
         assert english not in text, english
 
 

@@ -206,6 +206,7 @@ class Page(HTMLParser):
         self.headings: list[tuple[str, str]] = []
         self.tables: list[list[list[str]]] = []
         self.sources: list[str] = []
+        self.alts: list[str] = []
         self.links: list[str] = []
         self.tags: list[str] = []
         self._text: list[str] | None = None
@@ -220,6 +221,7 @@ class Page(HTMLParser):
         self.links += [v or "" for k, v in attrs if k in ("src", "href", "srcset", "action")]
         if tag == "img":
             self.sources.append(dict(attrs).get("src") or "")
+            self.alts.append(dict(attrs).get("alt") or "")
         if tag == "table":
             self.tables.append([])
         if tag == "tr":
@@ -275,8 +277,13 @@ def test_a_korean_report_says_its_own_words_in_korean(three_runs, tmp_path):
     h2 = [text for tag, text in page.headings if tag == "h2"]
     assert h2[:3] == ["실험 설정: 모든 실행이 같은 것", "각 변경의 효과", "비교"] and "부록" in h2
     assert page.headings[0] == ("h1", "구조 실험") and '<html lang="ko">' in out.read_text(encoding="utf-8")
-    for english in ("Setup", "What each change did", "Findings", "Takeaways", "Model", "Layers", "Made by"):
-        assert english not in page.text(), english
+    text = page.text()
+    assert "중단됨, 에폭 1/5 완료: 중간에 멈췄습니다" in text and "(에폭 2/2)" in text
+    assert "출력 형태" in text and "합계" in text
+    for english in ("Setup", "What each change did", "Findings", "Takeaways", "Model", "Layers", "Made by",
+                    "(epoch", "epochs done", "optimistic", "output shape", "loss and accuracy", "comparing",
+                    "interrupted:"):
+        assert english not in page.text() and english not in " ".join(page.alts), english
 
 
 def test_wrong_output_names_and_missing_runs_are_one_line(tmp_path):

@@ -36,7 +36,7 @@ from mlcl_train.inspect.compare import (
     telling_keys,
 )
 from mlcl_train.present.story import Story, takeaways, tell
-from mlcl_train.present.words import LANGS, chart_words, words
+from mlcl_train.present.words import LANGS, chart_words, status_name, words
 from mlcl_train.runs.labels import differing_keys, run_labels
 from mlcl_train.runs.store import RunRecord
 
@@ -62,6 +62,7 @@ class RunContent:
     status_note: str  # "" when completed
     no_curves: str  # what the slide says where the curves would be, in the deck's language
     curves: bytes | None  # PNG
+    say: Callable[..., str] = field(default=words("en"), repr=False)  # the deck's words, for its tables
 
 
 @dataclass
@@ -150,13 +151,13 @@ def gather(records: list[RunRecord], title: str | None = None, filters: Iterable
     else:
         confusion_title, lines, images = words(lang)("confusion_plain"), [words(lang)("no_curves")], {}
     mistakes_title = words(lang)("mistakes", label=labels[best]) if best is not None else ""
-    notes = [words(lang)("not_completed", label=p.label, status=p.record.status, note=p.status_note)
+    notes = [words(lang)("not_completed", label=p.label, status=status_name(p.record.status, lang), note=p.status_note)
              for p in parts if p.status_note]
     numeric = [is_numeric(runs, h) or h == DELTA for h in headers]
     under = subtitle(runs, labels, keys, best, lang)
     if story.baseline is not None and len(runs) > 1 and runs[story.baseline].best_acc is not None:
         under.insert(1, words(lang)("baseline_is", label=labels[story.baseline], acc=runs[story.baseline].best_acc))
-    return Content(title or default_title(runs), under, headers, rows, same, best,
+    return Content(title or default_title(runs, lang), under, headers, rows, same, best,
                    notes, parts, all_curves, confusion_title, mistakes_title, lines, images, numeric, keys, sweeps,
                    story, lang, bars, best_curves, takeaways(story, runs, words(lang)))
 
@@ -235,10 +236,10 @@ def split_same(headers: list[str], rows: list[list[str]]) -> tuple[list[str], li
     return [headers[i] for i in keep], [[r[i] for i in keep] for r in rows], [(headers[i], rows[0][i]) for i in same]
 
 
-def default_title(runs: list[RunRecord]) -> str:
+def default_title(runs: list[RunRecord], lang: str = "en") -> str:
     datasets = sorted({str((r.settings or {}).get("data.dataset", "mnist")) for r in runs})
     names = "/".join(DATASETS[d].title if d in DATASETS else d for d in datasets)
-    return f"{names}: comparing {len(runs)} runs" if len(runs) > 1 else f"{names}: {runs[0].run}"
+    return words(lang)("comparing", names=names, n=len(runs)) if len(runs) > 1 else f"{names}: {runs[0].run}"
 
 
 def subtitle(runs: list[RunRecord], labels: list[str], keys: list[str], best: int | None,
@@ -267,11 +268,12 @@ def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: s
     note = status_note(run.status, lang)
     say = words(lang)
     planned = "?" if run.epochs_planned is None else run.epochs_planned
-    status = run.status if not note else say("status_fact", status=run.status, done=run.epochs, planned=planned)
-    shown = [(fact_name(name, lang), status if name == "status" else v) for name, v in facts(run)]
+    status = status_name(run.status, lang)
+    status = status if not note else say("status_fact", status=status, done=run.epochs, planned=planned)
+    shown = [(fact_name(name, lang), status if name == "status" else v) for name, v in facts(run, say)]
     return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note, say("no_epoch"),
                       curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
-                                 colors=[color]))
+                                 colors=[color]), say)
 
 
 def read_weights(run: RunRecord) -> bytes | None:
@@ -309,17 +311,16 @@ def layer_table(run: RunRecord) -> tuple[list[Layer], str]:
         return [], f"No layer table: {err}"
 
 
-def facts(run: RunRecord) -> list[tuple[str, str]]:
-    """The run's results, short enough for one line each."""
+def facts(run: RunRecord, say: Callable[..., str]) -> list[tuple[str, str]]:
+    """The run's results, short enough for one line each; their values in say's language."""
     done, planned = run.epochs, run.epochs_planned
-    of = f" of {planned}" if planned is not None else ""
-    status = run.status if run.status == "completed" else f"{run.status}, {done}{of} epochs done"
-    out = [("status", status)]
+    at = say("epoch_of", done=done, planned=planned) if planned is not None else say("epoch_n", epoch=done)
+    out = [("status", run.status)]  # run_content says it with the epochs done when not completed
     if run.final_acc is not None:
-        out.append(("final accuracy", f"{run.final_acc:.2f}% (epoch {done}{of})"))
+        out.append(("final accuracy", say("acc_at", acc=run.final_acc, at=at)))
         if run.best_acc is not None:
-            out.append(("best accuracy", f"{run.best_acc:.2f}% (epoch {run.best_epoch})"))
-        out += validation_facts(run)
+            out.append(("best accuracy", say("acc_at", acc=run.best_acc, at=say("epoch_n", epoch=run.best_epoch))))
+        out += validation_facts(run, say)
     if run.test_loss is not None:
         out.append(("final test loss", f"{run.test_loss:.4f}"))
     if run.params is not None:
@@ -329,13 +330,13 @@ def facts(run: RunRecord) -> list[tuple[str, str]]:
     return [*out, ("folder", run.run)]
 
 
-def validation_facts(run: RunRecord) -> list[tuple[str, str]]:
+def validation_facts(run: RunRecord, say: Callable[..., str]) -> list[tuple[str, str]]:
     """Which split chose the best epoch, val and test side by side, and where early stopping ended the run."""
     if run.best_split != "val":
-        return [("best epoch chosen on", "test (no validation split: optimistic)")] if run.best_epoch else []
-    out = [("best epoch chosen on", f"validation: {run.best_val_acc:.2f}% val, {run.best_acc:.2f}% test")]
+        return [("best epoch chosen on", say("chosen_test"))] if run.best_epoch else []
+    out = [("best epoch chosen on", say("chosen_val", val=run.best_val_acc, test=run.best_acc))]
     if run.stopped_early is not None:
-        out.append(("early stop", f"after epoch {run.stopped_early}"))
+        out.append(("early stop", say("stopped_after", epoch=run.stopped_early)))
     return out
 
 

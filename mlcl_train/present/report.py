@@ -28,7 +28,7 @@ from mlcl_train.present.content import (
     setup_lines,
     total_params,
 )
-from mlcl_train.present.words import words
+from mlcl_train.present.words import layer_headers, words
 from mlcl_train.runs.labels import shorten_label
 from mlcl_train.runs.store import RunRecord
 
@@ -150,16 +150,16 @@ def bullets(lines: list[str]) -> str:
 def run_section(run: RunContent, n: int, say: Callable[..., str]) -> str:
     """A run: its status if not completed, model YAML and layers beside its results and curves."""
     e = html.escape
-    status = f'<p class="warn">{e(run.record.status)}: {e(run.status_note)}</p>' if run.status_note else ""
-    total = ("total", "", "", f"{total_params(run.layers):,}")
+    status = f'<p class="warn">{e(run.facts[0][1])}: {e(run.status_note)}</p>' if run.status_note else ""
+    total = (say("total"), "", "", f"{total_params(run.layers):,}")
     layers = (
-        table(["layer", "type", "output shape", "params"], [*display_rows(run.layers), total], total=True)
+        table(layer_headers(say), [*display_rows(run.layers), total], total=True)
         if run.layers
         else f"<p>{e(run.layers_note)}</p>"
     )
     facts = "".join(f"<dt>{e(name)}</dt><dd>{e(value)}</dd>" for name, value in run.facts)
     curves = (
-        image(run.curves, f"loss and accuracy of {run.label}")
+        image(run.curves, say("curves_alt", label=run.label))
         if run.curves
         else f"<p>{e(say('no_epoch'))}</p>"
     )

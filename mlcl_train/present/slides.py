@@ -35,7 +35,7 @@ from mlcl_train.present.content import (
     setup_lines,
     total_params,
 )
-from mlcl_train.present.words import words
+from mlcl_train.present.words import layer_headers, words
 from mlcl_train.runs.store import RunRecord
 
 WIDTH, HEIGHT, MARGIN = 13.333, 7.5, 0.5  # inches
@@ -331,7 +331,8 @@ def curves_slide(prs: Any, content: Content, best: bool = False) -> None:
     story = content.story
     shown = [i for i in [story.baseline, *story.best_few] if i is not None] if best else range(len(content.runs))
     records = [(content.runs[i].label, content.runs[i].record) for i in shown]
-    lines = [f"{label} {r.best_acc:.2f}% (epoch {r.best_epoch})" for label, r in records if r.best_acc is not None]
+    lines = [f"{label} " + say("acc_at", acc=r.best_acc, at=say("epoch_n", epoch=r.best_epoch))
+             for label, r in records if r.best_acc is not None]
     speaker_notes(slide, say("note_curves", lines="; ".join(lines)))
 
 
@@ -365,20 +366,21 @@ def layer_plan(run: RunContent) -> dict[str, Any]:
 
     The first that fits the whole table: 14 to 10 pt, each beside 9 lines of YAML, then beside 3; then two
     tables side by side on a wider left; else two tables with the middle layers as one "... more" row."""
-    rows = [*display_rows(run.layers), ("total", "", "", f"{total_params(run.layers):,}")]
+    headers = layer_headers(run.say)
+    rows = [*display_rows(run.layers), (run.say("total"), "", "", f"{total_params(run.layers):,}")]
     plans = [(1, 5.6, most, pt) for pt in LAYER_SIZES for most in (MODEL_LINES, 3)]
     for columns, width, most, pt in [*plans, *((2, TWO_COLUMNS_IN, 3, pt) for pt in LAYER_SIZES[1:])]:
-        yaml_lines = clip_lines(run.model_yaml.splitlines(), most)
+        yaml_lines = clip_lines(run.model_yaml.splitlines(), most, run.say)
         top = TOP + yaml_height(yaml_lines, pt) + 0.2
         halves = split_rows(rows, columns)
         each = (width - 0.2 * (columns - 1)) / columns
-        if all(fits_table(LAYER_HEADERS, half, each, BOTTOM - top, pt) for half in halves):
+        if all(fits_table(headers, half, each, BOTTOM - top, pt) for half in halves):
             return {"pt": pt, "halves": halves, "yaml": yaml_lines, "width": width, "top": top}
     pt, width = LAYER_SIZES[-1], TWO_COLUMNS_IN
-    yaml_lines = clip_lines(run.model_yaml.splitlines(), 3)
+    yaml_lines = clip_lines(run.model_yaml.splitlines(), 3, run.say)
     top = TOP + yaml_height(yaml_lines, pt) + 0.2
-    fit_rows = 2 * (int((BOTTOM - top - header_height(LAYER_HEADERS, [1.0] * 4, pt)) / row_height(pt)) - 1)
-    return {"pt": pt, "halves": split_rows(layer_rows(run.layers, fit_rows), 2), "yaml": yaml_lines,
+    fit_rows = 2 * (int((BOTTOM - top - header_height(headers, [1.0] * 4, pt)) / row_height(pt)) - 1)
+    return {"pt": pt, "halves": split_rows(layer_rows(run.layers, fit_rows, run.say), 2), "yaml": yaml_lines,
             "width": width, "top": top}
 
 
@@ -393,7 +395,7 @@ def structure(slide: Any, run: RunContent, plan: dict[str, Any]) -> None:
     halves = plan["halves"]
     each = (width - 0.2 * (len(halves) - 1)) / len(halves)
     for i, half in enumerate(halves):
-        table(slide, LAYER_HEADERS, half, MARGIN + i * (each + 0.2), top, each, pt, right={3},
+        table(slide, layer_headers(run.say), half, MARGIN + i * (each + 0.2), top, each, pt, right={3},
               total=i == len(halves) - 1)
 
 
@@ -415,9 +417,6 @@ def results(slide: Any, run: RunContent, left: float, width: float) -> None:
 
 
 # ---------------------------------------------------------------- layout
-
-
-LAYER_HEADERS = ["layer", "type", "output shape", "params"]
 
 
 def inner(width: float) -> float:
@@ -520,19 +519,21 @@ def wrap_points(header: str) -> str:
     return header.replace("_", "_\u200b").replace(".", ".\u200b")
 
 
-def layer_rows(layers: list[Layer], fit_rows: int) -> list[tuple[str, str, str, str]]:
+def layer_rows(
+    layers: list[Layer], fit_rows: int, say: Callable[..., str] = words("en")
+) -> list[tuple[str, str, str, str]]:
     """The layer table and a total row, as text; if more than `fit_rows` layers, the middle ones become one row."""
     total = total_params(layers)
     rows = display_rows(layers)
     if len(layers) > fit_rows:
         first, last = fit_rows - 1 - (fit_rows - 1) // 2, len(layers) - (fit_rows - 1) // 2
         hidden = layers[first:last]
-        rows = [*rows[:first], ("...", f"{len(hidden)} more", "", f"{total_params(hidden):,}"), *rows[last:]]
-    return [*rows, ("total", "", "", f"{total:,}")]
+        rows = [*rows[:first], ("...", say("n_more", n=len(hidden)), "", f"{total_params(hidden):,}"), *rows[last:]]
+    return [*rows, (say("total"), "", "", f"{total:,}")]
 
 
-def clip_lines(lines: list[str], most: int) -> list[str]:
-    return lines if len(lines) <= most else [*lines[: most - 1], f"  ... ({len(lines) - most + 1} more lines)"]
+def clip_lines(lines: list[str], most: int, say: Callable[..., str]) -> list[str]:
+    return lines if len(lines) <= most else [*lines[: most - 1], say("more_lines", n=len(lines) - most + 1)]
 
 
 # ---------------------------------------------------------------- shapes

@@ -97,6 +97,21 @@ EN = {
     "status_pruned": "a sweep stopped it early: it trailed the other trials",
     "status_unknown": "unknown status",
     "status_fact": "{status}, {done} of {planned} epochs done",
+    "epoch_of": "epoch {done} of {planned}",
+    "epoch_n": "epoch {epoch}",
+    "acc_at": "{acc:.2f}% ({at})",
+    "chosen_test": "test (no validation split: optimistic)",
+    "chosen_val": "validation: {val:.2f}% val, {test:.2f}% test",
+    "stopped_after": "after epoch {epoch}",
+    "h_layer": "layer",
+    "h_type": "type",
+    "h_shape": "output shape",
+    "h_params": "params",
+    "total": "total",
+    "comparing": "{names}: comparing {n} runs",
+    "n_more": "{n} more",
+    "more_lines": "  ... ({n} more lines)",
+    "curves_alt": "loss and accuracy of {label}",
     "same_all": "Same for all runs: ",
     "not_shown": "Not shown ({n}, see mlcl-train compare): ",
     # the best run's confusion matrix
@@ -197,6 +212,21 @@ KO = {
     "status_pruned": "스윕이 일찍 멈췄습니다: 다른 시도보다 뒤처졌습니다",
     "status_unknown": "알 수 없는 상태",
     "status_fact": "{status}, 에폭 {done}/{planned} 완료",
+    "epoch_of": "에폭 {done}/{planned}",
+    "epoch_n": "에폭 {epoch}",
+    "acc_at": "{acc:.2f}% ({at})",
+    "chosen_test": "테스트 (검증 세트 없음: 낙관적)",
+    "chosen_val": "검증 세트: 검증 {val:.2f}%, 테스트 {test:.2f}%",
+    "stopped_after": "에폭 {epoch} 후",
+    "h_layer": "레이어",
+    "h_type": "종류",
+    "h_shape": "출력 형태",
+    "h_params": "파라미터",
+    "total": "합계",
+    "comparing": "{names}: 실행 {n}개 비교",
+    "n_more": "{n}개 더",
+    "more_lines": "  ... ({n}줄 더)",
+    "curves_alt": "{label}의 손실과 정확도",
     "same_all": "모든 실행에서 같음: ",
     "not_shown": "표에 없는 키 ({n}개, mlcl-train compare 참고): ",
     "confusion_plain": "혼동 행렬",
@@ -220,6 +250,12 @@ FACTS_KO = {
     "status": "상태", "final accuracy": "최종 정확도", "best accuracy": "최고 정확도",
     "best epoch chosen on": "최고 에폭 선택 기준", "early stop": "조기 종료", "final test loss": "최종 테스트 손실",
     "parameters": "파라미터 수", "time per epoch": "에폭당 시간", "folder": "폴더",
+}
+
+STATUS_KO = {
+    "completed": "완료", "running": "학습 중", "interrupted": "중단됨", "killed": "프로세스 없음",
+    "incomplete": "결과 불완전", "broken": "요약 손상", "diverged": "발산", "failed": "실패",
+    "pruned": "조기 중단(스윕)",
 }
 
 
@@ -252,10 +288,20 @@ def words(lang: str) -> Callable[..., str]:
     return say
 
 
+def layer_headers(say: Callable[..., str]) -> list[str]:
+    """The layer table's column names, as `mlcl-train summary` prints them, in say's language."""
+    return [say("h_layer"), say("h_type"), say("h_shape"), say("h_params")]
+
+
 def status_note(status: str, lang: str) -> str:
     """Why a run that is not completed looks as it does ("still training"), in `lang`; "" when completed."""
     table = KO if lang == "ko" else EN
     return "" if status == "completed" else table.get(f"status_{status}", table["status_unknown"])
+
+
+def status_name(status: str, lang: str) -> str:
+    """A run's status ("running") in `lang`."""
+    return STATUS_KO.get(status, status) if lang == "ko" else status
 
 
 def fact_name(name: str, lang: str) -> str:
