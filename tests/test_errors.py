@@ -51,3 +51,14 @@ def test_a_bad_option_value_is_one_line_and_exit_code_2(args: list[str], line: s
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert result.output == line + "\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "mlp_deep.yaml"], "error: no config given; try: mlcl-train train --config mlp_deep.yaml"),
+    (["train", "a.yaml", "b.yml"], "error: no config given; try: mlcl-train train --config a.yaml --config b.yml"),
+    (["summary"], "error: no config given; try: mlcl-train summary --config configs/mlp_deep.yaml"),
+], ids=["positional", "two", "none"])
+def test_a_command_without_its_config_says_how_to_give_it_in_one_line(args, message) -> None:
+    """A config named without --config (as many scripts take it) is the first thing a student tries."""
+    result = CliRunner().invoke(app, args)
+    assert (result.exit_code, result.stderr) == (2, message + "\n")

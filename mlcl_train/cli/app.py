@@ -75,8 +75,10 @@ COMMANDS_WITHOUT_TRAIN = {"--help", "-h", "--version"}
 
 
 def expand_args(args: list[str]) -> list[str]:
-    """`mlcl-train --config X` means `mlcl-train train --config X`: options first mean the train command."""
-    if args and args[0].startswith("-") and args[0] not in COMMANDS_WITHOUT_TRAIN:
+    """`mlcl-train --config X` means `mlcl-train train --config X`: options first mean the train command, and so
+    does a YAML file first (which train then asks to give with --config)."""
+    first = args[0] if args else ""
+    if first.startswith("-") and first not in COMMANDS_WITHOUT_TRAIN or first.endswith((".yaml", ".yml")):
         return ["train", *args]
     return args
 
