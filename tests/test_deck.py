@@ -171,14 +171,16 @@ def test_a_korean_deck_says_the_status_and_the_confusion_lines_in_korean(tmp_pat
     runs = homework_runs(tmp_path)
     summary = next(runs.glob("*-relu")) / "summary.json"
     summary.write_text(summary.read_text().replace('"status": "completed"', '"status": "interrupted"'))
+    (next(runs.glob("*-logits")) / "config.yaml").write_text("model: [")
     prs = slides(runs, tmp_path / "ko.pptx", "--lang", "ko", "--baseline", "hw2_baseline")
     text = "\n".join(all_text(slide) + cells(slide) + slide.notes_slide.notes_text_frame.text for slide in prs.slides)
     assert "중단됨, 에폭 3/3 완료" in text and "중간에 멈췄습니다" in text
     assert "혼동 행렬 없음" in text and "모든 실행에서 같음: " in text
     assert "최종 정확도: " in text and "(에폭 3/3)" in text and "테스트 (검증 세트 없음: 낙관적)" in text
-    assert "출력 형태" in text and "합계" in text and "상태: 중단됨" in text and "MNIST: 실행 5개 비교" in text
+    assert "출력 형태" in text and "합계" in text and "상태: 중단됨" in text and "레이어 표 없음: " in text
+    assert "MNIST: 실행 5개 비교" in text
     for english in ("epochs done", "No confusion matrix", "Same for all runs", "stopped early", "continue it",
-                    "(epoch", "of 3)", "optimistic", "output shape", "total", "comparing"):
+                    "(epoch", "of 3)", "optimistic", "output shape", "total", "comparing", "No layer table"):
         assert english not in text, english
 
 

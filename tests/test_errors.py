@@ -57,8 +57,21 @@ def test_a_bad_option_value_is_one_line_and_exit_code_2(args: list[str], line: s
     (["train", "mlp_deep.yaml"], "error: no config given; try: mlcl-train train --config mlp_deep.yaml"),
     (["train", "a.yaml", "b.yml"], "error: no config given; try: mlcl-train train --config a.yaml --config b.yml"),
     (["summary"], "error: no config given; try: mlcl-train summary --config configs/mlp_deep.yaml"),
-], ids=["positional", "two", "none"])
+    (["train", "--set", "data.root=x.yaml", "--name", "b.yml", "c.yaml"],
+     "error: no config given; try: mlcl-train train --config c.yaml"),  # options' values are not configs
+], ids=["positional", "two", "none", "option-values"])
 def test_a_command_without_its_config_says_how_to_give_it_in_one_line(args, message) -> None:
     """A config named without --config (as many scripts take it) is the first thing a student tries."""
     result = CliRunner().invoke(app, args)
     assert (result.exit_code, result.stderr) == (2, message + "\n")
+
+
+def test_a_yaml_file_where_the_command_goes_names_both_commands_that_take_one() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "mlcl_train", "sweeps/width.yaml", "--workers", "2"],
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (2, "error: sweeps/width.yaml is not a command; train a config "
+                                                  "with: mlcl-train --config sweeps/width.yaml (a sweep file: "
+                                                  "mlcl-train sweep sweeps/width.yaml)\n")

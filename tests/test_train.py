@@ -73,7 +73,6 @@ def test_log_and_run_folder(tmp_path: Path, make_config) -> None:
 def test_the_bare_form_means_train() -> None:
     assert expand_args(["--config", "a.yaml"]) == ["train", "--config", "a.yaml"]
     assert expand_args(["-c", "a.yaml", "--set", "x=1"]) == ["train", "-c", "a.yaml", "--set", "x=1"]
-    assert expand_args(["a.yaml"]) == ["train", "a.yaml"]  # where train says to give it with --config
     for args in (["--help"], ["-h"], ["--version"], ["compare", "--format", "csv"], []):
         assert expand_args(args) == args
 

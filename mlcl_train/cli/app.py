@@ -75,10 +75,8 @@ COMMANDS_WITHOUT_TRAIN = {"--help", "-h", "--version"}
 
 
 def expand_args(args: list[str]) -> list[str]:
-    """`mlcl-train --config X` means `mlcl-train train --config X`: options first mean the train command, and so
-    does a YAML file first (which train then asks to give with --config)."""
-    first = args[0] if args else ""
-    if first.startswith("-") and first not in COMMANDS_WITHOUT_TRAIN or first.endswith((".yaml", ".yml")):
+    """`mlcl-train --config X` means `mlcl-train train --config X`: options first mean the train command."""
+    if args and args[0].startswith("-") and args[0] not in COMMANDS_WITHOUT_TRAIN:
         return ["train", *args]
     return args
 
@@ -98,6 +96,10 @@ def main() -> None:
 
     signals.install_for_process()
     args = expand_args(sys.argv[1:])
+    if args and args[0].lower().endswith((".yaml", ".yml")):  # a file where a command goes
+        typer.echo(f"error: {args[0]} is not a command; train a config with: mlcl-train --config {args[0]} "
+                   f"(a sweep file: mlcl-train sweep {args[0]})", err=True)
+        sys.exit(2)
     cut = unquoted_set(args)
     if cut is not None:
         key = cut.partition("=")[0]

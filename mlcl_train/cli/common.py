@@ -71,15 +71,18 @@ class Command(TyperCommand):
             return super().parse_args(ctx, args)
         except typer.BadParameter as err:
             if type(err).__name__ == "MissingParameter" and "--config" in getattr(err.param, "opts", ()):
-                fail(missing_config(ctx.info_name, given_args))
+                fail(missing_config(ctx.info_name, given_args, self.params))
             if type(err) is not typer.BadParameter or not isinstance(err.param, TyperOption):
                 raise  # a missing value, an argument: typer's own text
             fail(bad_value(err.param, given(given_args, err.param.opts), err.message))
 
 
-def missing_config(command: str | None, args: Sequence[str]) -> str:
-    """The one line for a command run without --config; a YAML file given without it is named in the fix."""
-    files = [arg for arg in args if arg.endswith((".yaml", ".yml"))]
+def missing_config(command: str | None, args: Sequence[str], params: Sequence[Any] = ()) -> str:
+    """The one line for a command run without --config; a YAML file given as an argument (not as an option's
+    value, such as --set's or --name's) is named in the fix."""
+    valued = {opt for p in params if isinstance(p, TyperOption) and not p.is_flag for opt in p.opts}
+    files = [arg for before, arg in zip(["", *args], args, strict=False)
+             if before not in valued and not arg.startswith("-") and arg.lower().endswith((".yaml", ".yml"))]
     example = " ".join(f"--config {f}" for f in files) or "--config configs/mlp_deep.yaml"
     return f"no config given; try: mlcl-train {command} {example}"
 

@@ -264,9 +264,10 @@ def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: s
     missing."""
     from mlcl_train.present.words import fact_name, status_note
 
-    layers, layers_note = layer_table(run)
-    note = status_note(run.status, lang)
     say = words(lang)
+    layers, why = layer_table(run)
+    layers_note = say("no_layers", why=why) if why else ""
+    note = status_note(run.status, lang)
     planned = "?" if run.epochs_planned is None else run.epochs_planned
     status = status_name(run.status, lang)
     status = status if not note else say("status_fact", status=status, done=run.epochs, planned=planned)
@@ -300,7 +301,7 @@ def model_yaml(run: RunRecord) -> str:
 def layer_table(run: RunRecord) -> tuple[list[Layer], str]:
     """The model's layers as `mlcl-train summary` lists them, built from the run's config; or why not."""
     if run.config is None:
-        return [], f"No layer table: {run.path} has no readable config.yaml"
+        return [], f"{run.path} has no readable config.yaml"
     try:
         from mlcl_train.config.schema import resolve
         from mlcl_train.inspect.summary import layer_table as layers_of
@@ -308,7 +309,7 @@ def layer_table(run: RunRecord) -> tuple[list[Layer], str]:
 
         return layers_of(build_model(resolve(copy.deepcopy(run.config)))), ""
     except (UserError, RuntimeError) as err:  # a config this version cannot build, or a forward pass that fails
-        return [], f"No layer table: {err}"
+        return [], str(err)
 
 
 def facts(run: RunRecord, say: Callable[..., str]) -> list[tuple[str, str]]:
@@ -467,7 +468,7 @@ def best_run_eval(run: RunRecord, label: str, weights: bytes | None, device: str
     after = say("after_epoch", epoch=epoch) if epoch is not None else say("as_saved")
     lines = [say("eval_acc", after=after, acc=result.acc, count=count)]
     if run.status != "completed":
-        lines.append(say("eval_partial", status=run.status))
+        lines.append(say("eval_partial", status=status_name(run.status, lang)))
     hardest = sorted((c / n, name) for name, (n, c) in zip(result.classes, result.per_class, strict=True) if n)[:3]
     lines.append(say("lowest", classes=", ".join(f"{name} ({100 * share:.1f}%)" for share, name in hardest)))
     lines.append(say("confused", pairs=", ".join(confused(result.matrix, result.classes))))

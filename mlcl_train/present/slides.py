@@ -256,7 +256,7 @@ def table_slides(prs: Any, content: Content, talk: bool = False) -> None:
         best = chunk.index(content.best) if content.best in chunk else None
         height = table(slide, headers, [rows[r] for r in chunk], MARGIN, TOP, width, pt, best=best, right=right)
         if n == len(chunks):
-            notes_below(slide, below, notes, TOP + height + 0.2, pt)
+            notes_below(slide, below, notes, TOP + height + 0.2, pt, say)
         speaker_notes(slide, say("note_table", columns=", ".join(headers)) + "".join(
             f"\n{rows[r][0]}: " + ", ".join(f"{h} {v}" for h, v in zip(headers[1:], rows[r][1:], strict=True))
             for r in chunk))
@@ -277,7 +277,7 @@ def sweep_slides(prs: Any, part: Any, lang: str = "en") -> None:
         slide = new_slide(prs, say("sweep", name=part.name) + (f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""))
         height = table(slide, part.headers, [rows[r] for r in chunk], MARGIN, TOP, width, pt,
                        best=0 if n == 1 else None, right=right)
-        notes_below(slide, line, [], TOP + height + 0.2, pt)
+        notes_below(slide, line, [], TOP + height + 0.2, pt, say)
         speaker_notes(slide, say("note_sweep", line=part.line))
     if part.figure is not None:
         slide = new_slide(prs, say("sweep_params", name=part.name))
@@ -297,12 +297,12 @@ def slide_rows(count: int, full: int, last: int) -> list[range]:
     return [range(start, start + size) for start, size in zip(starts, sizes, strict=True)]
 
 
-def notes_below(slide: Any, same: list[str], notes: list[str], top: float, pt: int) -> None:
+def notes_below(slide: Any, same: list[str], notes: list[str], top: float, pt: int, say: Callable[..., str]) -> None:
     """Under the table: the keys left out and the values all runs share, then (in red) the runs not completed."""
     width = WIDTH - 2 * MARGIN
     room = int((BOTTOM - top - 2 * BOX_PAD[1] - typeset.height_in(same, pt, inner(width))) / typeset.line_in(pt))
     if len(notes) > room:
-        notes = [*notes[: max(room - 1, 0)], f"and {len(notes) - max(room - 1, 0)} more runs not completed"]
+        notes = [*notes[: max(room - 1, 0)], say("n_notes", n=len(notes) - max(room - 1, 0))]
     if not same and not notes:
         return
     box = textbox(slide, MARGIN, top, width, BOTTOM - top)
