@@ -178,9 +178,10 @@ def test_a_korean_deck_says_the_status_and_the_confusion_lines_in_korean(tmp_pat
     assert "혼동 행렬 없음" in text and "모든 실행에서 같음: " in text
     assert "최종 정확도: " in text and "(에폭 3/3)" in text and "테스트 (검증 세트 없음: 낙관적)" in text
     assert "출력 형태" in text and "합계" in text and "상태: 중단됨" in text and "레이어 표 없음: " in text
-    assert "MNIST: 실행 5개 비교" in text
+    assert "MNIST: 실행 5개 비교" in text and "(읽을 수 있는 config.yaml 없음)" in text
     for english in ("epochs done", "No confusion matrix", "Same for all runs", "stopped early", "continue it",
-                    "(epoch", "of 3)", "optimistic", "output shape", "total", "comparing", "No layer table"):
+                    "(epoch", "of 3)", "optimistic", "output shape", "total", "comparing", "No layer table",
+                    "no readable"):
         assert english not in text, english
 
 

@@ -265,14 +265,13 @@ def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: s
     from mlcl_train.present.words import fact_name, status_note
 
     say = words(lang)
-    layers, why = layer_table(run)
-    layers_note = say("no_layers", why=why) if why else ""
+    layers, layers_note = layer_table(run, say)
     note = status_note(run.status, lang)
     planned = "?" if run.epochs_planned is None else run.epochs_planned
     status = status_name(run.status, lang)
     status = status if not note else say("status_fact", status=status, done=run.epochs, planned=planned)
     shown = [(fact_name(name, lang), status if name == "status" else v) for name, v in facts(run, say)]
-    return RunContent(run, label, model_yaml(run), layers, layers_note, shown, note, say("no_epoch"),
+    return RunContent(run, label, model_yaml(run, say), layers, layers_note, shown, note, say("no_epoch"),
                       curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
                                  colors=[color]), say)
 
@@ -285,23 +284,23 @@ def read_weights(run: RunRecord) -> bytes | None:
         return None
 
 
-def model_yaml(run: RunRecord) -> str:
-    """The `model` section of the run's config.yaml, as YAML."""
+def model_yaml(run: RunRecord, say: Callable[..., str]) -> str:
+    """The `model` section of the run's config.yaml, as YAML; or why not, in say's language."""
     if run.config is None:
-        return "(no readable config.yaml)"
+        return say("no_config_yaml")
     model = run.config.get("model")
     if model is None:
-        return "(config.yaml has no model section)"
+        return say("no_model_yaml")
     if isinstance(model, dict) and isinstance(model.get("name"), str):
         model = {**model, "name": model_shown(model["name"])}
     # width: half a slide
     return yaml.safe_dump({"model": model}, sort_keys=False, default_flow_style=None, width=44).rstrip()
 
 
-def layer_table(run: RunRecord) -> tuple[list[Layer], str]:
+def layer_table(run: RunRecord, say: Callable[..., str]) -> tuple[list[Layer], str]:
     """The model's layers as `mlcl-train summary` lists them, built from the run's config; or why not."""
     if run.config is None:
-        return [], f"{run.path} has no readable config.yaml"
+        return [], say("no_config", path=run.path)
     try:
         from mlcl_train.config.schema import resolve
         from mlcl_train.inspect.summary import layer_table as layers_of
@@ -309,7 +308,7 @@ def layer_table(run: RunRecord) -> tuple[list[Layer], str]:
 
         return layers_of(build_model(resolve(copy.deepcopy(run.config)))), ""
     except (UserError, RuntimeError) as err:  # a config this version cannot build, or a forward pass that fails
-        return [], str(err)
+        return [], say("no_layers", why=err)
 
 
 def facts(run: RunRecord, say: Callable[..., str]) -> list[tuple[str, str]]:
