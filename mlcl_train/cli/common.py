@@ -77,7 +77,7 @@ class Command(TyperCommand):
             fail(bad_value(err.param, given(given_args, err.param.opts), err.message))
 
 
-def missing_config(command: str | None, args: Sequence[str], params: Sequence[Any] = ()) -> str:
+def missing_config(command: str | None, args: Sequence[str], params: Sequence[Any]) -> str:
     """The one line for a command run without --config; a YAML file given as an argument (not as an option's
     value, such as --set's or --name's) is named in the fix."""
     valued = {opt for p in params if isinstance(p, TyperOption) and not p.is_flag for opt in p.opts}

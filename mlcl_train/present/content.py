@@ -270,7 +270,7 @@ def run_content(plt: Any, run: RunRecord, label: str, color: str = "C0", lang: s
     planned = "?" if run.epochs_planned is None else run.epochs_planned
     status = status_name(run.status, lang)
     status = status if not note else say("status_fact", status=status, done=run.epochs, planned=planned)
-    shown = [(fact_name(name, lang), status if name == "status" else v) for name, v in facts(run, say)]
+    shown = [(fact_name(name, lang), v) for name, v in facts(run, say, status)]
     return RunContent(run, label, model_yaml(run, say), layers, layers_note, shown, note, say("no_epoch"),
                       curves_png(plt, [run], [shorten(label, 28, "...")], acc_only=False, size=RUN_CURVES_IN,
                                  colors=[color]), say)
@@ -311,11 +311,11 @@ def layer_table(run: RunRecord, say: Callable[..., str]) -> tuple[list[Layer], s
         return [], say("no_layers", why=err)
 
 
-def facts(run: RunRecord, say: Callable[..., str]) -> list[tuple[str, str]]:
-    """The run's results, short enough for one line each; their values in say's language."""
+def facts(run: RunRecord, say: Callable[..., str], status: str) -> list[tuple[str, str]]:
+    """The run's results, short enough for one line each, its status first; their values in say's language."""
     done, planned = run.epochs, run.epochs_planned
     at = say("epoch_of", done=done, planned=planned) if planned is not None else say("epoch_n", epoch=done)
-    out = [("status", run.status)]  # run_content says it with the epochs done when not completed
+    out = [("status", status)]
     if run.final_acc is not None:
         out.append(("final accuracy", say("acc_at", acc=run.final_acc, at=at)))
         if run.best_acc is not None:

@@ -375,13 +375,13 @@ def layer_plan(run: RunContent) -> dict[str, Any]:
         halves = split_rows(rows, columns)
         each = (width - 0.2 * (columns - 1)) / columns
         if all(fits_table(headers, half, each, BOTTOM - top, pt) for half in halves):
-            return {"pt": pt, "halves": halves, "yaml": yaml_lines, "width": width, "top": top}
+            return {"pt": pt, "halves": halves, "yaml": yaml_lines, "width": width, "top": top, "headers": headers}
     pt, width = LAYER_SIZES[-1], TWO_COLUMNS_IN
     yaml_lines = clip_lines(run.model_yaml.splitlines(), 3, run.say)
     top = TOP + yaml_height(yaml_lines, pt) + 0.2
     fit_rows = 2 * (int((BOTTOM - top - header_height(headers, [1.0] * 4, pt)) / row_height(pt)) - 1)
     return {"pt": pt, "halves": split_rows(layer_rows(run.layers, fit_rows, run.say), 2), "yaml": yaml_lines,
-            "width": width, "top": top}
+            "width": width, "top": top, "headers": headers}
 
 
 def structure(slide: Any, run: RunContent, plan: dict[str, Any]) -> None:
@@ -395,7 +395,7 @@ def structure(slide: Any, run: RunContent, plan: dict[str, Any]) -> None:
     halves = plan["halves"]
     each = (width - 0.2 * (len(halves) - 1)) / len(halves)
     for i, half in enumerate(halves):
-        table(slide, layer_headers(run.say), half, MARGIN + i * (each + 0.2), top, each, pt, right={3},
+        table(slide, plan["headers"], half, MARGIN + i * (each + 0.2), top, each, pt, right={3},
               total=i == len(halves) - 1)
 
 
