@@ -2,11 +2,13 @@
 
     save(run, s, epoch, rows, best=True)      # checkpoint.pt, then model.pt, then best.pt
     ckpt = read(run.path, cfg)                # checked against config.yaml and the epochs to train
-    load(s, ckpt, run.path / "checkpoint.pt") # model, optimizer, scheduler and random state into a Setup
+    load(s, ckpt, run.path / "checkpoint.pt") # model, optimizer, scheduler, average, random state into a Setup
 
-checkpoint.pt holds the model, the optimizer, the scheduler, the random state, the resolved config
-(so that resume names the keys an edit changed) and the epoch's CSV rows (so that resume can
-write rows a kill cut off between the checkpoint and the CSVs). Loading reads tensors only.
+checkpoint.pt holds the model, the optimizer, the scheduler, the average of the weights (train.ema),
+the random state, the resolved config (so that resume names the keys an edit changed) and the
+epoch's CSV rows (so that resume can write rows a kill cut off between the checkpoint and the
+CSVs). model.pt and best.pt hold the weights the epoch was evaluated with: the average, where
+train.ema is on. Loading reads tensors only.
 """
 
 from __future__ import annotations
@@ -39,13 +41,16 @@ def save(run: Run, s: Setup, epoch: int, rows: dict[str, list[Any]], best: bool)
         "rng_cpu": torch.get_rng_state(),
         "config": to_yaml(s.cfg),  # so that resume can name the keys of an edited config.yaml
     }
+    if s.ema is not None:
+        state["ema"] = s.ema.state_dict()
     if s.device.type == "cuda":
         state["rng_cuda"] = torch.cuda.get_rng_state(s.device)
     state["rows"] = rows  # so that resume can write rows a kill cut off between the checkpoint and the CSVs
     run.save_torch("checkpoint.pt", state)
-    run.save_torch("model.pt", s.model.state_dict())
+    weights = s.evaluated.state_dict()  # what the epoch's accuracy was measured with (train.ema: the average)
+    run.save_torch("model.pt", weights)
     if best:
-        run.save_torch("best.pt", s.model.state_dict())
+        run.save_torch("best.pt", weights)
 
 
 def read(folder: Path, cfg: Config) -> dict[str, Any]:
@@ -103,6 +108,11 @@ def load(s: Setup, ckpt: dict[str, Any], path: Path) -> None:
         s.optimizer.load_state_dict(ckpt["optimizer"])
         if s.scheduler is not None and ckpt.get("scheduler"):
             s.scheduler.load_state_dict(ckpt["scheduler"])
+        if s.ema is not None:
+            if not isinstance(ckpt.get("ema"), dict):
+                raise UserError(f"{path} has no average of the weights, which train.ema keeps; "
+                                "train the config as a new run with --config")
+            s.ema.load_state_dict(ckpt["ema"])
         torch.set_rng_state(ckpt["rng_cpu"])
         if s.device.type == "cuda" and "rng_cuda" in ckpt:
             torch.cuda.set_rng_state(ckpt["rng_cuda"], s.device)

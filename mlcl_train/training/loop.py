@@ -88,6 +88,8 @@ def train_epoch(s: Setup, step_model: nn.Module, epoch: int, progress: bool) -> 
             x = distort(x)
         step = graph if graph is not None and len(y) == t.batch_size else eager  # a last, smaller batch: eager
         step(x, y)
+        if s.ema is not None:
+            s.ema.update(model)
         if per_step is not None:
             per_step.step()
         bar.update()
@@ -304,11 +306,12 @@ def _epoch(s: Setup, step_model: nn.Module, run: Run, epoch: int, progress: bool
     lr = s.optimizer.param_groups[0]["lr"]
     trained = train_epoch(s, step_model, epoch, progress)
     run.log(f"Train Loss: {trained.train_loss:.6f}")
-    val_loss, val_acc = _validate(s, step_model, run, progress)
+    scored = step_model if s.ema is None else s.ema.model  # train.ema: the average is what is evaluated
+    val_loss, val_acc = _validate(s, scored, run, progress)
     if s.val is not None:
         check_loss("validation", val_loss)
     t = s.cfg.train
-    test_loss, test_acc = evaluate(step_model, s.test, t.loss, s.cfg.eval.batch_size, progress, t.amp)
+    test_loss, test_acc = evaluate(scored, s.test, t.loss, s.cfg.eval.batch_size, progress, t.amp)
     check_loss("test", test_loss)
     if s.scheduler is not None and not per_step_scheduler(s.cfg):
         s.scheduler.step()
@@ -357,12 +360,12 @@ def _quietly(write: Any, *args: Any, **kwargs: Any) -> None:
         pass
 
 
-def _validate(s: Setup, step_model: nn.Module, run: Run, progress: bool) -> tuple[float, float]:
+def _validate(s: Setup, model: nn.Module, run: Run, progress: bool) -> tuple[float, float]:
     """Loss and accuracy on the validation split, logged; NaN without one (and nothing logged)."""
     if s.val is None:
         return math.nan, math.nan
     t = s.cfg.train
-    loss, acc = evaluate(step_model, s.val, t.loss, s.cfg.eval.batch_size, progress, t.amp)
+    loss, acc = evaluate(model, s.val, t.loss, s.cfg.eval.batch_size, progress, t.amp)
     run.log(f"Val Loss: {loss:.6f}")
     run.log(f"[Val Result] {acc:.3f}%")
     return loss, acc

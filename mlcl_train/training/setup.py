@@ -19,6 +19,7 @@ from mlcl_train.config.schema import Config
 from mlcl_train.data.augment import Augmenter, enabled
 from mlcl_train.data.loader import STATS, Split, load_splits, num_batches
 from mlcl_train.training.cuda_graphs import GraphStep, why_not
+from mlcl_train.training.ema import Ema
 from mlcl_train.training.engine import (
     amp_note,
     build_model,
@@ -46,6 +47,12 @@ class Setup:
     graph: GraphStep | None = None  # train.cuda_graphs where it applies
     val: Split | None = None  # held out of the training images (data.val_split)
     events: Any = None  # an events.Events (TensorBoard files) when train.tensorboard is on
+    ema: Ema | None = None  # train.ema: the average of the weights, evaluated and saved in their place
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The model that validation, test, model.pt and best.pt use: the average (train.ema), else the model."""
+        return self.model if self.ema is None else self.ema.model
 
 
 def setup(cfg: Config, data_loader: Callable[..., tuple[Split, Split | None, Split]] = load_splits) -> Setup:
@@ -75,7 +82,8 @@ def setup(cfg: Config, data_loader: Callable[..., tuple[Split, Split | None, Spl
     weights = list(logged_weights(model, t.log_grad_norms).values())
     graph = GraphStep(model, optimizer, t.loss, t.amp, weights, t.label_smoothing) if graphs else None
     scheduler = make_scheduler(cfg, optimizer, num_batches(len(train_split), t.batch_size))
-    return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split)
+    ema = Ema(model, t.ema) if t.ema else None
+    return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split, ema=ema)
 
 
 def _graphs(cfg: Config, device: torch.device, notes: list[str]) -> bool:
