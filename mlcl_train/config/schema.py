@@ -121,8 +121,8 @@ class Train(Section):
                                        "the true class and spreads N over all classes; the test loss stays "
                                        "unsmoothed; 0 = off")
     ema: Probability = key(0.0, "decay of an exponential moving average of the weights, updated after each "
-                           "step (e.g. 0.999, about the last 1,000 steps); validation, test, `model.pt` and "
-                           "`best.pt` use the average; 0 = off")
+                           "step (e.g. 0.999, about the last 1,000 steps; after n steps at most (1 + n) / (10 + n)); "
+                           "validation, test, `model.pt` and `best.pt` use the average; 0 = off")
     compile: bool = key(False, "`torch.compile` the model (slow first epoch; see Speed)")
     channels_last: bool = key(False, "channels-last memory format for conv nets")
     threads: PositiveInt | None = key(None, "CPU threads torch computes with (`torch.set_num_threads`, for the "
