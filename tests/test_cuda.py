@@ -142,6 +142,8 @@ GRAPH_CASES = {  # batch 48 on 512 images: 10 replayed batches and a last one of
                                          "log_grad_norms": True}},
     "sgd-batch-norm": {"model": {"name": "mlp", "hidden": [32], "batch_norm": True},
                        "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}},
+    "sgd-batch-norm-ema": {"model": {"name": "mlp", "hidden": [32], "batch_norm": True},
+                           "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "ema": 0.9}},
     "bf16-adamw-dropout": {"model": {"name": "mlp", "hidden": [32], "dropout": 0.2},
                            "train": {"optimizer": {"name": "adamw", "lr": 0.002}, "amp": "bf16"}},
 }
@@ -198,17 +200,17 @@ def test_cuda_graphs_checkpoint_as_without_graphs_and_resume_exactly(tmp_path: P
 def test_no_graph_replay_waits_for_the_host(make_config, amp: str | None) -> None:
     """Capture waits on purpose (inside engine.host_waits); the replays, the eager last batch and evaluation do not."""
     s = cuda_setup(make_config, amp=amp, batch_size=5, log_grad_norms=True, cuda_graphs=True,  # 102 steps + 1 of 2
-                   optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9})
+                   optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9}, ema=0.9)
     assert s.graph is not None and len(s.train) // 5 > training.CHECK_EVERY
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for epoch in (1, 2):
             result = training.train_epoch(s, s.model, epoch=epoch, progress=False)
-        loss, acc = engine.evaluate(s.model, s.test, "cross_entropy", 64, amp=amp)
+        loss, acc = engine.evaluate(s.evaluated, s.test, "cross_entropy", 64, amp=amp)
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    assert s.graph.graph is not None
+    assert s.graph.graph is not None and s.ema.updates == 2 * (len(s.train) // 5 + 1)
     assert 0 < result.train_loss < 3 and 0 < loss < 3 and acc > 10 and result.grad_norms
 
 

@@ -36,6 +36,22 @@ def test_the_average_follows_the_formula_with_its_warm_up_and_copies_integer_buf
     assert all(not p.requires_grad for p in ema.model.parameters())
 
 
+@pytest.mark.parametrize("config", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
+def test_every_shipped_model_can_be_averaged(config: str) -> None:
+    """Each shipped model (LSTM, attention, batch norm, a ViT's class token) copies and updates."""
+    from mlcl_train.config.loader import load_config
+    from mlcl_train.training.engine import build_model
+
+    model = build_model(load_config(Path(__file__).parents[1] / "configs" / config))
+    ema = Ema(model, decay=0.5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    ema.update(model)  # decay 2/11 at the first step
+    for mine, theirs in zip(ema.model.parameters(), model.parameters(), strict=True):
+        assert torch.allclose(mine, theirs - 2 / 11, atol=1e-5)
+
+
 def test_ema_must_be_below_one() -> None:
     with pytest.raises(UserError, match="train.ema: 1.0 is out of range; it must be < 1"):
         resolve({"train": {"ema": 1.0}})
@@ -44,7 +60,7 @@ def test_ema_must_be_below_one() -> None:
 
 @pytest.mark.slow
 def test_a_run_evaluates_and_saves_the_average(tmp_path: Path, make_config) -> None:
-    """model.pt is the average; the logged test accuracy is model.pt's; checkpoint.pt keeps both for resume."""
+    """model.pt is the average; the logged test and validation accuracies are model.pt's; checkpoint.pt keeps both."""
     from mlcl_train.config.loader import load_config
     from mlcl_train.training.loop import setup, train
 
@@ -57,10 +73,11 @@ def test_a_run_evaluates_and_saves_the_average(tmp_path: Path, make_config) -> N
     assert not torch.equal(saved["fc1.weight"], ckpt["model"]["fc1.weight"])
     s = setup(cfg)
     s.model.load_state_dict(saved)
-    with torch.no_grad():
-        right = (s.model.eval()(s.test.images).argmax(1) == s.test.labels).sum().item()
-    assert float(read_csv(run / "metrics.csv")[-1]["test_acc"]) == pytest.approx(100 * right / len(s.test), abs=1e-3)
     rows = read_csv(run / "metrics.csv")
+    for split, column in ((s.test, "test_acc"), (s.val, "val_acc")):
+        with torch.no_grad():
+            right = (s.model.eval()(split.images).argmax(1) == split.labels).sum().item()
+        assert float(rows[-1][column]) == pytest.approx(100 * right / len(split), abs=1e-3), column
     best = torch.load(run / "best.pt", weights_only=True)
     last_is_best = float(rows[1]["val_acc"]) > float(rows[0]["val_acc"])  # chosen on validation, first of equals
     assert all(torch.equal(best[k], saved[k]) for k in saved) == last_is_best
@@ -101,5 +118,9 @@ def test_a_checkpoint_without_the_average_is_one_line(tmp_path: Path, make_confi
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     del ckpt["ema"]
     torch.save(ckpt, run / "checkpoint.pt")
-    with pytest.raises(UserError, match="has no average of the weights, which train.ema keeps"):
+    torch.save({**ckpt, "ema": {"weights": {}, "updates": 8}}, run / "checkpoint.pt")
+    with pytest.raises(UserError, match=r"is damaged \(its average of the weights does not load: RuntimeError\)"):
+        resume(run)
+    torch.save(ckpt, run / "checkpoint.pt")
+    with pytest.raises(UserError, match="has no average of the weights: the run was trained without train.ema; set"):
         resume(run)

@@ -6,9 +6,9 @@
       grad_norms.csv each layer's mean gradient norm per epoch (train.log_grad_norms)
       summary.json   status, final and best accuracy, parameters, device, versions, times
       log.txt        the lines printed on stdout
-      model.pt       the weights after the last finished epoch (a state_dict)
+      model.pt       the weights after the last finished epoch (a state_dict; train.ema: their average)
       best.pt        the weights of the best epoch (chosen on the validation split when there is one)
-      checkpoint.pt  model, optimizer, scheduler and random state, for `mlcl-train resume`
+      checkpoint.pt  model, optimizer, scheduler, random state (and train.ema's average), for `mlcl-train resume`
 
 Whole files are written to a temporary name and renamed; metrics are appended a whole line
 at a time. Reading needs no torch, so `compare` stays fast:

@@ -98,7 +98,7 @@ def _changed_keys(ckpt: dict[str, Any], cfg: Config) -> list[str]:
 
 
 def load(s: Setup, ckpt: dict[str, Any], path: Path) -> None:
-    """The checkpoint's model, optimizer, scheduler and random state; a mismatch is a UserError."""
+    """The checkpoint's model, optimizer, scheduler, random state and average; a mismatch is a UserError."""
     try:
         s.model.load_state_dict(ckpt["model"])
     except RuntimeError as err:
@@ -108,21 +108,30 @@ def load(s: Setup, ckpt: dict[str, Any], path: Path) -> None:
         s.optimizer.load_state_dict(ckpt["optimizer"])
         if s.scheduler is not None and ckpt.get("scheduler"):
             s.scheduler.load_state_dict(ckpt["scheduler"])
-        if s.ema is not None:
-            if not isinstance(ckpt.get("ema"), dict):
-                raise UserError(f"{path} has no average of the weights, which train.ema keeps; "
-                                "train the config as a new run with --config")
-            s.ema.load_state_dict(ckpt["ema"])
         torch.set_rng_state(ckpt["rng_cpu"])
         if s.device.type == "cuda" and "rng_cuda" in ckpt:
             torch.cuda.set_rng_state(ckpt["rng_cuda"], s.device)
     except (KeyError, ValueError, TypeError, RuntimeError) as err:
         raise UserError(f"{path} does not match config.yaml (the optimizer or scheduler state differs: "
                         f"{type(err).__name__}); undo the edit, or train the edited config as a new run") from None
+    if s.ema is not None:
+        _load_average(s, ckpt.get("ema"), path)
     # an optimizer of another kind loads, then fails at its first step (KeyError: 'betas'): its settings are missing
     if any(set(s.optimizer.defaults) - set(group) for group in s.optimizer.param_groups):
         raise UserError(f"{path} does not match config.yaml (the optimizer changed); "
                         "undo the edit, or train the edited config as a new run")
+
+
+def _load_average(s: Setup, state: Any, path: Path) -> None:
+    """train.ema's average from the checkpoint; one without it (trained before train.ema was set) is a UserError."""
+    if not isinstance(state, dict):
+        raise UserError(f"{path} has no average of the weights: the run was trained without train.ema; "
+                        "set train.ema back to 0 in its config.yaml, or train the config as a new run with --config")
+    try:
+        s.ema.load_state_dict(state)
+    except (KeyError, ValueError, TypeError, RuntimeError) as err:
+        raise UserError(f"{path} is damaged (its average of the weights does not load: {type(err).__name__}); "
+                        "train the config as a new run with --config") from None
 
 
 def restore_rows(run: Run, ckpt: dict[str, Any]) -> None:

@@ -26,8 +26,12 @@ class Ema:
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay, self.updates = decay, 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self._pairs = [(mine, theirs) for mine, theirs in zip(_tensors(self.model), _tensors(model), strict=True)]
-        self._floats = [(mine, theirs) for mine, theirs in self._pairs if mine.is_floating_point()]
+        for module in self.model.modules():
+            if isinstance(module, nn.RNNBase):
+                module.flatten_parameters()  # a copy's weights are apart; cuDNN wants them in one block
+        pairs = list(zip(_tensors(self.model), _tensors(model), strict=True))
+        self._floats = [pair for pair in pairs if pair[0].is_floating_point()]
+        self._counts = [pair for pair in pairs if not pair[0].is_floating_point()]  # batch norm's batches seen
 
     def update(self, model: nn.Module) -> None:
         """One step of the average towards the model's weights and buffers now (no wait for the device)."""
@@ -37,9 +41,8 @@ class Ema:
             if self._floats:
                 mine, theirs = zip(*self._floats, strict=True)
                 torch._foreach_lerp_(list(mine), list(theirs), 1.0 - d)
-            for mine, theirs in self._pairs:
-                if not mine.is_floating_point():
-                    mine.copy_(theirs)
+            for mine, theirs in self._counts:
+                mine.copy_(theirs)
 
     def state_dict(self) -> dict[str, Any]:
         return {"weights": self.model.state_dict(), "updates": self.updates}
