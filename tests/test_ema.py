@@ -66,6 +66,8 @@ def test_a_run_evaluates_and_saves_the_average(tmp_path: Path, make_config) -> N
 
     cfg = load_config(make_config(train={"epochs": 2, "ema": 0.9}, data={"val_split": 64}))
     run = train(cfg, tmp_path / "runs").path
+    assert "ema: validation, test, model.pt and best.pt use an average of the weights (decay 0.9)" in (
+        run / "log.txt").read_text()
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     saved = torch.load(run / "model.pt", weights_only=True)
     assert ckpt["ema"]["updates"] == 2 * 7  # 448 training images at batch 64, two epochs

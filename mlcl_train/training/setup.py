@@ -83,6 +83,8 @@ def setup(cfg: Config, data_loader: Callable[..., tuple[Split, Split | None, Spl
     graph = GraphStep(model, optimizer, t.loss, t.amp, weights, t.label_smoothing) if graphs else None
     scheduler = make_scheduler(cfg, optimizer, num_batches(len(train_split), t.batch_size))
     ema = Ema(model, t.ema) if t.ema else None
+    if ema is not None:
+        notes.append(f"ema: validation, test, model.pt and best.pt use an average of the weights (decay {t.ema})")
     return Setup(cfg, device, model, optimizer, scheduler, train_split, test_split, notes, graph, val_split, ema=ema)
 
 
