@@ -117,3 +117,22 @@ def test_a_baseline_named_by_its_config_is_the_oldest_run_of_that_name_not_a_lab
     assert labels[0] != "hw" and "hw" in labels  # the label "hw" is another run's
     assert find_baseline(runs, labels, "hw") == 0
     assert find_baseline(runs, labels, labels[0]) == 0 and find_baseline(runs, labels, "20261127-100200-hw") == 2
+
+
+def test_the_baseline_of_a_sweep_is_its_first_point_and_seed_whichever_worker_started_first():
+    """Two workers start trials in the same second or so: the folder times do not say which point came first."""
+    from mlcl_train.runs.labels import find_baseline
+
+    def trial(folder: str, index: int, seed: int, hidden: int) -> RunRecord:
+        return replace(record(folder, f"tiny-{index}-s{seed}", model__hidden=[hidden], seed=seed), sweep="tiny",
+                       seed=seed, point={"model.hidden": [hidden]})
+
+    runs = [
+        trial("20261207-184559-tiny-0-s2", 0, 2, 8),
+        trial("20261207-184558-tiny-1-s1", 1, 1, 16),  # the oldest folder
+        trial("20261207-184559-tiny-1-s2", 1, 2, 16),
+        trial("20261207-184559-tiny-0-s1", 0, 1, 8),
+    ]
+    labels = run_labels(runs)
+    assert find_baseline(runs, labels, None) == 3
+    assert find_baseline([*runs, record("20261207-090000-mlp", "mlp")], [*labels, "mlp"], None) == 4  # not one sweep

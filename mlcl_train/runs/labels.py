@@ -14,6 +14,8 @@ Reads only the records: no torch.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections import Counter
 from typing import Any
 
@@ -169,7 +171,8 @@ def _switched_sections(mine: dict[str, Any], base: dict[str, Any]) -> tuple[dict
 
 def find_baseline(runs: list[RunRecord], labels: list[str], wanted: str | None) -> int | None:
     """The baseline's index: the run named by `wanted` (its folder; else the oldest run of that name; else its
-    label), else the oldest run whose name says baseline, else the oldest run."""
+    label), else the oldest run whose name says baseline, else the oldest run. The trials of one sweep count as
+    started in the order of their grid points and seeds: which one a worker started first is chance."""
     if wanted is not None:
         for i, run in enumerate(runs):
             if wanted in (run.run, str(run.path)) or wanted.rstrip("/").endswith("/" + run.run):
@@ -183,6 +186,14 @@ def find_baseline(runs: list[RunRecord], labels: list[str], wanted: str | None) 
                         "name a run folder or a run's name (see mlcl-train compare)")
     if not runs:
         return None
-    oldest = sorted(range(len(runs)), key=lambda i: str(runs[i].path))
+    sweeps = {run.sweep for run in runs}
+    one_sweep = len(sweeps) == 1 and None not in sweeps
+    oldest = sorted(range(len(runs)), key=lambda i: (_grid_order(runs[i]) if one_sweep else (), str(runs[i].path)))
     named = [i for i in oldest if "baseline" in str(runs[i].name or runs[i].run)]
     return (named or oldest)[0]
+
+
+def _grid_order(run: RunRecord) -> tuple[int, int]:
+    """A sweep trial's (point index, seed), from its name `<sweep>-<index>-s<seed>`; after the rest if not so named."""
+    match = re.fullmatch(rf"{re.escape(run.sweep or '')}-(\d+)-s(\d+)", run.name or "")
+    return (int(match[1]), int(match[2])) if match else (sys.maxsize, sys.maxsize)
