@@ -30,7 +30,8 @@ class Ema:
             if isinstance(module, nn.RNNBase):
                 module.flatten_parameters()  # a copy's weights are apart; cuDNN wants them in one block
         pairs = list(zip(_tensors(self.model), _tensors(model), strict=True))
-        self._floats = [pair for pair in pairs if pair[0].is_floating_point()]
+        floats = [pair for pair in pairs if pair[0].is_floating_point()]
+        self._mine, self._theirs = [mine for mine, _ in floats], [theirs for _, theirs in floats]
         self._counts = [pair for pair in pairs if not pair[0].is_floating_point()]  # batch norm's batches seen
 
     def update(self, model: nn.Module) -> None:
@@ -38,9 +39,8 @@ class Ema:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         with torch.no_grad():
-            if self._floats:
-                mine, theirs = zip(*self._floats, strict=True)
-                torch._foreach_lerp_(list(mine), list(theirs), 1.0 - d)
+            if self._mine:
+                torch._foreach_lerp_(self._mine, self._theirs, 1.0 - d)
             for mine, theirs in self._counts:
                 mine.copy_(theirs)
 
